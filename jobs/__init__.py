@@ -1,0 +1,1 @@
+"""Ray job entrypoints: what `memx run` / `ray job submit` execute on the cluster."""

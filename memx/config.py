@@ -1,0 +1,221 @@
+"""The run config: SPEC §3 as pydantic models, loaded from YAML.
+
+Every key has the paper's default; unknown keys are an error; a bad file becomes one
+`ConfigError` line naming the field. This module knows nothing about storage, Ray or
+models: it only says what a valid run looks like. Credentials are never a field.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from memx.errors import ConfigError
+
+STRATEGIES = ("top_k", "temperature", "internet")
+METRICS = ("perplexity", "ratio", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus")
+RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StorageConfig(_Strict):
+    endpoint_url: str | None = None
+    region: str | None = None
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _no_credentials_in_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not re.match(r"^https?://[^/@\s]+(/.*)?$", value):
+            raise ValueError("must be http(s)://host[:port] without credentials")
+        return value
+
+
+class ModelConfig(_Strict):
+    model: str = Field(min_length=1)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+
+class ReferenceConfig(ModelConfig):
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_column_suffix(cls, value: str) -> str:
+        if value == "target" or not NAME_PATTERN.match(value):
+            raise ValueError("must match [a-z][a-z0-9_]{0,31} and not be 'target'")
+        return value
+
+
+class TemperatureConfig(_Strict):
+    start: float = Field(10.0, gt=0)
+    end: float = Field(1.0, gt=0)
+    decay_tokens: int = Field(20, ge=0)
+
+
+class InternetConfig(_Strict):
+    prompts: str | None = None
+    min_tokens: PositiveInt = 5
+    max_tokens: PositiveInt = 10
+
+    @model_validator(mode="after")
+    def _range(self) -> "InternetConfig":
+        if self.min_tokens > self.max_tokens:
+            raise ValueError(f"min_tokens ({self.min_tokens}) must be <= max_tokens ({self.max_tokens})")
+        return self
+
+
+class GenerationConfig(_Strict):
+    strategies: list[Literal["top_k", "temperature", "internet"]] = Field(default_factory=lambda: list(STRATEGIES))
+    samples_per_strategy: PositiveInt = 200_000
+    shard_size: PositiveInt = 1000
+    batch_size: PositiveInt = 64
+    max_new_tokens: PositiveInt = 256
+    top_k: PositiveInt = 40
+    temperature: TemperatureConfig = TemperatureConfig()
+    internet: InternetConfig = InternetConfig()
+    seed: int = Field(0, ge=0)
+
+    @field_validator("strategies")
+    @classmethod
+    def _strategies(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one strategy is required")
+        if len(set(value)) != len(value):
+            raise ValueError("strategies must not repeat")
+        return value
+
+
+class ScoringConfig(_Strict):
+    metrics: list[Literal[METRICS]] = Field(default_factory=lambda: list(METRICS))  # type: ignore[valid-type]
+    window: PositiveInt = 50
+    batch_size: PositiveInt = 32
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one metric is required")
+        if len(set(value)) != len(value):
+            raise ValueError("metrics must not repeat")
+        return value
+
+
+class SelectionConfig(_Strict):
+    pool: PositiveInt = 1000
+    per_config: PositiveInt = 100
+
+    @model_validator(mode="after")
+    def _per_config_fits(self) -> "SelectionConfig":
+        if self.per_config > self.pool:
+            raise ValueError(f"per_config ({self.per_config}) must be <= pool ({self.pool})")
+        return self
+
+
+class VerifyConfig(_Strict):
+    index: str = Field(min_length=1)
+    min_match_tokens: PositiveInt = 50
+
+
+class ClusterConfig(_Strict):
+    actors: Literal["auto"] | PositiveInt = "auto"
+    gpus_per_actor: float = Field(1.0, gt=0, le=8)
+
+
+class Config(_Strict):
+    run_id: str
+    output: str = Field(min_length=1)
+    storage: StorageConfig = StorageConfig()
+    target: ModelConfig
+    references: list[ReferenceConfig] = Field(default_factory=list)
+    generation: GenerationConfig = GenerationConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    selection: SelectionConfig = SelectionConfig()
+    verify: VerifyConfig | None = None
+    cluster: ClusterConfig = ClusterConfig()
+
+    @field_validator("run_id")
+    @classmethod
+    def _run_id(cls, value: str) -> str:
+        if not RUN_ID_PATTERN.match(value):
+            raise ValueError(f"{value!r} must match [a-z0-9][a-z0-9_-]{{0,63}} (no '/', '.', or upper case)")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Config":
+        names = [ref.name for ref in self.references]
+        if len(set(names)) != len(names):
+            raise ValueError("references: names must be unique")
+        if "internet" in self.generation.strategies and not self.generation.internet.prompts:
+            raise ValueError("generation.internet.prompts: the internet strategy needs a prompt corpus")
+        if "ratio" in self.scoring.metrics and not self.references:
+            raise ValueError("scoring.metrics: 'ratio' needs at least one entry in references")
+        return self
+
+    @property
+    def run_uri(self) -> str:
+        return join_uri(self.output, self.run_id)
+
+    def metric_names(self) -> list[str]:
+        """The concrete metrics: `ratio` expands to one `ratio_<ref>` per reference."""
+        names: list[str] = []
+        for metric in self.scoring.metrics:
+            if metric == "ratio":
+                names.extend(f"ratio_{ref.name}" for ref in self.references)
+            else:
+                names.append(metric)
+        return names
+
+
+def join_uri(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def _format_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "config"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    return f"{location}: {message}"
+
+
+def parse_config(data: Any, source: str = "config") -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the config must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {_format_error(error)}") from None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config ({error.strerror or error})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return parse_config(data, source=str(path))
+
+
+def config_to_json_dict(config: Config) -> dict[str, Any]:
+    return config.model_dump(mode="json")

@@ -1,0 +1,68 @@
+"""Load a Hugging Face causal LM and its tokenizer, by hub id or local directory.
+
+One place decides device and dtype (`auto` = bf16 on a GPU that supports it, fp32 on
+CPU) and the padding conventions every other module relies on: left padding, and a pad
+id that is only ever masked by position (attention mask), never by token id, because
+GPT-2-style tokenizers have pad == eos. This module does not know about shards or Ray.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    model: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def bos_id(self) -> int:
+        tok = self.tokenizer
+        for candidate in (tok.bos_token_id, tok.eos_token_id):
+            if candidate is not None:
+                return int(candidate)
+        raise ValueError(f"{self.name}: tokenizer has neither a BOS nor an EOS token")
+
+    @property
+    def pad_id(self) -> int:
+        tok = self.tokenizer
+        return int(tok.pad_token_id if tok.pad_token_id is not None else self.bos_id)
+
+
+def same_vocabulary(a: LoadedModel, b: LoadedModel) -> bool:
+    """True when token ids of one model mean the same strings to the other (no re-tokenizing needed)."""
+    return a.tokenizer is b.tokenizer or a.tokenizer.get_vocab() == b.tokenizer.get_vocab()
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype != "auto":
+        return _DTYPES[dtype]
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def load_causal_lm(name_or_path: str, dtype: str = "auto", device: str | torch.device | None = None) -> LoadedModel:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = device if isinstance(device, torch.device) else pick_device(device)
+    torch_dtype = resolve_dtype(dtype, device)
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype)
+    model.to(device).eval()
+    return LoadedModel(name=name_or_path, model=model, tokenizer=tokenizer, device=device, dtype=torch_dtype)
