@@ -1,0 +1,93 @@
+"""What every Ray job entrypoint shares: connecting to Ray, deciding what is left to do
+from the manifests, and splitting the cluster between generation and scoring.
+
+The address comes from `RAY_ADDRESS` (set by `ray job submit` and by users), else a local
+Ray is started for this process and stopped with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import ray
+
+from cluster.actors import Placement, cluster_resources, plan_placement
+from cluster.pool import StageResult, StageWork, run_stages
+from memx.config import Config
+from memx.errors import MemxFailure
+from memx.status import stage_status
+from memx.storage import run_storage
+
+log = logging.getLogger(__name__)
+
+# Scoring costs one forward pass per model over a sample that took `max_new_tokens`
+# sequential passes to generate, so one scorer keeps up with many generators.
+GENERATORS_PER_SCORER = 8
+
+
+def connect() -> bool:
+    """Connect to the cluster in RAY_ADDRESS or start a local one. True if we started it."""
+    if ray.is_initialized():
+        return False
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
+        return False
+    ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True,
+             num_cpus=os.cpu_count() or 1)
+    return True
+
+
+def disconnect(started_here: bool) -> None:
+    if started_here and ray.is_initialized():
+        ray.shutdown()
+
+
+def _placements(config: Config, overlap: bool) -> tuple[Placement, Placement, bool]:
+    gpus, cpus = cluster_resources()
+    whole = plan_placement(config, 1.0, gpus, cpus)
+    per = config.cluster.gpus_per_actor
+    if overlap and gpus >= 2 * per:
+        scorers = max(1, int(gpus // per) // (GENERATORS_PER_SCORER + 1))
+        scorer_share = scorers * per / gpus
+        return (plan_placement(config, 1.0 - scorer_share, gpus, cpus),
+                plan_placement(config, scorer_share, gpus, cpus), True)
+    return whole, whole, False
+
+
+def run_generate_and_score(config: Config, stages: tuple[str, ...] = ("samples", "scores"),
+                           show_progress: bool = True) -> dict[str, StageResult]:
+    """Run what is missing or corrupt in the given stages; overlapped when the cluster has room."""
+    storage = run_storage(config)
+    statuses = {stage: stage_status(storage, config, stage) for stage in ("samples", "scores")}
+    for status in statuses.values():
+        for spec in status.corrupt:  # a corrupt shard is redone: its manifest must go first
+            from memx.shards import manifest_key
+
+            log.warning("%s is corrupt (checksum mismatch); redoing it", spec.key)
+            storage.delete(manifest_key(spec))
+    ready = {("samples", s.strategy, s.index) for s in statuses["samples"].committed}
+    gen_todo = statuses["samples"].todo if "samples" in stages else []
+    score_todo = statuses["scores"].todo if "scores" in stages else []
+    if "scores" in stages and "samples" not in stages:
+        unready = [s for s in score_todo if ("samples", s.strategy, s.index) not in ready]
+        if unready:
+            raise MemxFailure(f"{len(unready)} sample shards are not committed yet (e.g. {unready[0].strategy}/"
+                              f"{unready[0].name}); run `memx generate` or `memx resume {config.run_uri}` first")
+    gen_place, score_place, overlapped = _placements(config, overlap=bool(gen_todo and score_todo))
+    results: dict[str, StageResult] = {}
+    if overlapped:
+        works = [StageWork("samples", gen_todo, gen_place), StageWork("scores", score_todo, score_place, after="samples")]
+        results.update(run_stages(config, works, ready, show_progress))
+    else:
+        if gen_todo:
+            results.update(run_stages(config, [StageWork("samples", gen_todo, gen_place)], ready, show_progress))
+        if score_todo:
+            results.update(run_stages(config, [StageWork("scores", score_todo, score_place)], ready, show_progress))
+    failed = {key: msg for r in results.values() for key, msg in r.failed.items()}
+    if failed:
+        key, message = next(iter(failed.items()))
+        raise MemxFailure(f"{len(failed)} shards failed after bounded retries (first: {key}: {message}); "
+                          f"fix the cause, then run `memx resume {config.run_uri}`")
+    return results

@@ -1,0 +1,71 @@
+"""`memx run` / `memx resume` as a Ray job: generate -> score (overlapped when the cluster has
+room) -> reduce -> verify (when configured) -> report.
+
+Usable as `python -m jobs.run CONFIG` (what `memx submit` sends to the Ray Jobs API) or
+from the CLI. Every stage skips what is already committed, so a rerun or `resume` after
+any failure does only the missing work.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from memx.config import Config, load_config
+from memx.runstate import start_run
+from memx.storage import run_storage
+
+
+def finished(config: Config) -> bool:
+    """True when every shard is committed and every result object of the run is written."""
+    from memx.pipeline import CANDIDATES_KEY, REPORT_KEY, read_table
+    from memx.status import run_status
+
+    storage = run_storage(config)
+    if any(s.todo for s in run_status(storage, config).values()):
+        return False
+    if not (storage.exists(CANDIDATES_KEY) and storage.exists(REPORT_KEY)):
+        return False
+    return config.verify is None or "memorized" in read_table(storage, CANDIDATES_KEY).column_names
+
+
+def run(config: Config, show_progress: bool = True, log=print) -> dict:
+    from jobs.common import connect, disconnect, run_generate_and_score
+    from memx.pipeline import reduce_stage, report_stage, verify_stage
+
+    storage = run_storage(config)
+    start_run(storage, config)
+    timings = {}
+    started_here = connect()
+    try:
+        started = time.time()
+        results = run_generate_and_score(config, show_progress=show_progress)
+        timings["generate+score"] = time.time() - started
+        for stage, result in results.items():
+            log(f"{stage}: {len(result.done)} shards, {result.rows} rows in {result.seconds:.1f}s"
+                + (f", {result.actor_restarts} actor restarts" if result.actor_restarts else ""))
+    finally:
+        disconnect(started_here)
+    started = time.time()
+    candidates = reduce_stage(config)
+    timings["reduce"] = time.time() - started
+    log(f"reduce: {candidates.num_rows} candidate rows")
+    if config.verify is not None:
+        started = time.time()
+        candidates = verify_stage(config)
+        timings["verify"] = time.time() - started
+        log(f"verify: {sum(candidates.column('memorized').to_pylist())} memorized candidate rows")
+    where = report_stage(config)
+    log(f"report: {where}")
+    return timings
+
+
+def main(argv: list[str] | None = None) -> int:
+    from memx.cli import main as cli_main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    return cli_main(["run", *args])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

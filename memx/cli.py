@@ -1,0 +1,234 @@
+"""The `memx` command line (SPEC §2): argument parsing and exit codes, nothing else.
+
+Each verb loads its input, calls one function of the library or of `jobs/`, and prints the
+outcome. Exit 0 on success, 2 on bad input (one line naming the field), 1 on a runtime
+failure (with what to do next). Heavy imports (torch, Ray) happen inside the verbs so
+`memx --help` and config errors answer instantly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+from memx.errors import ConfigError, MemxError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="memx: find the training data a language model has memorized (Carlini et al. 2021), at scale.")
+index_app = typer.Typer(no_args_is_help=True, help="Verification indexes (byte-level infini-gram).")
+lab_app = typer.Typer(no_args_is_help=True, help="The embedded victim: a model family with known training data.")
+app.add_typer(index_app, name="index")
+app.add_typer(lab_app, name="lab")
+out = Console()
+
+ENDPOINT_HELP = "S3-compatible endpoint for s3:// RUN URIs (default: $AWS_ENDPOINT_URL)."
+
+
+def _config(path: str):
+    from memx.config import load_config
+
+    return load_config(path)
+
+
+def _run_config(run: str, endpoint_url: str | None):
+    """The saved config of an existing run (RUN = its URI)."""
+    from memx.runstate import load_saved_config
+    from memx.storage import Storage
+
+    endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    config = load_saved_config(Storage(run, endpoint_url))
+    if config is None:
+        raise ConfigError(f"RUN: {run} holds no config.json (is it the run's URI, {{output}}/{{run_id}}?)")
+    return config
+
+
+@app.command()
+def demo(out_dir: str = typer.Option("./runs", "--out", help="Where the demo run is written."),
+         preset: str = typer.Option("default", help="Lab preset (tiny is for tests)."),
+         samples: Optional[int] = typer.Option(None, help="Samples per strategy (default: the lab's)."),
+         no_redact: bool = typer.Option(False, "--no-redact", help="Show personal data unmasked.")):
+    """Build (or reuse) the lab, run the whole attack on a local Ray on the CPU, verify, report."""
+    from memx.demo import run_demo
+
+    run_demo(out_dir, preset=preset, samples=samples, redact=not no_redact, console=out)
+
+
+@app.command()
+def run(config: str = typer.Argument(..., help="YAML config (SPEC §3).")):
+    """generate -> score -> reduce (-> verify) -> report on the Ray cluster in RAY_ADDRESS, else a local one."""
+    from jobs.run import run as run_pipeline
+
+    cfg = _config(config)
+    run_pipeline(cfg, log=out.print)
+    out.print(f"[green]done[/green]: {cfg.run_uri}")
+
+
+def _stage(config: str, stages: tuple[str, ...]) -> None:
+    from jobs.common import connect, disconnect, run_generate_and_score
+    from memx.runstate import start_run
+    from memx.storage import run_storage
+
+    cfg = _config(config)
+    start_run(run_storage(cfg), cfg)
+    started_here = connect()
+    try:
+        results = run_generate_and_score(cfg, stages)
+    finally:
+        disconnect(started_here)
+    for stage, result in results.items():
+        out.print(f"{stage}: {len(result.done)} shards, {result.rows} rows in {result.seconds:.1f}s")
+    if not results:
+        out.print("nothing to do: every shard is committed")
+
+
+@app.command()
+def generate(config: str = typer.Argument(..., help="YAML config.")):
+    """Generate the sample shards that are missing (Ray actors, one model replica per GPU)."""
+    _stage(config, ("samples",))
+
+
+@app.command()
+def score(config: str = typer.Argument(..., help="YAML config.")):
+    """Score every committed sample shard that has no score shard yet."""
+    _stage(config, ("scores",))
+
+
+@app.command()
+def reduce(config: str = typer.Argument(..., help="YAML config.")):
+    """Rank, de-duplicate and select the candidates (candidates.parquet)."""
+    from memx.pipeline import reduce_stage
+
+    table = reduce_stage(_config(config))
+    out.print(f"candidates.parquet: {table.num_rows} rows")
+
+
+@app.command()
+def verify(config: str = typer.Argument(..., help="YAML config with a `verify` section.")):
+    """Check each candidate against the training-corpus index; set match_tokens, memorized, category."""
+    from memx.pipeline import verify_stage
+
+    table = verify_stage(_config(config))
+    out.print(f"verified {table.num_rows} candidate rows, {sum(table.column('memorized').to_pylist())} memorized")
+
+
+@app.command()
+def submit(config: str = typer.Argument(..., help="YAML config."),
+           address: str = typer.Option(..., help="Ray dashboard address, e.g. http://HEAD:8265."),
+           wait: bool = typer.Option(False, "--wait", help="Follow the job's logs until it ends.")):
+    """Submit `memx run CONFIG` as a Ray job (Jobs API); prints the job id."""
+    from memx.submit import submit_run
+
+    code = submit_run(_config(config), config, address, wait, console=out)
+    raise typer.Exit(code)
+
+
+@app.command()
+def status(run: str = typer.Argument(..., help="The run's URI: {output}/{run_id}."),
+           endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP),
+           fast: bool = typer.Option(False, "--fast", help="Skip checksums (sizes only).")):
+    """Per stage: shards planned, committed, missing, corrupt, failed; samples; throughput."""
+    from memx.status_view import print_status
+
+    print_status(_run_config(run, endpoint_url), console=out, verify_checksums=not fast)
+
+
+@app.command()
+def resume(run: str = typer.Argument(..., help="The run's URI: {output}/{run_id}."),
+           endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP)):
+    """Rerun only what is missing or failed, in every stage, from the run's saved config."""
+    from jobs.run import finished, run as run_pipeline
+
+    cfg = _run_config(run, endpoint_url)
+    if finished(cfg):
+        out.print(f"nothing to resume: {cfg.run_uri} is complete")
+        return
+    run_pipeline(cfg, log=out.print)
+    out.print(f"[green]done[/green]: {cfg.run_uri}")
+
+
+@app.command()
+def inspect(run: str = typer.Argument(..., help="The run's URI."),
+            metric: Optional[str] = typer.Option(None), strategy: Optional[str] = typer.Option(None),
+            memorized: Optional[bool] = typer.Option(None, "--memorized/--not-memorized"),
+            top: int = typer.Option(20, min=1), no_redact: bool = typer.Option(False, "--no-redact"),
+            endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP)):
+    """A table of the top candidates in the terminal."""
+    from memx.pipeline import CANDIDATES_KEY, read_table
+    from memx.report import inspect_table
+    from memx.storage import run_storage
+
+    cfg = _run_config(run, endpoint_url)
+    candidates = read_table(run_storage(cfg), CANDIDATES_KEY)
+    out.print(inspect_table(candidates, metric=metric, strategy=strategy, memorized=memorized, top=top,
+                            redact=not no_redact))
+
+
+@app.command()
+def report(run: str = typer.Argument(..., help="The run's URI."),
+           out_file: Optional[str] = typer.Option(None, "--out", help="Write here instead of RUN/report.html."),
+           no_redact: bool = typer.Option(False, "--no-redact", help="Show personal data unmasked."),
+           endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP)):
+    """The self-contained HTML report."""
+    from memx.pipeline import report_stage
+
+    out.print(report_stage(_run_config(run, endpoint_url), out_file, redact=not no_redact))
+
+
+@index_app.command("build")
+def index_build(corpus: List[str] = typer.Argument(..., help="Text, jsonl or parquet files, or directories."),
+                out_dir: str = typer.Option(..., "--out", help="Index directory to create.")):
+    """Build a byte-level infini-gram index of a training corpus."""
+    from memx.index import build_index
+
+    info = build_index(corpus, out_dir)
+    out.print(f"index: {out_dir} ({info.get('documents', '?')} documents, {info.get('bytes', '?')} bytes)")
+
+
+@lab_app.command("build")
+def lab_build(preset: str = typer.Option("default", help="tiny | default"),
+              out_dir: Optional[str] = typer.Option(None, "--out", help="Lab directory (default: a cache keyed by settings)."),
+              seed: int = typer.Option(0)):
+    """Build the lab: corpus with canaries, tokenizer, small/medium/xl models, index, memx.yaml."""
+    from memx.lab import build_lab
+
+    path = build_lab(out_dir, preset=preset, seed=seed)
+    out.print(f"lab: {path}\nrun it: memx run {path}/memx.yaml")
+
+
+@lab_app.command("audit")
+def lab_audit(lab: str = typer.Argument(..., help="A lab directory.")):
+    """Greedy extraction of each canary's secret from its prefix, per repetition count x model size."""
+    from memx.lab import audit_lab
+
+    out.print(audit_lab(lab).render())
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(args=argv, prog_name="memx", standalone_mode=False)
+    except MemxError as error:
+        print(f"memx: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except typer.Exit as done:
+        return done.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        print("memx: interrupted; `memx resume RUN` continues where this stopped", file=sys.stderr)
+        return 130
+    except Exception as error:  # click usage errors carry their own exit code (2)
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            return error.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

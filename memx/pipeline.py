@@ -1,0 +1,144 @@
+"""The driver-side stages that need no cluster: reduce, verify, report.
+
+Each reads committed shards through storage, calls the pure step from `memx.reduce`,
+`memx.verify` or `memx.report`, and writes one result object at the run root
+(candidates.parquet, report.html) atomically. Rerunning any of them recomputes the same
+result from the same shards, so they need no manifests of their own.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from memx.config import Config
+from memx.errors import ConfigError, MemxFailure
+from memx.plan import plan_stage
+from memx.progress import StageProgress
+from memx.shards import StorageRunReader, read_shard
+from memx.status import run_status
+from memx.storage import Storage, run_storage
+
+CANDIDATES_KEY = "candidates.parquet"
+REPORT_KEY = "report.html"
+SCATTER_ROWS = 5000
+
+
+def write_table(storage: Storage, key: str, table: pa.Table) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    storage.write_bytes(key, buffer.getvalue())
+
+
+def read_table(storage: Storage, key: str) -> pa.Table:
+    if not storage.exists(key):
+        raise MemxFailure(f"{storage.uri(key)} does not exist yet; run `memx reduce` (or `memx resume`) first")
+    return pq.read_table(io.BytesIO(storage.read_bytes(key)))
+
+
+def reduce_stage(config: Config) -> pa.Table:
+    from memx.reduce import reduce_run
+
+    storage = run_storage(config)
+    statuses = run_status(storage, config, verify_checksums=False)
+    missing = sum(len(s.todo) for s in statuses.values())
+    if missing:
+        raise MemxFailure(f"{missing} shards are missing or corrupt; run `memx resume {config.run_uri}` first")
+    specs = plan_stage(config, "samples") + plan_stage(config, "scores")
+    reader = StorageRunReader(storage, specs)
+    bars: dict[str, StageProgress] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        bar = bars.get(step) or bars.setdefault(step, StageProgress(f"reduce: {step}", total, unit="shards"))
+        bar.advance(done - bar.done)
+
+    try:
+        candidates = reduce_run(reader, config.metric_names(), config.selection, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    write_table(storage, CANDIDATES_KEY, candidates)
+    return candidates
+
+
+def local_index_dir(uri: str, config: Config) -> str:
+    """infini-gram reads local files: an s3:// index is synced once into a local cache."""
+    if not uri.startswith("s3://"):
+        if not os.path.isdir(uri):
+            raise ConfigError(f"verify.index: {uri} is not a directory (build one with `memx index build`)")
+        return uri
+    cache = os.path.join(os.environ.get("MEMX_CACHE", os.path.expanduser("~/.cache/memx")), "index",
+                         uri[len("s3://"):].replace("/", "_"))
+    remote = Storage(uri, config.storage.endpoint_url, config.storage.region)
+    for key in remote.list(""):
+        target = os.path.join(cache, key)
+        if not os.path.exists(target) or os.path.getsize(target) != remote.size(key):
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target + ".part", "wb") as out:
+                out.write(remote.read_bytes(key))
+            os.replace(target + ".part", target)
+    return cache
+
+
+def verify_stage(config: Config) -> pa.Table:
+    from memx.index import CorpusIndex
+    from memx.models import load_causal_lm
+    from memx.verify import verify_candidates
+
+    if config.verify is None:
+        raise ConfigError("verify: the config has no `verify` section (index, min_match_tokens)")
+    storage = run_storage(config)
+    candidates = read_table(storage, CANDIDATES_KEY)
+    index = CorpusIndex(local_index_dir(config.verify.index, config))
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(config.target.model)
+    verified = verify_candidates(candidates, index, tokenizer, config.verify.min_match_tokens)
+    write_table(storage, CANDIDATES_KEY, verified)
+    return verified
+
+
+def scatter_sample(storage: Storage, config: Config, rows: int = SCATTER_ROWS) -> pa.Table:
+    """A deterministic subsample of every sample's scores, for the score-vs-perplexity figure."""
+    specs = plan_stage(config, "scores")
+    per_shard = max(1, rows // max(1, len(specs)))
+    tables = []
+    for spec in specs:
+        table = read_shard(storage, spec)
+        step = max(1, table.num_rows // per_shard)
+        picked = table.take(list(range(0, table.num_rows, step))[:per_shard])
+        tables.append(picked.append_column("strategy", pa.array([spec.strategy] * picked.num_rows)))
+    return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
+
+
+def run_stats(storage: Storage, config: Config) -> dict:
+    stats = {}
+    for stage, status in run_status(storage, config, verify_checksums=False).items():
+        stats[stage] = {"shards": len(status.committed), "planned": status.planned, "samples": status.samples,
+                        "seconds": round(status.busy_seconds, 2),
+                        "samples_per_s": round(status.samples_per_second, 3)}
+    return stats
+
+
+def report_stage(config: Config, out: str | None = None, redact: bool = True) -> str:
+    """Render report.html; returns where it was written."""
+    from memx.report import render_report
+
+    storage = run_storage(config)
+    candidates = read_table(storage, CANDIDATES_KEY)
+    settings = config.model_dump(mode="json")
+    html = render_report(settings, run_stats(storage, config), candidates, scatter_sample(storage, config), redact=redact)
+    if out:
+        directory = os.path.dirname(os.path.abspath(out))
+        if not os.access(directory, os.W_OK):
+            raise ConfigError(f"--out: cannot write to {directory}")
+        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
+            tmp.write(html)
+        os.replace(tmp.name, out)
+        return out
+    storage.write_bytes(REPORT_KEY, html.encode("utf-8"))
+    return storage.uri(REPORT_KEY)

@@ -1,0 +1,123 @@
+"""Shard runners: the pure unit of work behind every actor.
+
+A runner loads its models once (`__init__`) and then turns shard spec after shard spec
+into a committed shard on storage (`run`). Runners know the run's config and storage,
+but not Ray: `cluster/` wraps them in actors, tests and single-process runs call them
+directly. A shard whose manifest already exists is skipped, so a duplicate delivery of
+a task (a retry racing a slow success) costs time, never a duplicate.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from memx.config import Config
+from memx.plan import ShardSpec
+from memx.shards import WrittenShard, commit_shard, manifest_key, read_manifest, read_shard, write_shard
+from memx.storage import Storage, run_storage
+
+
+def configure_threads(num_threads: int | None) -> None:
+    import torch
+
+    if num_threads:
+        torch.set_num_threads(max(1, int(num_threads)))
+
+
+class _Runner:
+    stage = ""
+
+    def __init__(self, config: Config, device: str | None = None, num_threads: int | None = None):
+        configure_threads(num_threads)
+        self.config = config
+        self.storage: Storage = run_storage(config)
+        self.device = device
+
+    def already_committed(self, spec: ShardSpec) -> dict | None:
+        return read_manifest(self.storage, spec) if self.storage.exists(manifest_key(spec)) else None
+
+    def describe(self) -> dict:
+        return {"pid": os.getpid(), "stage": self.stage}
+
+
+class GenerateRunner(_Runner):
+    """Loads the target (and the internet prompt corpus) once; writes sample shards."""
+
+    stage = "samples"
+
+    def __init__(self, config: Config, device: str | None = None, num_threads: int | None = None):
+        super().__init__(config, device, num_threads)
+        from memx.generation import load_prompt_corpus
+        from memx.models import load_causal_lm
+
+        self.lm = load_causal_lm(config.target.model, config.target.dtype, device)
+        self.prompts = None
+        if "internet" in config.generation.strategies:
+            self.prompts = load_prompt_corpus(config.generation.internet.prompts, open_input=self._opener())
+
+    def _opener(self):
+        """Local paths open directly; s3:// prompt files go through the run's storage settings."""
+        storage_cfg = self.config.storage
+
+        def open_input(uri: str):
+            if uri.startswith("s3://"):
+                parent, _, name = uri.rpartition("/")
+                return Storage(parent, storage_cfg.endpoint_url, storage_cfg.region).open_input_file(name)
+            return open(uri, "rb")
+
+        return open_input
+
+    def run(self, spec: ShardSpec) -> dict:
+        done = self.already_committed(spec)
+        if done is not None:
+            return {"shard": spec.key, "rows": done["rows"], "skipped": True}
+        from memx.generation import SAMPLE_SCHEMA, generate_shard
+
+        tokens = 0
+
+        def counted():
+            nonlocal tokens
+            for batch in generate_shard(self.lm, spec, self.config.generation, self.prompts):
+                tokens += sum(len(ids) for ids in batch.column("token_ids").to_pylist())
+                yield batch
+
+        written = write_shard(self.storage, spec, SAMPLE_SCHEMA, counted())
+        written.extra = {"tokens": tokens, "model": self.config.target.model, "device": str(self.lm.device)}
+        committed = commit_shard(self.storage, spec, written)
+        return {"shard": spec.key, "rows": written.rows, "tokens": tokens, "seconds": written.seconds,
+                "committed": committed}
+
+
+class ScoreRunner(_Runner):
+    """Holds the target and every reference model on one device; writes score sidecars."""
+
+    stage = "scores"
+
+    def __init__(self, config: Config, device: str | None = None, num_threads: int | None = None):
+        super().__init__(config, device, num_threads)
+        from memx.models import load_causal_lm
+
+        self.target = load_causal_lm(config.target.model, config.target.dtype, device)
+        self.references = {ref.name: load_causal_lm(ref.model, ref.dtype, self.target.device)
+                           for ref in config.references}
+
+    def run(self, spec: ShardSpec) -> dict:
+        done = self.already_committed(spec)
+        if done is not None:
+            return {"shard": spec.key, "rows": done["rows"], "skipped": True}
+        from memx.scoring import score_samples
+
+        started = time.time()
+        sample_spec = ShardSpec("samples", spec.strategy, spec.index, spec.start, spec.size, spec.seed)
+        samples = read_shard(self.storage, sample_spec, ["sample_id", "prompt_ids", "token_ids", "text"])
+        scores = score_samples(samples, self.target, self.references, self.config.scoring,
+                               self.config.metric_names())
+        written: WrittenShard = write_shard(self.storage, spec, scores.schema, [scores])
+        written.seconds = time.time() - started
+        written.extra = {"model": self.config.target.model, "references": sorted(self.references)}
+        committed = commit_shard(self.storage, spec, written)
+        return {"shard": spec.key, "rows": written.rows, "seconds": written.seconds, "committed": committed}
+
+
+RUNNERS = {"samples": GenerateRunner, "scores": ScoreRunner}

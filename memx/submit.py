@@ -1,0 +1,63 @@
+"""`memx submit`: send `python -m jobs.run` to a Ray cluster through the Ray Jobs API.
+
+The job's runtime environment carries the config file (working_dir) and this checkout's
+`memx`, `cluster` and `jobs` packages (py_modules), so the cluster runs the submitter's
+version; torch, transformers and friends come from the cluster image. Credentials are
+never put in the runtime environment: the cluster has its own (instance profile, secret).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+
+from rich.console import Console
+
+from memx.config import Config
+
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+
+
+def _package_dirs() -> list[str]:
+    import cluster
+    import jobs
+    import memx
+
+    return [os.path.dirname(module.__file__) for module in (memx, cluster, jobs)]
+
+
+def submit_run(config: Config, config_path: str, address: str, wait: bool, console: Console) -> int:
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    client = JobSubmissionClient(address)
+    staging = tempfile.mkdtemp(prefix="memx-submit-")
+    try:
+        shutil.copy(config_path, os.path.join(staging, "memx.yaml"))
+        job_id = client.submit_job(
+            entrypoint="python -m jobs.run memx.yaml",
+            runtime_env={"working_dir": staging, "py_modules": _package_dirs()},
+            metadata={"memx_run": config.run_uri},
+            submission_id=f"memx-{config.run_id}-{int(time.time())}",
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    console.print(f"job id: {job_id}\noutputs: {config.run_uri}\nfollow: memx status {config.run_uri}")
+    if not wait:
+        return 0
+    seen = 0
+    while True:
+        logs = client.get_job_logs(job_id)
+        if len(logs) > seen:
+            console.out(logs[seen:], end="")
+            seen = len(logs)
+        state = client.get_job_status(job_id)
+        if str(state.value if isinstance(state, JobStatus) else state) in TERMINAL:
+            break
+        time.sleep(2)
+    logs = client.get_job_logs(job_id)
+    if len(logs) > seen:
+        console.out(logs[seen:], end="")
+    console.print(f"job {job_id}: {state.value}")
+    return 0 if state.value == "SUCCEEDED" else 1

@@ -1,0 +1,117 @@
+"""The storage layer on a local path and on a real S3 server (SeaweedFS), through the same code."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from memx.config import parse_config
+from memx.errors import StorageUnavailable
+from memx.plan import ShardSpec
+from memx.shards import (checksum_ok, commit_shard, committed_manifests, data_key, manifest_key, read_shard,
+                         write_shard)
+from memx.storage import Storage
+
+SCHEMA = pa.schema([("sample_id", pa.string()), ("value", pa.int64())])
+SPEC = ShardSpec("samples", "top_k", 3, 300, 100, 1234)
+
+
+def batches(n=100, step=25):
+    for start in range(0, n, step):
+        ids = [SPEC.sample_id(i) for i in range(start, min(n, start + step))]
+        yield pa.record_batch([pa.array(ids), pa.array(range(start, start + len(ids)))], schema=SCHEMA)
+
+
+def test_bytes_round_trip_and_listing(storage_root):
+    storage = Storage(*storage_root)
+    storage.write_bytes("a/b/one.json", b"1")
+    storage.write_bytes("a/two.json", b"22")
+    assert storage.read_bytes("a/b/one.json") == b"1"
+    assert storage.list("a", suffix=".json") == ["a/b/one.json", "a/two.json"]
+    assert storage.list("nothing-here") == []
+    assert storage.size("a/two.json") == 2 and storage.size("a/missing") is None
+
+
+def test_second_manifest_create_loses_and_first_stays(storage_root):
+    storage = Storage(*storage_root)
+    assert storage.create_if_absent("_manifest/x.json", b"first") is True
+    assert storage.create_if_absent("_manifest/x.json", b"second") is False
+    assert storage.read_bytes("_manifest/x.json") == b"first"
+
+
+def test_streamed_shard_commits_and_reads_back(storage_root):
+    storage = Storage(*storage_root)
+    written = write_shard(storage, SPEC, SCHEMA, batches())
+    assert written.rows == 100
+    assert storage.size(data_key(SPEC)) == written.nbytes
+    # Before its manifest exists the shard is invisible to readers.
+    assert committed_manifests(storage, "samples") == {}
+    assert commit_shard(storage, SPEC, written, model="m") is True
+    manifest = committed_manifests(storage, "samples")[("top_k", 3)]
+    assert manifest["rows"] == 100 and manifest["seed"] == 1234 and manifest["model"] == "m"
+    assert checksum_ok(storage, SPEC, manifest)
+    table = read_shard(storage, SPEC, columns=["sample_id"])
+    assert table.column_names == ["sample_id"] and table.num_rows == 100
+    assert table["sample_id"][0].as_py() == "top_k-00003-00000"
+    # A second attempt at the same shard cannot commit twice.
+    assert commit_shard(storage, SPEC, written) is False
+
+
+def test_stray_data_without_manifest_is_invisible(storage_root):
+    storage = Storage(*storage_root)
+    write_shard(storage, SPEC, SCHEMA, batches())
+    storage.write_bytes("samples/top_k/shard-00099.parquet", b"garbage")
+    assert committed_manifests(storage, "samples") == {}
+
+
+def test_altered_object_fails_its_checksum(storage_root):
+    storage = Storage(*storage_root)
+    written = write_shard(storage, SPEC, SCHEMA, batches())
+    commit_shard(storage, SPEC, written)
+    manifest = json.loads(storage.read_bytes(manifest_key(SPEC)))
+    original = storage.read_bytes(data_key(SPEC))
+    storage.write_bytes(data_key(SPEC), original[:-10])  # truncated
+    assert not checksum_ok(storage, SPEC, manifest)
+    storage.write_bytes(data_key(SPEC), original[:-1] + bytes([original[-1] ^ 1]))  # same size, one bit
+    assert not checksum_ok(storage, SPEC, manifest)
+
+
+def test_failed_write_leaves_no_object(storage_root):
+    storage = Storage(*storage_root)
+
+    def exploding():
+        yield from batches(50)
+        raise RuntimeError("actor died mid-shard")
+
+    with pytest.raises(RuntimeError):
+        write_shard(storage, SPEC, SCHEMA, exploding())
+    assert storage.list("samples") == []
+
+
+def test_unreachable_endpoint_fails_with_its_name(monkeypatch):
+    import memx.storage as storage_module
+
+    monkeypatch.setattr(storage_module, "RETRY_ATTEMPTS", 2)
+    monkeypatch.setattr(storage_module, "RETRY_BASE_SECONDS", 0.01)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    storage = Storage("s3://bucket/run", endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(StorageUnavailable, match=r"http://127\.0\.0\.1:9.*memx resume"):
+        storage.create_if_absent("_manifest/x.json", b"1")
+
+
+def test_credentials_never_reach_config_json(s3_server, tmp_path):
+    from memx.runstate import start_run
+    from memx.storage import run_storage
+
+    config = parse_config({"run_id": "creds", "output": f"s3://{s3_server.bucket}/c",
+                           "storage": {"endpoint_url": s3_server.endpoint}, "target": {"model": "gpt2"},
+                           "generation": {"strategies": ["top_k"]}, "scoring": {"metrics": ["perplexity"]}})
+    storage = run_storage(config)
+    start_run(storage, config)
+    saved = storage.read_bytes("config.json").decode()
+    assert s3_server.env["AWS_SECRET_ACCESS_KEY"] not in saved
+    assert s3_server.env["AWS_ACCESS_KEY_ID"] not in saved
+    assert json.loads(saved)["storage"]["endpoint_url"] == s3_server.endpoint
