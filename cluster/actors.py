@@ -9,6 +9,7 @@ Restarts are not left to Ray (whose default for some pools is "forever"): the dr
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from dataclasses import dataclass
@@ -20,14 +21,13 @@ from memx.plan import ShardSpec
 
 
 class ShardActor:
-    def __init__(self, stage: str, config_json: dict, num_threads: int | None = None):
+    def __init__(self, stage: str, runner: str, config_json: dict, num_threads: int | None = None):
         from memx.config import parse_config
-        from memx.stages import RUNNERS
 
         config = parse_config(config_json)
         gpu_ids = ray.get_gpu_ids()
         device = "cuda" if gpu_ids and _cuda_available() else "cpu"
-        self.runner = RUNNERS[stage](config, device=device, num_threads=num_threads)
+        self.runner = _import(runner)(config, device=device, num_threads=num_threads)
         self.info = {"pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id(),
                      "gpu_ids": [str(g) for g in gpu_ids], "device": device, "stage": stage}
 
@@ -38,6 +38,12 @@ class ShardActor:
         result = self.runner.run(ShardSpec(**spec))
         result["pid"] = self.info["pid"]
         return result
+
+
+def _import(path: str):
+    """`package.module:Name` -> the object; runners are named, not pickled, so actors import them."""
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def _cuda_available() -> bool:
@@ -85,10 +91,14 @@ def plan_placement(config: Config, share: float = 1.0, gpus: float | None = None
     return Placement(actors, 0.0, float(threads), threads)
 
 
-def start_actor(stage: str, config: Config, placement: Placement, name: str | None = None):
+DEFAULT_RUNNERS = {"samples": "memx.stages:GenerateRunner", "scores": "memx.stages:ScoreRunner"}
+
+
+def start_actor(stage: str, config: Config, placement: Placement, runner: str | None = None, name: str | None = None):
     remote_cls = ray.remote(ShardActor)
     options = {"num_gpus": placement.num_gpus, "num_cpus": placement.num_cpus, "max_restarts": 0,
                "max_task_retries": 0, "max_concurrency": 1}
     if name:
         options["name"] = name
-    return remote_cls.options(**options).remote(stage, config.model_dump(mode="json"), placement.threads)
+    return remote_cls.options(**options).remote(stage, runner or DEFAULT_RUNNERS[stage], config.model_dump(mode="json"),
+                                              placement.threads)

@@ -37,6 +37,7 @@ class StageWork:
     after: str | None = None  # a stage whose shard of the same (strategy, index) must be committed first
     max_restarts: int = 3  # per actor slot
     max_attempts: int = 3  # per shard
+    runner: str | None = None  # `module:Class` of the shard runner; None = memx.stages' for the stage
 
 
 @dataclass
@@ -59,6 +60,7 @@ class StageResult:
     tokens: int = 0
     seconds: float = 0.0
     actor_restarts: int = 0
+    records: list[dict] = field(default_factory=list)  # each shard's small result dict, as the actor returned it
 
 
 def _cause(error: BaseException) -> BaseException:
@@ -92,7 +94,7 @@ def run_stages(config: Config, works: list[StageWork], ready: set[tuple[str, str
 
     def spawn(slot: _Slot) -> None:
         work = by_stage[slot.stage]
-        slot.actor = start_actor(slot.stage, config, work.placement)
+        slot.actor = start_actor(slot.stage, config, work.placement, work.runner)
         slot.in_flight = 0
 
     def release(stage: str, spec: ShardSpec) -> None:
@@ -162,6 +164,7 @@ def run_stages(config: Config, works: list[StageWork], ready: set[tuple[str, str
                         _replace_dead_actor(slot, work, spawn, results)
                     continue
                 results[slot.stage].done.append(spec.key)
+                results[slot.stage].records.append(result)
                 results[slot.stage].rows += int(result.get("rows", 0))
                 results[slot.stage].tokens += int(result.get("tokens", 0))
                 if progress[slot.stage] is not None:

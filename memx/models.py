@@ -58,6 +58,9 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 def load_causal_lm(name_or_path: str, dtype: str = "auto", device: str | torch.device | None = None) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # per-load bars flood actor logs; memx shows one bar per stage
 
     device = device if isinstance(device, torch.device) else pick_device(device)
     torch_dtype = resolve_dtype(dtype, device)

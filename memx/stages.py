@@ -118,6 +118,3 @@ class ScoreRunner(_Runner):
         written.extra = {"model": self.config.target.model, "references": sorted(self.references)}
         committed = commit_shard(self.storage, spec, written)
         return {"shard": spec.key, "rows": written.rows, "seconds": written.seconds, "committed": committed}
-
-
-RUNNERS = {"samples": GenerateRunner, "scores": ScoreRunner}

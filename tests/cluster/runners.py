@@ -1,0 +1,33 @@
+"""Test-only shard runners, importable by Ray workers by name (`tests.cluster.runners:...`)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from memx.config import Config
+from memx.plan import ShardSpec
+
+
+class WhereAmIRunner:
+    """Loads nothing; reports the process and the GPU ids Ray gave the actor."""
+
+    def __init__(self, config: Config, device: str | None = None, num_threads: int | None = None):
+        import ray
+
+        self.gpu_ids = [str(g) for g in ray.get_gpu_ids()]
+        self.node_id = ray.get_runtime_context().get_node_id()
+
+    def run(self, spec: ShardSpec) -> dict:
+        time.sleep(0.5)  # hold the actor long enough for every replica to be busy at once
+        return {"shard": spec.key, "rows": 0, "node_id": self.node_id, "gpu_ids": self.gpu_ids, "pid": os.getpid()}
+
+
+class BrokenModelRunner:
+    """A model that fails to load: the pool must give up after bounded restarts, not loop."""
+
+    def __init__(self, config: Config, device: str | None = None, num_threads: int | None = None):
+        raise OSError(f"{config.target.model}: model weights are corrupt")
+
+    def run(self, spec: ShardSpec) -> dict:  # never reached
+        raise AssertionError
