@@ -30,12 +30,15 @@ def connect() -> bool:
     """Connect to the cluster in RAY_ADDRESS or start a local one. True if we started it."""
     if ray.is_initialized():
         return False
+    # memx's own knobs (MEMX_*) follow the job to its actors; credentials never do: the
+    # cluster's nodes get theirs from their own environment, profile or role.
+    runtime_env = {"env_vars": {k: v for k, v in os.environ.items() if k.startswith("MEMX_")}}
     address = os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True)
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True, runtime_env=runtime_env)
         return False
     ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True,
-             num_cpus=os.cpu_count() or 1)
+             num_cpus=os.cpu_count() or 1, runtime_env=runtime_env)
     return True
 
 

@@ -1,0 +1,126 @@
+"""Faults on a real multi-node Ray cluster simulated on this machine: a generation actor
+killed with SIGKILL mid-shard, and the S3 server stopped mid-run. Nothing may be lost or
+duplicated, and a redone shard must equal a clean run's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pyarrow as pa
+import pytest
+import yaml
+
+ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from jobs.common import run_generate_and_score  # noqa: E402
+from memx.config import parse_config  # noqa: E402
+from memx.plan import plan_stage  # noqa: E402
+from memx.shards import read_shard  # noqa: E402
+from memx.stages import GenerateRunner  # noqa: E402
+from memx.status import stage_status  # noqa: E402
+from memx.storage import run_storage  # noqa: E402
+from tests.support.s3server import WeedS3  # noqa: E402
+from tests.support.tiny import run_config  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def two_node_cluster(s3_server):
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    for _ in range(2):
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address)
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def _running_actor_pids() -> list[int]:
+    """Processes whose title says a ShardActor is inside `run` (Ray sets `ray::Class.method`)."""
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if "ray::ShardActor.run" in line]
+
+
+def _sample_ids(storage, config) -> list[str]:
+    return [sid for spec in plan_stage(config, "samples")
+            for sid in read_shard(storage, spec, ["sample_id"]).column("sample_id").to_pylist()]
+
+
+def test_sigkill_of_a_generation_actor_mid_shard(two_node_cluster, tmp_path, tiny_family):
+    raw = run_config(str(tmp_path / "out"), tiny_family, samples=32, shard_size=8, cluster={"actors": 2})
+    raw["generation"].update(strategies=["top_k"], max_new_tokens=160, batch_size=4)
+    config = parse_config(raw)
+    killed: list[int] = []
+
+    def killer():
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            pids = _running_actor_pids()
+            if pids:
+                time.sleep(0.05)  # well inside the shard: generation of one takes about a second
+                os.kill(pids[0], signal.SIGKILL)
+                killed.append(pids[0])
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    results = run_generate_and_score(config, stages=("samples",), show_progress=False)["samples"]
+    thread.join(timeout=5)
+    assert killed, "the test never caught an actor inside a shard"
+    assert results.actor_restarts >= 1
+    storage = run_storage(config)
+    ids = _sample_ids(storage, config)
+    assert len(ids) == len(set(ids)) == 32, "every planned sample_id exactly once"
+    assert stage_status(storage, config, "samples").todo == []
+    # Every shard, the redone one included, equals a clean single-process generation of its spec.
+    clean = GenerateRunner(parse_config({**raw, "output": str(tmp_path / "clean")}), device="cpu", num_threads=1)
+    for spec in plan_stage(config, "samples"):
+        clean.run(spec)
+        assert read_shard(storage, spec).equals(read_shard(clean.storage, spec)), spec.key
+
+
+def test_s3_stopped_mid_run_fails_clearly_then_resume_completes(two_node_cluster, tmp_path, tiny_family):
+    server = WeedS3(tmp_path / "weed").start()
+    try:
+        raw = run_config(f"s3://{server.bucket}/outage", tiny_family, run_id="outage", endpoint_url=server.endpoint,
+                         samples=48, shard_size=4, cluster={"actors": 2})
+        raw["generation"].update(strategies=["top_k"], max_new_tokens=96, batch_size=4)
+        path = tmp_path / "memx.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        env = {**os.environ, "RAY_ADDRESS": two_node_cluster.address, "MEMX_STORAGE_ATTEMPTS": "3",
+               "MEMX_STORAGE_BACKOFF": "0.2"}
+        proc = subprocess.Popen([sys.executable, "-m", "memx.cli", "generate", str(path)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        config = parse_config(raw)
+        storage = run_storage(config)
+        deadline = time.time() + 120
+        while time.time() < deadline and len(stage_status(storage, config, "samples", False).committed) < 2:
+            time.sleep(0.2)
+        server.stop()
+        _, stderr = proc.communicate(timeout=180)
+        assert proc.returncode == 1, stderr
+        errors = [line for line in stderr.splitlines() if line.startswith("memx: error:")]
+        assert len(errors) == 1 and server.endpoint in errors[0] and "memx resume" in errors[0], stderr[-2000:]
+        assert server.env["AWS_SECRET_ACCESS_KEY"] not in stderr
+
+        server.start()
+        before = stage_status(storage, config, "samples")
+        assert 0 < len(before.committed) < 12
+        proc = subprocess.run([sys.executable, "-m", "memx.cli", "generate", str(path)], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        after = stage_status(storage, config, "samples")
+        assert after.todo == [] and len(after.committed) == 12
+        ids = _sample_ids(storage, config)
+        assert len(ids) == len(set(ids)) == 48
+    finally:
+        server.stop()
