@@ -102,17 +102,20 @@ class ScoreRunner(_Runner):
         self.references = {ref.name: load_causal_lm(ref.model, ref.dtype, self.target.device)
                            for ref in config.references}
 
+    def score_table(self, spec: ShardSpec):
+        """The score rows of one committed sample shard (not written anywhere)."""
+        from memx.scoring import score_samples
+
+        sample_spec = ShardSpec("samples", spec.strategy, spec.index, spec.start, spec.size, spec.seed)
+        samples = read_shard(self.storage, sample_spec, ["sample_id", "prompt_ids", "token_ids", "text"])
+        return score_samples(samples, self.target, self.references, self.config.scoring, self.config.metric_names())
+
     def run(self, spec: ShardSpec) -> dict:
         done = self.already_committed(spec)
         if done is not None:
             return {"shard": spec.key, "rows": done["rows"], "skipped": True}
-        from memx.scoring import score_samples
-
         started = time.time()
-        sample_spec = ShardSpec("samples", spec.strategy, spec.index, spec.start, spec.size, spec.seed)
-        samples = read_shard(self.storage, sample_spec, ["sample_id", "prompt_ids", "token_ids", "text"])
-        scores = score_samples(samples, self.target, self.references, self.config.scoring,
-                               self.config.metric_names())
+        scores = self.score_table(spec)
         written: WrittenShard = write_shard(self.storage, spec, scores.schema, [scores])
         written.seconds = time.time() - started
         written.extra = {"model": self.config.target.model, "references": sorted(self.references)}

@@ -23,7 +23,9 @@ from jobs.common import run_generate_and_score  # noqa: E402
 from memx.config import parse_config  # noqa: E402
 from memx.plan import plan_stage  # noqa: E402
 from memx.shards import read_shard  # noqa: E402
-from memx.stages import GenerateRunner  # noqa: E402
+from memx.stages import GenerateRunner, ScoreRunner  # noqa: E402
+from memx.plan import ShardSpec  # noqa: E402
+from dataclasses import astuple  # noqa: E402
 from memx.status import stage_status  # noqa: E402
 from memx.storage import run_storage  # noqa: E402
 from tests.support.s3server import WeedS3  # noqa: E402
@@ -55,27 +57,33 @@ def _sample_ids(storage, config) -> list[str]:
             for sid in read_shard(storage, spec, ["sample_id"]).column("sample_id").to_pylist()]
 
 
+class Killer(threading.Thread):
+    """SIGKILLs the first actor process it sees inside `run` (i.e. mid-shard)."""
+
+    def __init__(self, delay: float = 0.05):
+        super().__init__(daemon=True)
+        self.delay, self.killed = delay, []
+
+    def run(self) -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline and not self.killed:
+            pids = _running_actor_pids()
+            if pids:
+                time.sleep(self.delay)
+                os.kill(pids[0], signal.SIGKILL)
+                self.killed.append(pids[0])
+            time.sleep(0.01)
+
+
 def test_sigkill_of_a_generation_actor_mid_shard(two_node_cluster, tmp_path, tiny_family):
     raw = run_config(str(tmp_path / "out"), tiny_family, samples=32, shard_size=8, cluster={"actors": 2})
     raw["generation"].update(strategies=["top_k"], max_new_tokens=160, batch_size=4)
     config = parse_config(raw)
-    killed: list[int] = []
-
-    def killer():
-        deadline = time.time() + 120
-        while time.time() < deadline and not killed:
-            pids = _running_actor_pids()
-            if pids:
-                time.sleep(0.05)  # well inside the shard: generation of one takes about a second
-                os.kill(pids[0], signal.SIGKILL)
-                killed.append(pids[0])
-            time.sleep(0.02)
-
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
+    killer = Killer()
+    killer.start()
     results = run_generate_and_score(config, stages=("samples",), show_progress=False)["samples"]
-    thread.join(timeout=5)
-    assert killed, "the test never caught an actor inside a shard"
+    killer.join(timeout=5)
+    assert killer.killed, "the test never caught an actor inside a shard"
     assert results.actor_restarts >= 1
     storage = run_storage(config)
     ids = _sample_ids(storage, config)
@@ -124,3 +132,27 @@ def test_s3_stopped_mid_run_fails_clearly_then_resume_completes(two_node_cluster
         assert len(ids) == len(set(ids)) == 48
     finally:
         server.stop()
+
+
+def test_sigkill_of_a_scorer_actor_mid_shard(two_node_cluster, tmp_path, tiny_family):
+    raw = run_config(str(tmp_path / "out"), tiny_family, samples=96, shard_size=48, cluster={"actors": 2})
+    raw["generation"].update(strategies=["top_k"], max_new_tokens=128, batch_size=48)
+    raw["scoring"]["batch_size"] = 4  # a scorer spends a while inside each shard
+    config = parse_config(raw)
+    run_generate_and_score(config, stages=("samples",), show_progress=False)
+    killer = Killer(delay=0.02)
+    killer.start()
+    results = run_generate_and_score(config, stages=("scores",), show_progress=False)["scores"]
+    killer.join(timeout=5)
+    assert killer.killed and results.actor_restarts >= 1
+    storage = run_storage(config)
+    clean = ScoreRunner(parse_config({**raw, "output": str(tmp_path / "out")}), device="cpu", num_threads=1)
+    for spec in plan_stage(config, "scores"):
+        scores = read_shard(storage, spec)
+        samples = read_shard(storage, ShardSpec("samples", *astuple(spec)[1:]), ["sample_id"])
+        assert scores.column("sample_id").to_pylist() == samples.column("sample_id").to_pylist()
+        expected = clean.score_table(spec)
+        for name in expected.column_names:
+            if name.startswith(("score_", "nll_")):
+                assert expected.column(name).to_pylist() == pytest.approx(scores.column(name).to_pylist(), abs=1e-5)
+    assert len(storage.list("_manifest/scores")) == 2

@@ -1,0 +1,96 @@
+"""`memx demo`: the whole attack on the embedded lab, through the same code as `memx run`.
+
+Builds (or reuses) the lab, points the lab's own run config at `--out`, runs the real
+pipeline on a local Ray with CPU actors (generate, score with the lab's small and medium
+as references, reduce, verify against the lab's index, report), audits the lab, and
+prints what a user came to see: the Table 2 analogue, which planted canaries were
+extracted by repetition count, the audit table, and where the outputs are.
+
+It knows the lab's layout and the printing; every computation is the library's.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pyarrow as pa
+from rich.console import Console
+from rich.table import Table
+
+from memx.config import parse_config
+from memx.errors import ConfigError
+
+
+def canaries_extracted(candidates: pa.Table, canaries: pa.Table) -> dict[int, tuple[int, int]]:
+    """{repetitions: (extracted, planted)}: a canary is extracted when a memorized candidate
+    contains its secret verbatim (the secret is the part no prefix gives away)."""
+    memorized = [text for text, hit in zip(candidates.column("text").to_pylist(),
+                                           candidates.column("memorized").to_pylist()) if hit]
+    counts: dict[int, list[int]] = {}
+    for secret, reps in zip(canaries.column("secret").to_pylist(), canaries.column("repetitions").to_pylist()):
+        found = any(secret in text for text in memorized)
+        entry = counts.setdefault(int(reps), [0, 0])
+        entry[0] += int(found)
+        entry[1] += 1
+    return {reps: (hit, total) for reps, (hit, total) in sorted(counts.items())}
+
+
+def canary_table(extracted: dict[int, tuple[int, int]]) -> Table:
+    table = Table(title="Planted canaries extracted (a memorized candidate contains the secret)")
+    table.add_column("repetitions", justify="right")
+    table.add_column("extracted", justify="right")
+    for reps, (hit, total) in extracted.items():
+        table.add_row(str(reps), f"{hit}/{total}")
+    return table
+
+
+def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, redact: bool = True,
+             console: Console | None = None) -> dict:
+    from jobs.run import run as run_pipeline
+    from memx.lab import audit_lab, build_lab, lab_config, load_canaries
+    from memx.pipeline import CANDIDATES_KEY, read_table
+    from memx.report import render_table2, table2
+    from memx.storage import run_storage
+
+    console = console or Console()
+    started = time.time()
+    out_dir = os.path.abspath(out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"--out: cannot create {out_dir} ({error.strerror})") from None
+    if not os.access(out_dir, os.W_OK):
+        raise ConfigError(f"--out: {out_dir} is not writable")
+
+    console.rule("[bold]1/4 lab")
+    lab = build_lab(None, preset=preset)
+    lab_seconds = time.time() - started
+    raw = lab_config(lab)
+    raw.update(output=out_dir, run_id=f"demo-{preset}")
+    if samples:
+        raw["generation"]["samples_per_strategy"] = samples
+    config = parse_config(raw, source="demo config")
+
+    console.rule("[bold]2/4 attack: generate -> score -> reduce -> verify -> report")
+    run_pipeline(config, log=console.print)
+    storage = run_storage(config)
+    candidates = read_table(storage, CANDIDATES_KEY)
+
+    console.rule("[bold]3/4 lab audit")
+    audit = audit_lab(lab)
+
+    console.rule("[bold]4/4 results")
+    strategies = list(config.generation.strategies)
+    counts = table2(candidates, config.metric_names(), strategies)
+    console.print(render_table2(counts, config.metric_names(), strategies))
+    extracted = canaries_extracted(candidates, load_canaries(lab))
+    console.print(canary_table(extracted))
+    console.print(audit.render())
+    wall = time.time() - started
+    run_dir = config.run_uri
+    console.print(f"wall time: {wall:.0f}s (lab {lab_seconds:.0f}s)")
+    console.print(f"report:     {run_dir}/report.html")
+    console.print(f"parquet:    {run_dir}/samples/, {run_dir}/scores/, {run_dir}/candidates.parquet")
+    console.print(f"open with:  python -c \"import pandas as pd; print(pd.read_parquet('{run_dir}/candidates.parquet'))\"")
+    return {"config": config, "table2": counts, "canaries": extracted, "audit": audit, "seconds": wall}

@@ -1,0 +1,105 @@
+"""Scale benchmark (issue 7): 600,000 samples planned in 600 shards through the real
+queue, actors, storage and manifests on a simulated multi-node Ray cluster with fake
+GPUs, each replica a fixed-rate stand-in model (tests/bench/standin.py).
+
+Prints, side by side: orchestration overhead against the ideal makespan, throughput as
+simulated workers go 1 -> 2 -> 4 -> 8 (weak scaling: the same shards per worker), and the
+time `memx status` and `memx resume` take on the 600-shard run.
+
+    python tests/bench/bench_scale.py [--shard-seconds 0.25] [--tokens 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def config_dict(output: str, shards: int, tokens: int, batch: int) -> dict:
+    return {"run_id": "scale", "output": output, "target": {"model": "stand-in"},
+            "generation": {"strategies": ["top_k"], "samples_per_strategy": shards * 1000, "shard_size": 1000,
+                           "batch_size": batch, "max_new_tokens": tokens},
+            "scoring": {"metrics": ["perplexity"]}, "cluster": {"actors": "auto", "gpus_per_actor": 1}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shard-seconds", type=float, default=0.25, help="stand-in model time per 1000-sample shard")
+    parser.add_argument("--tokens", type=int, default=32, help="tokens per sample written to the shards")
+    parser.add_argument("--workers", default="1,2,4,8")
+    args = parser.parse_args()
+    os.environ["MEMX_STANDIN_TOKENS_PER_S"] = str(1000 * args.tokens / args.shard_seconds)
+
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from cluster.actors import Placement
+    from cluster.pool import StageWork, run_stages
+    from memx.config import parse_config
+    from memx.plan import plan_stage
+    from memx.runstate import start_run
+    from memx.status import stage_status
+    from memx.storage import run_storage
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    for _ in range(2):
+        cluster.add_node(num_cpus=4, num_gpus=4)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, runtime_env={"env_vars": {"MEMX_STANDIN_TOKENS_PER_S": os.environ["MEMX_STANDIN_TOKENS_PER_S"]}})
+    root = tempfile.mkdtemp(prefix="memx-scale-")
+    rows = []
+    try:
+        for workers in [int(w) for w in args.workers.split(",")]:
+            shards = 600 if workers == 8 else 75 * workers
+            config = parse_config(config_dict(os.path.join(root, f"w{workers}"), shards, args.tokens, 250))
+            specs = plan_stage(config, "samples")
+            start_run(run_storage(config), config)
+            work = StageWork("samples", specs, Placement(workers, 1.0, 0.5, 1), runner="tests.bench.standin:FixedRateRunner")
+            started = time.perf_counter()
+            result = run_stages(config, [work], show_progress=False)["samples"]
+            wall = time.perf_counter() - started
+            assert len(result.done) == shards and result.rows == shards * 1000
+            ideal = shards * args.shard_seconds / workers
+            status = stage_status(run_storage(config), config, "samples", verify_checksums=False)
+            steady = status.last_commit - status.first_commit  # from the first shard's start: no actor start-up
+            rows.append((workers, shards, wall, steady, ideal, result.rows / steady))
+            print(f"workers={workers} shards={shards} wall={wall:.1f}s steady={steady:.1f}s ideal={ideal:.1f}s",
+                  flush=True)
+        ray.shutdown()
+        big = os.path.join(root, "w8")
+        path = os.path.join(root, "scale.yaml")
+        with open(path, "w") as handle:
+            yaml.safe_dump(config_dict(big, 600, args.tokens, 250), handle)
+        timings = {}
+        for verb in ("status", "resume"):
+            started = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "memx.cli", verb, os.path.join(big, "scale")],
+                                  capture_output=True, text=True)
+            timings[verb] = time.perf_counter() - started
+            assert proc.returncode == 0, proc.stderr
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+        shutil.rmtree(root, ignore_errors=True)
+    base = rows[0][5]
+    print("\nworkers  shards  wall_s  steady_s  ideal_s  overhead(steady)  overhead(wall)  samples/s  speedup")
+    for workers, shards, wall, steady, ideal, rate in rows:
+        print(f"{workers:>7}  {shards:>6}  {wall:>6.1f}  {steady:>8.1f}  {ideal:>7.1f}  {100 * (steady / ideal - 1):>15.1f}%"
+              f"  {100 * (wall / ideal - 1):>13.1f}%  {rate:>9,.0f}  {rate / base:>6.2f}x")
+    print("steady = first shard start to last commit (excludes actor start-up: model load here, minutes on GPUs)")
+    print(f"\nmemx status on 600 shards (checksums on): {timings['status']:.1f}s; "
+          f"memx resume on the finished run: {timings['resume']:.1f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""`memx submit` through the Ray Jobs API against a real head started with `ray start --head`;
+the job runs the config to the end. The head is stopped by its process group, so the test
+never touches any other Ray on the machine."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from tests.support.tiny import run_config
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def ray_head(tmp_path):
+    port, dashboard = _free_port(), _free_port()
+    temp_dir = f"/tmp/rt{random.randrange(10**6)}"  # Ray's socket paths must stay short
+    head = subprocess.Popen(
+        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", f"--port={port}",
+         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--include-dashboard=true",
+         "--num-cpus=2", "--disable-usage-stats", f"--temp-dir={temp_dir}"],
+        stdout=open(tmp_path / "head.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    address = f"http://127.0.0.1:{dashboard}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"{address}/api/version", timeout=2)
+                break
+            except OSError:
+                if head.poll() is not None:
+                    raise RuntimeError((tmp_path / "head.log").read_text()[-2000:])
+                time.sleep(1)
+        else:
+            raise RuntimeError("ray head did not come up")
+        yield address
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+        subprocess.run(["pkill", "-9", "-f", temp_dir], check=False)
+
+
+def test_submit_runs_the_config_to_the_end(ray_head, tmp_path, tiny_family):
+    raw = run_config(str(tmp_path / "out"), tiny_family, run_id="submitted", samples=8, shard_size=4)
+    path = tmp_path / "memx.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    proc = subprocess.run([sys.executable, "-m", "memx.cli", "submit", str(path), "--address", ray_head, "--wait"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "job id: memx-submitted-" in proc.stdout
+    run_dir = tmp_path / "out" / "submitted"
+    candidates = pq.read_table(run_dir / "candidates.parquet")
+    assert candidates.num_rows > 0
+    assert (run_dir / "report.html").exists()
+    assert len(list((run_dir / "_manifest" / "scores").rglob("shard-*.json"))) == 6
