@@ -154,7 +154,9 @@ class Storage:
         S3: a multipart upload completed on close. Local: a hidden temp file renamed into place.
         """
         if self.is_s3:
-            stream = _S3Upload(self, f"{self.prefix}/{key}".lstrip("/"), key)
+            from memx.s3upload import S3Upload
+
+            stream = S3Upload(self, f"{self.prefix}/{key}".lstrip("/"), key)
             try:
                 yield stream
             except BaseException:
@@ -230,61 +232,6 @@ class Storage:
         state = dict(self.__dict__)
         state["_boto"] = None  # boto clients do not pickle; each process makes its own
         return state
-
-
-class _S3Upload:
-    """A write stream to one S3 object: multipart parts of PART_BYTES as data arrives, completed
-    by `finish()`, aborted (nothing visible) by `abort()`. pyarrow's S3 stream cannot abort:
-    closing it, even from a destructor after an error, would publish a partial object."""
-
-    PART_BYTES = 16 * 1024 * 1024
-
-    def __init__(self, storage: Storage, object_key: str, key: str):
-        self._storage, self._object_key, self._key = storage, object_key, key
-        self._buffer = bytearray()
-        self._upload_id: str | None = None
-        self._parts: list[dict] = []
-
-    def write(self, data) -> int:
-        self._buffer += data
-        if len(self._buffer) >= self.PART_BYTES:
-            self._send_part()
-        return len(data)
-
-    def _send_part(self) -> None:
-        client = self._storage._client()
-        bucket = self._storage.bucket
-        if self._upload_id is None:
-            created = self._storage.retry(f"start upload of {self._key}", lambda: client.create_multipart_upload(
-                Bucket=bucket, Key=self._object_key))
-            self._upload_id = created["UploadId"]
-        number, body = len(self._parts) + 1, bytes(self._buffer)
-        part = self._storage.retry(f"upload part {number} of {self._key}", lambda: client.upload_part(
-            Bucket=bucket, Key=self._object_key, UploadId=self._upload_id, PartNumber=number, Body=body))
-        self._parts.append({"PartNumber": number, "ETag": part["ETag"]})
-        self._buffer.clear()
-
-    def finish(self) -> None:
-        client, bucket = self._storage._client(), self._storage.bucket
-        if self._upload_id is None:
-            body = bytes(self._buffer)
-            self._storage.retry(f"write {self._key}", lambda: client.put_object(
-                Bucket=bucket, Key=self._object_key, Body=body))
-            return
-        if self._buffer:
-            self._send_part()
-        self._storage.retry(f"finish upload of {self._key}", lambda: client.complete_multipart_upload(
-            Bucket=bucket, Key=self._object_key, UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts}))
-
-    def abort(self) -> None:
-        if self._upload_id is None:
-            return
-        try:
-            self._storage._client().abort_multipart_upload(
-                Bucket=self._storage.bucket, Key=self._object_key, UploadId=self._upload_id)
-        except Exception as error:  # the upload stays invisible either way; only its parts linger
-            log.warning("storage: could not abort upload of %s: %s", self._key, error)
 
 
 def _s3_filesystem(endpoint_url: str | None, region: str | None) -> pafs.S3FileSystem:

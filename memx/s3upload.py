@@ -1,0 +1,70 @@
+"""Streaming writes of one S3 object that can be abandoned without publishing anything.
+
+pyarrow's S3 output stream has no abort: closing it, even from a destructor after an
+error, publishes a partial object. This writer sends multipart parts as data arrives,
+completes the upload only on `finish()`, and `abort()` leaves nothing visible. It knows
+the boto3 client and retry policy of the `Storage` that owns it, nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from memx.storage import Storage
+
+log = logging.getLogger("memx.storage")
+
+
+class S3Upload:
+    """A write stream to one S3 object: parts of PART_BYTES (S3's minimum part is 5 MiB)."""
+
+    PART_BYTES = 16 * 1024 * 1024
+
+    def __init__(self, storage: "Storage", object_key: str, key: str):
+        self._storage, self._object_key, self._key = storage, object_key, key
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._parts: list[dict] = []
+
+    def write(self, data) -> int:
+        self._buffer += data
+        if len(self._buffer) >= self.PART_BYTES:
+            self._send_part()
+        return len(data)
+
+    def _send_part(self) -> None:
+        client = self._storage._client()
+        bucket = self._storage.bucket
+        if self._upload_id is None:
+            created = self._storage.retry(f"start upload of {self._key}", lambda: client.create_multipart_upload(
+                Bucket=bucket, Key=self._object_key))
+            self._upload_id = created["UploadId"]
+        number, body = len(self._parts) + 1, bytes(self._buffer)
+        part = self._storage.retry(f"upload part {number} of {self._key}", lambda: client.upload_part(
+            Bucket=bucket, Key=self._object_key, UploadId=self._upload_id, PartNumber=number, Body=body))
+        self._parts.append({"PartNumber": number, "ETag": part["ETag"]})
+        self._buffer.clear()
+
+    def finish(self) -> None:
+        client, bucket = self._storage._client(), self._storage.bucket
+        if self._upload_id is None:
+            body = bytes(self._buffer)
+            self._storage.retry(f"write {self._key}", lambda: client.put_object(
+                Bucket=bucket, Key=self._object_key, Body=body))
+            return
+        if self._buffer:
+            self._send_part()
+        self._storage.retry(f"finish upload of {self._key}", lambda: client.complete_multipart_upload(
+            Bucket=bucket, Key=self._object_key, UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts}))
+
+    def abort(self) -> None:
+        if self._upload_id is None:
+            return
+        try:
+            self._storage._client().abort_multipart_upload(
+                Bucket=self._storage.bucket, Key=self._object_key, UploadId=self._upload_id)
+        except Exception as error:  # the upload stays invisible either way; only its parts linger
+            log.warning("storage: could not abort upload of %s: %s", self._key, error)

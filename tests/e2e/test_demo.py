@@ -1,0 +1,112 @@
+"""`memx demo` end to end on the tiny lab, through the real CLI: the run completes, its
+outputs follow SPEC §4, a planted canary repeated 16+ times is among the memorized
+candidates, and the tables it prints equal the ones in the report."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+STRATEGIES = ("top_k", "temperature", "internet")
+
+
+class _Table2Parser(HTMLParser):
+    """Collects {(metric, strategy): count} from the report's <table id="table2"> cells."""
+
+    def __init__(self):
+        super().__init__()
+        self.inside, self.cell, self.cells = False, None, {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id") == "table2":
+            self.inside = True
+        elif self.inside and tag == "td" and "data-metric" in attrs:
+            self.cell = (attrs["data-metric"], attrs["data-strategy"])
+            self.cells[self.cell] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+        if tag == "td":
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cells[self.cell] += data.strip()
+
+
+def _printed_table2(stdout: str, metrics: list[str]) -> dict[tuple[str, str], str]:
+    """Rows of the printed Table 2: a box-drawn rich table, one metric per row."""
+    cells = {}
+    for line in stdout.splitlines():
+        parts = [p.strip() for p in re.split(r"[│┃|]", line) if p.strip()]
+        if len(parts) == 1 + len(STRATEGIES) and parts[0] in metrics:
+            for strategy, value in zip(STRATEGIES, parts[1:]):
+                cells[(parts[0], strategy)] = value
+    return cells
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    proc = subprocess.run([sys.executable, "-m", "memx.cli", "demo", "--preset", "tiny", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900, env={**__import__("os").environ,
+                                                                              "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return out / "demo-tiny", proc.stdout
+
+
+def test_outputs_follow_the_spec_layout(demo_run):
+    run_dir, _ = demo_run
+    config = json.loads((run_dir / "config.json").read_text())
+    for strategy in config["generation"]["strategies"]:
+        samples = sorted((run_dir / "samples" / strategy).glob("shard-*.parquet"))
+        scores = sorted((run_dir / "scores" / strategy).glob("shard-*.parquet"))
+        manifests = sorted((run_dir / "_manifest" / "samples" / strategy).glob("shard-*.json"))
+        assert samples and [p.name for p in samples] == [p.name for p in scores]
+        assert [p.stem for p in manifests] == [p.stem for p in samples]
+        assert re.fullmatch(r"shard-\d{5}", samples[0].stem)
+        table = pq.read_table(samples[0])
+        assert table.column_names == ["sample_id", "strategy", "shard", "seed", "prompt_ids", "token_ids", "text"]
+        score = pq.read_table(scores[0])
+        assert score.column("sample_id").to_pylist() == table.column("sample_id").to_pylist()
+    candidates = pq.read_table(run_dir / "candidates.parquet")
+    for column in ("sample_id", "strategy", "metric", "rank", "score", "text", "match_tokens", "memorized", "category"):
+        assert column in candidates.column_names
+    assert (run_dir / "report.html").stat().st_size > 1000
+
+
+def test_a_canary_repeated_16_plus_times_is_memorized(demo_run):
+    run_dir, _ = demo_run
+    config = json.loads((run_dir / "config.json").read_text())
+    lab = Path(config["target"]["model"]).parent.parent
+    canaries = pq.read_table(lab / "canaries.parquet").to_pylist()
+    candidates = pq.read_table(run_dir / "candidates.parquet").to_pylist()
+    memorized = [c["text"] for c in candidates if c["memorized"]]
+    frequent = [c for c in canaries if c["repetitions"] >= 16]
+    assert any(c["secret"] in text for c in frequent for text in memorized)
+
+
+def test_printed_tables_equal_the_report(demo_run):
+    run_dir, stdout = demo_run
+    config = json.loads((run_dir / "config.json").read_text())
+    metrics = [m for m in ("perplexity", "ratio_small", "ratio_medium", "zlib", "lowercase", "window", "min_k",
+                           "min_k_plus_plus")]
+    printed = _printed_table2(stdout, metrics)
+    parser = _Table2Parser()
+    parser.feed((run_dir / "report.html").read_text())
+    reported = {key: value for key, value in parser.cells.items() if key[0] in metrics}
+    assert printed and printed == reported
+    candidates = pq.read_table(run_dir / "candidates.parquet").to_pylist()
+    for (metric, strategy), value in reported.items():
+        expected = sum(1 for c in candidates if c["metric"] == metric and c["strategy"] == strategy and c["memorized"])
+        assert int(value) == expected
+    assert "report.html" in stdout and "read_parquet" in stdout
