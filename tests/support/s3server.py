@@ -8,6 +8,7 @@ what a test of "the S3 server went away mid-run and came back" needs.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -15,6 +16,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 ACCESS_KEY = "memx-test-access"
@@ -29,7 +31,8 @@ def _port_free(port: int) -> bool:
 
 def _pick_base() -> int:
     for _ in range(50):
-        base = random.randrange(20000, 40000, 10)
+        # Below the kernel's ephemeral range (32768+) even with weed's +10000 gRPC ports.
+        base = random.randrange(12000, 22000, 10)
         if all(_port_free(base + offset) and _port_free(base + offset + 10000) for offset in range(6)):
             return base
     raise RuntimeError("no free port range for weed mini")
@@ -79,12 +82,22 @@ class WeedS3:
                 raise RuntimeError(f"weed mini exited early; see {self.log_path}")
             try:
                 client.head_bucket(Bucket=self.bucket)
-                return
+                # After a restart S3 answers before the volume server has registered, and old
+                # objects give 500 until it has: wait for a data node in the master's view.
+                if self._has_data_node():
+                    return
             except Exception as error:  # not up yet: connection refused or bucket not created yet
                 last = error
                 time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"weed mini not ready after {timeout}s: {last}")
+
+    def _has_data_node(self) -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.base}/dir/status", timeout=2) as reply:
+            status = json.loads(reply.read())
+        nodes = [node for dc in status.get("Topology", {}).get("DataCenters") or []
+                 for rack in dc.get("Racks") or [] for node in rack.get("DataNodes") or []]
+        return bool(nodes)
 
     def client(self):
         import boto3
