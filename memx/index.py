@@ -133,7 +133,7 @@ def _log(progress: bool, msg: str) -> None:
         print(f"[memx index] {msg}", file=sys.stderr, flush=True)
 
 
-def _build_suffix_arrays(out: Path, shards: int) -> None:
+def _build_suffix_arrays(out: Path, shards: int, progress: bool) -> None:
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     ulimit = 20000 if hard == resource.RLIM_INFINITY else min(hard, 20000)
     cpus = max(1, len(os.sched_getaffinity(0)))
@@ -143,6 +143,8 @@ def _build_suffix_arrays(out: Path, shards: int) -> None:
         # One call per shard (worker i of `shards`) so tiny shards can use one thread:
         # infini-gram's parallel merge crashes on inputs of a few hundred bytes.
         size = (out / f"tokenized.{i}").stat().st_size
+        t0 = time.time()
+        _log(progress, f"shard {i + 1}/{shards}: suffix array over {size / 2**20:,.1f} MiB ...")
         cmd = [sys.executable, "-m", "infini_gram.indexing", "--data_dir", str(out),
                "--save_dir", str(out), "--token_dtype", "u8", "--version", "4",
                "--shards", str(shards), "--workers", str(shards), "--worker_id", str(i),
@@ -153,6 +155,7 @@ def _build_suffix_arrays(out: Path, shards: int) -> None:
             tail = (proc.stdout + proc.stderr)[-800:]
             raise MemxFailure(f"infini-gram suffix-array build failed in {out} (shard {i}); rerun "
                               f"`memx index build` (free disk/memory?). Output tail:\n{tail}")
+        _log(progress, f"shard {i + 1}/{shards}: done in {time.time() - t0:.0f}s")
 
 
 def build_index(sources: list[str | Path], out_dir: str | Path, *, progress: bool = True,
@@ -183,11 +186,10 @@ def build_index(sources: list[str | Path], out_dir: str | Path, *, progress: boo
         writer.close()
     if writer.docs == 0:
         raise ConfigError("index sources: no non-empty documents found")
-    _log(progress, f"{writer.docs:,} docs, {writer.bytes / 2**20:,.1f} MiB in {writer.shards} shard(s); "
-                   "building suffix arrays")
-    _build_suffix_arrays(out, writer.shards)
+    _log(progress, f"{writer.docs:,} docs, {writer.bytes / 2**20:,.1f} MiB in {writer.shards} shard(s)")
+    _build_suffix_arrays(out, writer.shards, progress)
     meta = {"format": "memx-infini-gram-u8", "version": 1, "token_dtype": "u8",
-            "sources": [str(p) for p in sources], "files": len(files), "docs": writer.docs,
+            "sources": [str(Path(p).resolve()) for p in sources], "files": len(files), "docs": writer.docs,
             "bytes": writer.bytes, "shards": writer.shards,
             "build_seconds": round(time.time() - t0, 3)}
     tmp = out / "index.json.tmp"
@@ -207,23 +209,47 @@ class CorpusIndex:
             raise ConfigError(f"verify index {self.dir}: no index.json (missing or incomplete; "
                               "run `memx index build`)")
         self.meta = json.loads(meta_path.read_text())
-        from infini_gram.engine import InfiniGramEngine
+        from memx.verify.sarray import ShardSearcher
 
-        self._engine = InfiniGramEngine(index_dir=[str(self.dir)], eos_token_id=_EOS,
-                                        vocab_size=_VOCAB, version=4, token_dtype="u8")
+        self._shards = [ShardSearcher(self.dir / f"tokenized.{i}", self.dir / f"table.{i}")
+                        for i in range(int(self.meta["shards"]))]
+        self._engine = None
 
     def count(self, text: str) -> int:
-        """Occurrences of the exact UTF-8 bytes of `text` in the corpus."""
+        """Occurrences of the exact UTF-8 bytes of `text` in the corpus (overlaps included)."""
         data = text.encode("utf-8")
         if not data:
             return 0
-        return int(self._engine.count(list(data))["count"])
+        if self._engine is None:
+            from infini_gram.engine import InfiniGramEngine
+
+            # prefetch threads cost more than they save on single point queries
+            self._engine = InfiniGramEngine(
+                index_dir=[str(self.dir)], eos_token_id=_EOS, vocab_size=_VOCAB, version=4,
+                token_dtype="u8", ds_prefetch_depth=0, sa_prefetch_depth=0, od_prefetch_depth=0)
+        return int(self._engine.engine.count(input_ids=list(data)).count)
+
+    def prefix_lengths(self, datas: list[bytes], offsets: list[np.ndarray]) -> list[np.ndarray]:
+        """For each datas[i] and each l in offsets[i], the longest n with datas[i][l:l+n] in
+        the corpus. One batched search for all of them: the way to query in bulk."""
+        from memx.verify.sarray import pack_queries
+
+        buf, starts = pack_queries(datas)
+        offs = [np.asarray(o, dtype=np.int64) for o in offsets]
+        if not offs or sum(len(o) for o in offs) == 0:
+            return [np.zeros(len(o), dtype=np.int64) for o in offs]
+        pos = np.concatenate([starts[i] + o for i, o in enumerate(offs)])
+        best = np.zeros(len(pos), dtype=np.int64)
+        for shard in self._shards:
+            np.maximum(best, shard.prefix_lengths(buf, pos), out=best)
+        return np.split(best, np.cumsum([len(o) for o in offs])[:-1])
 
     def match_ends(self, data: bytes) -> list[int]:
         """For each byte offset l, the largest r such that data[l:r] occurs in the corpus."""
         if not data:
             return []
-        return list(self._engine.creativity(list(data))["rs"])
+        ls = np.arange(len(data), dtype=np.int64)
+        return (ls + self.prefix_lengths([data], [ls])[0]).tolist()
 
     def longest_match(self, text: str) -> tuple[int, int, int]:
         """(start_char, end_char, count) of the longest substring of `text` in the corpus."""

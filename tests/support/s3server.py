@@ -88,7 +88,7 @@ class WeedS3:
                     return
             except Exception as error:  # not up yet: connection refused or bucket not created yet
                 last = error
-                time.sleep(0.3)
+            time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"weed mini not ready after {timeout}s: {last}")
 
