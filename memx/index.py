@@ -189,7 +189,8 @@ def build_index(sources: list[str | Path], out_dir: str | Path, *, progress: boo
     _log(progress, f"{writer.docs:,} docs, {writer.bytes / 2**20:,.1f} MiB in {writer.shards} shard(s)")
     _build_suffix_arrays(out, writer.shards, progress)
     meta = {"format": "memx-infini-gram-u8", "version": 1, "token_dtype": "u8",
-            "sources": [str(Path(p).resolve()) for p in sources], "files": len(files), "docs": writer.docs,
+            "sources": [str(Path(p).resolve()) for p in sources], "files": len(files),
+            "docs": writer.docs, "documents": writer.docs,
             "bytes": writer.bytes, "shards": writer.shards,
             "build_seconds": round(time.time() - t0, 3)}
     tmp = out / "index.json.tmp"

@@ -1,0 +1,185 @@
+"""One shard of samples: strategy → prompts → batched sampling → Arrow record batches.
+
+`generate_shard` is pure: given a loaded model, a `ShardSpec` and the generation config
+it yields the shard's rows as `SAMPLE_SCHEMA` record batches, and the same spec always
+gives the same rows. All randomness comes from the shard seed: a numpy generator for
+internet prompts, and a device `torch.Generator` that draws every row's per-step
+uniforms up front, so a row's tokens do not depend on batch size or batch neighbours
+(CUDA OOM halving and length sorting keep the samples; only float round-off of
+differently shaped kernels could differ). Writing, storage and Ray are the caller's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from memx.config import GenerationConfig
+from memx.generation.processors import DecayingTemperature, sample_full, sample_top_k
+from memx.generation.prompts import PromptCorpus
+from memx.generation.sampler import Choose, sample_batch
+from memx.models import LoadedModel
+from memx.plan import ShardSpec
+
+SAMPLE_SCHEMA = pa.schema(
+    [
+        pa.field("sample_id", pa.string()),
+        pa.field("strategy", pa.string()),
+        pa.field("shard", pa.int32()),
+        pa.field("seed", pa.int64()),
+        pa.field("prompt_ids", pa.list_(pa.int32())),
+        pa.field("token_ids", pa.list_(pa.int32())),
+        pa.field("text", pa.string()),
+    ]
+)
+
+
+@dataclass
+class GenerationStats:
+    """Filled in while the shard's iterator is consumed; `seconds` excludes the caller's own time."""
+
+    rows: int = 0
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    seconds: float = 0.0
+    batches: int = 0
+    oom_halvings: int = 0
+    batch_size: int = 0  # the size the shard ended with (smaller than configured after OOM)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+def strategy_chooser(strategy: str, gen: GenerationConfig) -> Choose:
+    """The per-step token rule of each SPEC §1 strategy."""
+    if strategy in ("top_k", "internet"):
+        k = gen.top_k
+        return lambda step, logits, uniforms: sample_top_k(logits, k, uniforms)
+    if strategy == "temperature":
+        t = gen.temperature
+        warp = DecayingTemperature(t.start, t.end, t.decay_tokens)
+        return lambda step, logits, uniforms: sample_full(warp(step, logits), uniforms)
+    raise ValueError(f"unknown generation strategy {strategy!r}")
+
+
+def default_cache() -> str:
+    import transformers
+
+    # transformers 4.x StaticCache wants batch size, dtype and cache positions up front:
+    # the static path is written for the 5.x API only.
+    return "static" if int(transformers.__version__.split(".")[0]) >= 5 else "dynamic"
+
+
+def shard_prompts(lm: LoadedModel, spec: ShardSpec, gen: GenerationConfig, prompts: PromptCorpus | None) -> list[list[int]]:
+    if spec.strategy in ("top_k", "temperature"):
+        return [[lm.bos_id] for _ in range(spec.size)]
+    if spec.strategy != "internet":
+        raise ValueError(f"unknown generation strategy {spec.strategy!r}")
+    if prompts is None:
+        raise ValueError("the internet strategy needs a prompt corpus (generation.internet.prompts)")
+    rng = np.random.default_rng(spec.seed)
+    return prompts.sample_prompts(lm.tokenizer, spec.size, gen.internet.min_tokens, gen.internet.max_tokens, rng)
+
+
+def _record_batch(spec: ShardSpec, rows: list[int], prompts: list[list[int]], tokens: np.ndarray, texts: list[str]) -> pa.RecordBatch:
+    n = len(rows)
+    width = tokens.shape[1]
+    token_array = pa.ListArray.from_arrays(
+        pa.array(np.arange(0, n * width + 1, width, dtype=np.int32)), pa.array(tokens.reshape(-1).astype(np.int32))
+    )
+    columns = [
+        pa.array([spec.sample_id(r) for r in rows], pa.string()),
+        pa.array([spec.strategy] * n, pa.string()),
+        pa.array(np.full(n, spec.index, dtype=np.int32)),
+        pa.array(np.full(n, spec.seed, dtype=np.int64)),
+        pa.array([prompts[r] for r in rows], pa.list_(pa.int32())),
+        token_array,
+        pa.array(texts, pa.string()),
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=SAMPLE_SCHEMA)
+
+
+def generate_shard(
+    lm: LoadedModel,
+    spec: ShardSpec,
+    gen: GenerationConfig,
+    prompts: PromptCorpus | None = None,
+    *,
+    stats: GenerationStats | None = None,
+    cache: str | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Yield the shard's rows in row order, in record batches of at most `gen.batch_size` rows.
+
+    Rows are generated shortest-prompt-first (less padding) but yielded in row order:
+    rows go out as soon as every earlier row is done, which for single-token prompts
+    means one record batch per generated batch, and for mixed prompt lengths mostly at
+    the end of the shard (the whole shard is a few MB of token ids: buffering is cheap).
+    On CUDA OOM the batch is halved, for the rest of the shard, and retried.
+    `cache` is the KV cache kind: "static" (the default with transformers 5) writes into
+    a preallocated cache, "dynamic" concatenates the whole cache at every step, which
+    measured 1.4-3x slower on CPU and costs memory bandwidth on GPU. Same tokens either way.
+    """
+    cache = cache or default_cache()
+    stats = stats if stats is not None else GenerationStats()
+    started = time.perf_counter()
+    row_prompts = shard_prompts(lm, spec, gen, prompts)
+    choose = strategy_chooser(spec.strategy, gen)
+    generator = torch.Generator(device=lm.device)
+    generator.manual_seed(spec.seed)
+    uniforms = torch.rand((spec.size, gen.max_new_tokens), generator=generator, device=lm.device)
+    order = sorted(range(spec.size), key=lambda r: len(row_prompts[r]))  # stable: ties keep row order
+    done: dict[int, np.ndarray] = {}
+    next_row, cursor, batch_size = 0, 0, gen.batch_size
+    stats.batch_size = batch_size
+    stats.seconds += time.perf_counter() - started
+
+    while cursor < spec.size:
+        started = time.perf_counter()
+        rows = order[cursor : cursor + batch_size]
+        index = torch.tensor(rows, device=lm.device)
+        try:
+            tokens = sample_batch(
+                lm.model, [row_prompts[r] for r in rows], lm.pad_id, gen.max_new_tokens,
+                uniforms.index_select(0, index), choose, lm.device, cache=cache,
+            )
+        except torch.cuda.OutOfMemoryError:
+            if batch_size == 1:
+                raise
+            tokens = None
+        if tokens is None:
+            # Outside the handler, so the failed batch's activations are already unreferenced.
+            torch.cuda.empty_cache()
+            batch_size = max(1, len(rows) // 2)
+            stats.oom_halvings += 1
+            stats.batch_size = batch_size
+            stats.seconds += time.perf_counter() - started
+            continue
+        cursor += len(rows)
+        done.update(zip(rows, tokens))
+        stats.batches += 1
+        ready = []
+        while next_row < spec.size and next_row in done:
+            ready.append(next_row)
+            next_row += 1
+        stats.seconds += time.perf_counter() - started
+        # Rows that waited for earlier ones (length-sorted shards) go out in batch-sized
+        # record batches, so the writer's row groups stay the size it was promised.
+        for first in range(0, len(ready), gen.batch_size):
+            started = time.perf_counter()
+            chunk = ready[first : first + gen.batch_size]
+            block = np.stack([done.pop(r) for r in chunk])
+            texts = lm.tokenizer.batch_decode(
+                [row_prompts[r] + t.tolist() for r, t in zip(chunk, block)], skip_special_tokens=True
+            )
+            batch = _record_batch(spec, chunk, row_prompts, block, texts)
+            stats.rows += len(chunk)
+            stats.prompt_tokens += sum(len(row_prompts[r]) for r in chunk)
+            stats.new_tokens += block.size
+            stats.seconds += time.perf_counter() - started
+            yield batch

@@ -1,0 +1,25 @@
+"""The lab: an embedded victim model family with known ground truth (SPEC §5).
+
+`build_lab` makes (or reuses from the cache) a training corpus of Python stdlib text with
+planted canaries, a byte-level BPE tokenizer, `small`/`medium`/`xl` GPT-2 analogues
+trained on it, the corpus's verification index and a ready `memx.yaml`. `audit_lab`
+measures which canaries each model completes from their prefix. This package does not
+run the attack itself: the lab is an ordinary target for every other memx command.
+"""
+
+from memx.lab.audit import AuditResult, audit_lab, load_canaries
+from memx.lab.build import build_lab, check_lab, lab_path
+from memx.lab.presets import PRESETS, LabSettings
+from memx.lab.runconfig import lab_config
+
+__all__ = [
+    "PRESETS",
+    "AuditResult",
+    "LabSettings",
+    "audit_lab",
+    "build_lab",
+    "check_lab",
+    "lab_config",
+    "lab_path",
+    "load_canaries",
+]

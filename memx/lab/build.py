@@ -1,0 +1,235 @@
+"""Build the lab (corpus, canaries, tokenizer, model family, index, config), cached.
+
+A build runs in a temporary sibling directory and is renamed into place only after
+`lab.json` (settings, file hashes, per-stage seconds) is written inside it, so a
+directory at the final path is either complete or was damaged afterwards: `check_lab`
+tells which, comparing every file with the hashes in `lab.json`. A damaged entry is an
+error that names the problem and says to delete the directory (memx never deletes a
+directory holding a `lab.json` by itself); a directory with our marker but no
+`lab.json` is a half-finished build and is rebuilt, never reused.
+
+This module sequences the stages; what each stage does lives in its own module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from multiprocessing import get_context
+from pathlib import Path
+
+from memx.errors import ConfigError, MemxFailure
+from memx.lab import canaries as canary_mod
+from memx.lab import corpus as corpus_mod
+from memx.lab.presets import FORMAT, MODEL_NAMES, LabSettings, get_preset, python_version, settings_key
+from memx.lab.runconfig import make_config, write_config
+from memx.lab.tokenizer import encode_documents, train_tokenizer
+from memx.lab.train import train_model
+
+MARKER = ".memx-lab"
+
+
+def default_cache_root() -> Path:
+    return Path(os.environ.get("MEMX_CACHE") or Path.home() / ".cache" / "memx").expanduser()
+
+
+def lab_path(preset: str = "default", seed: int = 0) -> Path:
+    """Where `build_lab(out=None, ...)` keeps this preset and seed."""
+    key = settings_key(preset, get_preset(preset), seed)
+    return default_cache_root() / "lab" / f"{preset}-{key}"
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(f"[memx lab] {message}", file=sys.stderr, flush=True)
+
+
+def build_lab(out: str | Path | None = None, preset: str = "default", seed: int = 0, progress: bool = True) -> Path:
+    """Build the lab at `out` (default: the cache), or reuse a complete one; return its path."""
+    settings = get_preset(preset)
+    return _build_or_reuse(out, preset, settings, seed, progress)
+
+
+def _build_or_reuse(out, preset: str, settings: LabSettings, seed: int, progress: bool) -> Path:
+    key = settings_key(preset, settings, seed)
+    target = Path(out).expanduser().resolve() if out else default_cache_root().resolve() / "lab" / f"{preset}-{key}"
+    if (target / "lab.json").exists():
+        meta = check_lab(target)
+        if meta["key"] != key:
+            raise ConfigError(f"--out {target}: holds a lab built with other settings "
+                              f"(preset {meta['preset']}, seed {meta['seed']}); choose another directory")
+        _say(progress, f"reusing {target}")
+        return target
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--out {target}: exists and is not a directory")
+    if target.is_dir() and any(target.iterdir()):
+        if not (target / MARKER).exists():
+            raise ConfigError(f"--out {target}: exists, is not empty and is not a memx lab; choose another directory")
+        _say(progress, f"{target} is a half-finished build (no lab.json): rebuilding it")
+        shutil.rmtree(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    except OSError as error:
+        blocker = next((p for p in target.parents if p.exists()), None)
+        why = f"{blocker} is not a directory" if blocker is not None and not blocker.is_dir() else error.strerror or error
+        raise ConfigError(f"--out {target}: not writable ({why})") from None
+    try:
+        _build_into(tmp, target, preset, settings, seed, key, progress)
+        if (target / "lab.json").exists():  # a concurrent build of the same key won the race
+            shutil.rmtree(tmp)
+            return target
+        if target.is_dir():
+            target.rmdir()  # only ever empty here (checked above)
+        os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _say(progress, f"lab ready: {target}")
+    return target
+
+
+def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed: int, key: str, progress: bool) -> None:
+    (tmp / MARKER).write_text("memx lab build in progress or finished; lab.json marks completion\n")
+    seconds: dict[str, float] = {}
+    stats: dict[str, object] = {}
+
+    def stage(name: str, started: float) -> None:
+        seconds[name] = round(time.perf_counter() - started, 2)
+        _say(progress, f"stage {name}: {seconds[name]:.1f}s")
+
+    t = time.perf_counter()
+    split = corpus_mod.build_split(seed, settings.train_chars, settings.heldout_chars, settings.max_doc_lines)
+    canaries = canary_mod.make_canaries(seed, settings.canaries_per_count)
+    canary_mod.check_unique(canaries, "\n".join(split.train))
+    docs = canary_mod.insert_canaries(split.train, canaries, seed)
+    (tmp / "corpus").mkdir()
+    corpus_mod.write_train_jsonl(docs, tmp / "corpus" / "train.jsonl")
+    corpus_mod.write_heldout_txt(split.heldout, tmp / "corpus" / "heldout.txt")
+    import pyarrow.parquet as pq
+
+    pq.write_table(canary_mod.canaries_table(canaries), tmp / "canaries.parquet")
+    stats.update(train_docs=len(docs), train_chars=sum(len(d) for d in docs), train_sources=len(split.train_sources),
+                 heldout_paragraphs=len(split.heldout), heldout_sources=len(split.heldout_sources),
+                 canaries=len(canaries), canary_copies=sum(c.repetitions for c in canaries))
+    stage("corpus", t)
+
+    t = time.perf_counter()
+    tokenizer = train_tokenizer(docs, settings.vocab_size, tmp / "tokenizer")
+    stream = encode_documents(tokenizer, docs)
+    lengths = [len(tokenizer(c.text, add_special_tokens=False)["input_ids"]) for c in canaries]
+    canary_tokens = sum(n * c.repetitions for n, c in zip(lengths, canaries))
+    stats.update(train_tokens=len(stream), canary_tokens=canary_tokens,
+                 canary_share=round(canary_tokens / len(stream), 4), min_canary_tokens=min(lengths),
+                 max_canary_tokens=max(lengths))
+    if canary_tokens / len(stream) > settings.max_canary_share:
+        raise MemxFailure(f"lab preset {preset}: canaries are {canary_tokens / len(stream):.1%} of the corpus "
+                          f"tokens, over the {settings.max_canary_share:.0%} limit; enlarge train_chars")
+    stage("tokenizer", t)
+
+    t = time.perf_counter()
+    model_stats = _train_family(stream, tmp, settings, seed, progress)
+    stage("train", t)
+
+    t = time.perf_counter()
+    from memx.index import CorpusIndex, build_index
+
+    build_index([tmp / "corpus" / "train.jsonl"], tmp / "index", progress=progress)
+    index = CorpusIndex(tmp / "index")
+    for canary in canaries:
+        found = index.count(canary.text)
+        if found != canary.repetitions:
+            raise MemxFailure(f"lab build: canary {canary.canary_id} occurs {found} times in the index, "
+                              f"planned {canary.repetitions}; this is a bug in memx.lab")
+    stage("index", t)
+
+    write_config(tmp / "memx.yaml", make_config(final, preset, settings.to_dict(), stats))
+    meta = {
+        "format": FORMAT, "preset": preset, "seed": seed, "key": key, "python": python_version(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "settings": settings.to_dict(), "stats": stats, "models": model_stats,
+        "stage_seconds": seconds, "build_seconds": round(sum(seconds.values()), 2),
+        "corpus_sha256": _sha256(tmp / "corpus" / "train.jsonl"),
+        "canaries_sha256": _sha256(tmp / "canaries.parquet"),
+        "files": _file_hashes(tmp),
+    }
+    # Written last, through a rename: its presence is the completion marker.
+    (tmp / "lab.json.tmp").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    os.replace(tmp / "lab.json.tmp", tmp / "lab.json")
+
+
+def _train_family(stream: list[int], tmp: Path, settings: LabSettings, seed: int, progress: bool) -> dict:
+    """Train the three sizes, two at a time in separate processes (one thread each).
+
+    One process per model uses both cores without OpenMP threads waiting on each other
+    (see memx.lab.train); the largest model starts first because it bounds the wall time.
+    """
+    jobs = {name: (stream, str(tmp / "tokenizer"), settings.models[name], settings.train, seed,
+                   str(tmp / "models" / name), name, progress) for name in reversed(MODEL_NAMES)}
+    workers = min(2, os.cpu_count() or 1)
+    if workers == 1:
+        return {name: _train_job(*jobs[name]) for name in MODEL_NAMES}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = {name: pool.submit(_train_job, *job) for name, job in jobs.items()}
+        return {name: futures[name].result() for name in MODEL_NAMES}
+
+
+def _train_job(stream, tokenizer_dir, spec, train, seed, out_dir, label, progress) -> dict:
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # this worker's own process: the save bar is noise here
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    # Two processes cannot share one progress bar: plain log lines from each.
+    return train_model(stream, tokenizer, spec, train, seed, Path(out_dir), label=label, progress=progress, bar=False)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_hashes(root: Path) -> dict[str, dict]:
+    out = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel in ("lab.json", MARKER) or rel.startswith(("runs/", "audit.")):
+            continue  # outputs written into a finished lab are not part of the build
+        out[rel] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+    return out
+
+
+def check_lab(lab_dir: str | Path, hashes: bool = True) -> dict:
+    """lab.json of a complete, undamaged lab; a clear error naming the problem otherwise."""
+    lab_dir = Path(lab_dir)
+    meta_path = lab_dir / "lab.json"
+    if not meta_path.is_file():
+        if (lab_dir / MARKER).exists():
+            raise ConfigError(f"lab {lab_dir}: half-finished build (no lab.json); run `memx lab build` again")
+        raise ConfigError(f"lab {lab_dir}: not a memx lab (no lab.json); build one with `memx lab build`")
+    fix = f"delete {lab_dir} and run `memx lab build` again"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        files = meta["files"]
+        meta["preset"], meta["settings"], meta["stats"], meta["key"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise MemxFailure(f"lab {lab_dir}: lab.json is unreadable ({error}); {fix}") from None
+    if meta.get("format") != FORMAT:
+        raise MemxFailure(f"lab {lab_dir}: built by another memx version (format {meta.get('format')}); {fix}")
+    for rel, expected in files.items():
+        path = lab_dir / rel
+        if not path.is_file():
+            raise MemxFailure(f"lab {lab_dir}: corrupt cache entry, {rel} is missing; {fix}")
+        if path.stat().st_size != expected["bytes"] or (hashes and _sha256(path) != expected["sha256"]):
+            raise MemxFailure(f"lab {lab_dir}: corrupt cache entry, {rel} does not match lab.json; {fix}")
+    return meta

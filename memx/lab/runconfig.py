@@ -1,0 +1,84 @@
+"""The run config of a lab: a memx.yaml that attacks the lab's `xl` model like the paper.
+
+Target = the `xl` analogue, references = `small` and `medium` (the paper's zlib/Small/
+Medium comparisons), `internet` prompts = the held-out slice, verification against the
+lab's index. Sizes are a CPU demo's, not the paper's: a few hundred samples per
+strategy, with the selection pool and per-configuration counts kept in the paper's
+10:1 proportion. This module only writes a dict / YAML; it does not build or run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from memx.config import parse_config
+
+
+def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict) -> dict:
+    """The config dict for a lab whose files live (or will live) at `lab_dir`."""
+    lab_dir = Path(lab_dir).resolve()
+    models = lab_dir / "models"
+    context = settings["train"]["context"]
+    # Leave room for the longest internet prompt (10 tokens): positions past n_positions
+    # do not exist in a GPT-2 model.
+    max_new = min(settings["max_new_tokens"], context - 10)
+    return {
+        "run_id": f"lab-{preset}",
+        "output": str(lab_dir / "runs"),
+        "target": {"model": str(models / "xl"), "dtype": "auto"},
+        "references": [
+            {"name": "small", "model": str(models / "small")},
+            {"name": "medium", "model": str(models / "medium")},
+        ],
+        "generation": {
+            "strategies": ["top_k", "temperature", "internet"],
+            "samples_per_strategy": settings["samples_per_strategy"],
+            "shard_size": settings["shard_size"],
+            "batch_size": 25,
+            "max_new_tokens": max_new,
+            "top_k": 40,
+            "temperature": {"start": 10.0, "end": 1.0, "decay_tokens": 20},
+            "internet": {"prompts": str(lab_dir / "corpus" / "heldout.txt"), "min_tokens": 5, "max_tokens": 10},
+            "seed": 0,
+        },
+        "scoring": {
+            "metrics": ["perplexity", "ratio", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus"],
+            # The paper's 50-token window is about a fifth of its 256-token samples; the
+            # lab's samples are ~100 tokens and a canary is ~15-35, so a 50-token window
+            # would average a canary with as much unrelated text. Same fifth-to-third share.
+            "window": settings["scoring_window"],
+            "batch_size": 25,
+        },
+        "selection": {"pool": settings["pool"], "per_config": settings["per_config"]},
+        "verify": {
+            "index": str(lab_dir / "index"),
+            # The paper's 50 tokens is longer than any canary (7-40 lab tokens), so no
+            # planted secret could ever count. Use the shortest canary's token length: a
+            # sample that reproduces a canary holds it as the same tokens (it sits on its
+            # own line, and a newline is always a token boundary), so every fully
+            # reproduced canary qualifies. The shortest are the most repeated ones, which
+            # the BPE merged into few tokens as real tokenizers do with repeated strings;
+            # shorter threshold means more short stdlib spans count too, and those are
+            # verbatim training data as well, so still correctly "memorized".
+            "min_match_tokens": max(4, int(stats["min_canary_tokens"])),
+        },
+        "cluster": {"actors": "auto", "gpus_per_actor": 1},
+    }
+
+
+def write_config(path: Path, config: dict) -> None:
+    parse_config(config, source=str(path))  # never write a config memx would refuse
+    header = "# memx run config for the embedded lab (memx lab build); paths are absolute.\n"
+    path.write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+
+def lab_config(lab_dir: str | Path) -> dict:
+    """The run config for a built lab, with paths where the lab is now (it may have moved)."""
+    from memx.lab.build import check_lab
+
+    lab_dir = Path(lab_dir).resolve()
+    meta = check_lab(lab_dir, hashes=False)
+    return make_config(lab_dir, meta["preset"], meta["settings"], meta["stats"])
+

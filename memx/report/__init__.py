@@ -1,0 +1,14 @@
+"""Reporting: redaction, Table 2, figures, the self-contained HTML report, the inspect table.
+
+Public API: `redact(text)`, `table2(candidates, metric_names, strategies)`,
+`render_table2(t2)`, `inspect_table(candidates, ...)`, `render_report(settings, stats,
+candidates, scatter, redact=True)`. Nothing here reads or writes run storage; the CLI
+loads candidates and writes report.html.
+"""
+
+from memx.report.html import render_report, table2_html
+from memx.report.redact import redact
+from memx.report.tables import TOTAL, filter_candidates, inspect_table, render_table2, table2
+
+__all__ = ["TOTAL", "filter_candidates", "inspect_table", "redact", "render_report",
+           "render_table2", "table2", "table2_html"]

@@ -1,0 +1,21 @@
+"""Scoring: membership metrics (SPEC §1) over batched model passes, shard table -> score rows.
+
+`metrics` is pure per-token math, `passes` the batched forward passes that produce the
+per-token arrays, `score` the pyarrow-in / pyarrow-out step the scorer actor calls. This
+package never imports Ray and never touches storage.
+"""
+
+from memx.scoring.metrics import NLL_EPS, NO_EVIDENCE_SCORE, SIGMA_EPS
+from memx.scoring.passes import TokenStats, context_length, token_stats
+from memx.scoring.score import score_columns, score_samples
+
+__all__ = [
+    "NLL_EPS",
+    "NO_EVIDENCE_SCORE",
+    "SIGMA_EPS",
+    "TokenStats",
+    "context_length",
+    "score_columns",
+    "score_samples",
+    "token_stats",
+]

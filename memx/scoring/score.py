@@ -1,0 +1,168 @@
+"""Sample rows -> score rows (SPEC §4, ARCHITECTURE "score row"), one shard at a time.
+
+`score_samples` runs the model passes the requested metrics need and nothing else:
+
+- target: the exact generated ids `prompt_ids + token_ids`, never re-tokenized text (the
+  paper's script re-tokenized decoded text and so scored a different sequence).
+- each reference named by a `ratio_<ref>` metric: the same ids when its vocabulary is the
+  target's (`memx.models.same_vocabulary`); otherwise `[BOS] + ref_tokenizer(text)`.
+- lowercase: `[BOS] + target_tokenizer(text.lower())`.
+  BOS rule: every re-tokenized pass prepends the model's BOS id (`LoadedModel.bos_id`) so
+  the first real token gets a prediction, as the BOS prompt of the generated samples does.
+- zlib: `len(zlib.compress(text.encode("utf-8")))`, in a worker thread while the model
+  passes run (the same thread also does the re-tokenizing ahead of its pass).
+
+Columns, in this order (float64 unless said; see `score_columns`): `sample_id`,
+`nll_target`, `nll_<ref>` for each reference a `ratio_<ref>` metric names,
+`nll_lowercase` if `lowercase`, `zlib_bytes` (int64) if `zlib`, `window_nll` if
+`window`, then `score_<metric>` for each metric in the order given. Columns no requested
+metric needs are omitted, not filled. Rows keep the order of `samples`.
+No value is NaN or inf: see the defined degenerate values in `memx.scoring.metrics`;
+a sample whose target sequence has no predicted position gets `NO_EVIDENCE_SCORE` in
+every score column. Sequences longer than a model's context are truncated to it
+(`memx.scoring.passes`). This module knows nothing about storage, shards on disk or Ray.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from memx.config import ScoringConfig
+from memx.models import LoadedModel, same_vocabulary
+from memx.scoring import metrics as M
+from memx.scoring.passes import token_stats
+
+SIMPLE_METRICS = ("perplexity", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus")
+
+
+def _reference_of(metric: str, references: dict[str, LoadedModel]) -> str | None:
+    if not metric.startswith("ratio_"):
+        return None
+    name = metric.removeprefix("ratio_")
+    if name not in references:
+        raise ValueError(f"metric {metric!r} names no reference (have: {sorted(references)})")
+    return name
+
+
+def _check_metrics(metric_names: list[str], references: dict[str, LoadedModel]) -> list[str]:
+    """The reference names the metrics need, in metric order; rejects unknown names."""
+    if len(set(metric_names)) != len(metric_names):
+        raise ValueError("metric_names must not repeat")
+    needed = []
+    for metric in metric_names:
+        ref = _reference_of(metric, references)
+        if ref is not None:
+            needed.append(ref)
+        elif metric not in SIMPLE_METRICS:
+            raise ValueError(f"unknown metric {metric!r}: 'ratio' must be expanded to ratio_<ref>")
+    return needed
+
+
+def score_columns(metric_names: list[str]) -> list[tuple[str, pa.DataType]]:
+    """The (name, type) of every column `score_samples` emits for these concrete metrics."""
+    cols: list[tuple[str, pa.DataType]] = [("sample_id", pa.string()), ("nll_target", pa.float64())]
+    cols += [(f"nll_{m.removeprefix('ratio_')}", pa.float64()) for m in metric_names if m.startswith("ratio_")]
+    if "lowercase" in metric_names:
+        cols.append(("nll_lowercase", pa.float64()))
+    if "zlib" in metric_names:
+        cols.append(("zlib_bytes", pa.int64()))
+    if "window" in metric_names:
+        cols.append(("window_nll", pa.float64()))
+    cols += [(f"score_{m}", pa.float64()) for m in metric_names]
+    return cols
+
+
+def _generated_ids(samples: pa.Table) -> list[list[int]]:
+    prompts = samples.column("prompt_ids").to_pylist()
+    tokens = samples.column("token_ids").to_pylist()
+    return [(p or []) + (t or []) for p, t in zip(prompts, tokens)]
+
+
+def _retokenize(lm: LoadedModel, texts: list[str]) -> list[list[int]]:
+    """`[BOS] + ids` of each text under lm's tokenizer (no other special tokens)."""
+    if not texts:
+        return []
+    encoded = lm.tokenizer(texts, add_special_tokens=False)["input_ids"]
+    bos = lm.bos_id
+    return [[bos, *ids] for ids in encoded]
+
+
+def _mean_nll(lm: LoadedModel, sequences: list[list[int]], batch_size: int) -> torch.Tensor:
+    stats = token_stats(lm, sequences, batch_size)
+    return M.mean_nll(stats.logp, stats.lengths)
+
+
+def score_samples(
+    samples: pa.Table,
+    target: LoadedModel,
+    references: dict[str, LoadedModel],
+    scoring: ScoringConfig,
+    metric_names: list[str],
+) -> pa.Table:
+    """Score rows for `samples` (sample_id, prompt_ids, token_ids, text), same order."""
+    needed_refs = _check_metrics(metric_names, references)
+    wanted = set(metric_names)
+    batch = scoring.batch_size
+    ids = _generated_ids(samples)
+    texts = [t or "" for t in samples.column("text").to_pylist()]
+    columns: dict[str, object] = {"sample_id": samples.column("sample_id")}
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memx-score-cpu") as cpu:
+        # Queued in the order the passes below consume them, so each is ready in time.
+        foreign = {
+            name: cpu.submit(_retokenize, references[name], texts)
+            for name in needed_refs
+            if not same_vocabulary(target, references[name])
+        }
+        lowered = cpu.submit(_retokenize, target, [t.lower() for t in texts]) if "lowercase" in wanted else None
+        compressed = cpu.submit(M.zlib_bytes, texts) if "zlib" in wanted else None
+
+        stats = token_stats(target, ids, batch, moments="min_k_plus_plus" in wanted)
+        nll_target = M.mean_nll(stats.logp, stats.lengths)
+        columns["nll_target"] = nll_target
+        scores: dict[str, torch.Tensor] = {}
+        for name in needed_refs:
+            sequences = foreign[name].result() if name in foreign else ids
+            nll_ref = _mean_nll(references[name], sequences, batch)
+            columns[f"nll_{name}"] = nll_ref
+            scores[f"ratio_{name}"] = M.ratio_score(nll_ref, nll_target)
+        if lowered is not None:
+            nll_lower = _mean_nll(target, lowered.result(), batch)
+            columns["nll_lowercase"] = nll_lower
+            scores["lowercase"] = M.ratio_score(nll_lower, nll_target)
+        if compressed is not None:
+            sizes = compressed.result()
+            columns["zlib_bytes"] = sizes
+            scores["zlib"] = M.zlib_score(torch.from_numpy(sizes), nll_target)
+
+    if "window" in wanted:
+        columns["window_nll"] = M.window_nll(stats.logp, stats.lengths, scoring.window)
+        scores["window"] = -columns["window_nll"]
+    if "perplexity" in wanted:
+        scores["perplexity"] = M.perplexity_score(nll_target)
+    if "min_k" in wanted:
+        scores["min_k"] = M.min_k(stats.logp, stats.lengths)
+    if "min_k_plus_plus" in wanted:
+        scores["min_k_plus_plus"] = M.min_k_plus_plus(stats.logp, stats.mu, stats.sigma, stats.lengths)
+
+    no_evidence = stats.lengths == 0
+    for metric in metric_names:
+        columns[f"score_{metric}"] = torch.where(no_evidence, M.NO_EVIDENCE_SCORE, scores[metric])
+    return _to_table(columns, metric_names)
+
+
+def _to_table(columns: dict[str, object], metric_names: list[str]) -> pa.Table:
+    arrays, fields = [], []
+    for name, dtype in score_columns(metric_names):
+        value = columns[name]
+        if isinstance(value, torch.Tensor):
+            value = value.to(torch.float64).numpy()
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise FloatingPointError(f"score column {name} has a non-finite value")  # a bug, never data
+        arrays.append(pa.array(value, type=dtype) if not isinstance(value, pa.ChunkedArray) else value.cast(dtype))
+        fields.append(pa.field(name, dtype))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

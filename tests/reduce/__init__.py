@@ -1,0 +1,1 @@
+"""Tests of memx.reduce: trigram rule, selection, LSH clusters, end to end."""
