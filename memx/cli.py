@@ -8,6 +8,8 @@ failure (with what to do next). Heavy imports (torch, Ray) happen inside the ver
 
 from __future__ import annotations
 
+import json
+
 import logging
 import os
 import sys
@@ -130,11 +132,16 @@ def submit(config: str = typer.Argument(..., help="YAML config."),
 @app.command()
 def status(run: str = typer.Argument(..., help="The run's URI: {output}/{run_id}."),
            endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP),
-           fast: bool = typer.Option(False, "--fast", help="Skip checksums (sizes only).")):
+           fast: bool = typer.Option(False, "--fast", help="Skip checksums (sizes only)."),
+           as_json: bool = typer.Option(False, "--json", help="Print the status as one JSON object.")):
     """Per stage: shards planned, committed, missing, corrupt, failed; samples; throughput."""
-    from memx.status_view import print_status
+    from memx.status_view import print_status, status_record
 
-    print_status(_run_config(run, endpoint_url), console=out, verify_checksums=not fast)
+    config = _run_config(run, endpoint_url)
+    if as_json:
+        print(json.dumps(status_record(config, verify_checksums=not fast)))
+        return
+    print_status(config, console=out, verify_checksums=not fast)
 
 
 @app.command()

@@ -102,16 +102,21 @@ def verify_stage(config: Config) -> pa.Table:
     return verified
 
 
-def scatter_sample(storage: Storage, config: Config, rows: int = SCATTER_ROWS) -> pa.Table:
-    """A deterministic subsample of every sample's scores, for the score-vs-perplexity figure."""
+def scatter_sample(storage: Storage, config: Config, candidate_ids: set[str] = frozenset(),
+                   rows: int = SCATTER_ROWS) -> pa.Table:
+    """Every candidate's scores plus a deterministic subsample of all other samples, for the
+    score-vs-perplexity figure (the candidates must all be there: they are the point)."""
     specs = plan_stage(config, "scores")
     per_shard = max(1, rows // max(1, len(specs)))
     tables = []
     for spec in specs:
         table = read_shard(storage, spec)
         step = max(1, table.num_rows // per_shard)
-        picked = table.take(list(range(0, table.num_rows, step))[:per_shard])
-        tables.append(picked.append_column("strategy", pa.array([spec.strategy] * picked.num_rows)))
+        picked = set(range(0, table.num_rows, step)[:per_shard])
+        ids = table.column("sample_id").to_pylist()
+        picked.update(i for i, sample_id in enumerate(ids) if sample_id in candidate_ids)
+        chosen = table.take(sorted(picked))
+        tables.append(chosen.append_column("strategy", pa.array([spec.strategy] * chosen.num_rows)))
     return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
 
 
@@ -131,7 +136,9 @@ def report_stage(config: Config, out: str | None = None, redact: bool = True) ->
     storage = run_storage(config)
     candidates = read_table(storage, CANDIDATES_KEY)
     settings = config.model_dump(mode="json")
-    html = render_report(settings, run_stats(storage, config), candidates, scatter_sample(storage, config), redact=redact)
+    scatter = scatter_sample(storage, config, set(candidates.column("sample_id").to_pylist()))
+    html = render_report(settings, run_stats(storage, config), candidates, scatter, redact=redact,
+                         metric_names=config.metric_names(), strategies=list(config.generation.strategies))
     if out:
         directory = os.path.dirname(os.path.abspath(out))
         if not os.access(directory, os.W_OK):

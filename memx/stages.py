@@ -72,18 +72,14 @@ class GenerateRunner(_Runner):
         done = self.already_committed(spec)
         if done is not None:
             return {"shard": spec.key, "rows": done["rows"], "skipped": True}
-        from memx.generation import SAMPLE_SCHEMA, generate_shard
+        from memx.generation import SAMPLE_SCHEMA, GenerationStats, generate_shard
 
-        tokens = 0
-
-        def counted():
-            nonlocal tokens
-            for batch in generate_shard(self.lm, spec, self.config.generation, self.prompts):
-                tokens += sum(len(ids) for ids in batch.column("token_ids").to_pylist())
-                yield batch
-
-        written = write_shard(self.storage, spec, SAMPLE_SCHEMA, counted())
-        written.extra = {"tokens": tokens, "model": self.config.target.model, "device": str(self.lm.device)}
+        stats = GenerationStats()
+        batches = generate_shard(self.lm, spec, self.config.generation, self.prompts, stats=stats)
+        written = write_shard(self.storage, spec, SAMPLE_SCHEMA, batches)
+        tokens = stats.new_tokens
+        written.extra = {"tokens": tokens, "model": self.config.target.model, "device": str(self.lm.device),
+                         "tokens_per_second": round(stats.tokens_per_second, 1), "batch_size": stats.batch_size}
         committed = commit_shard(self.storage, spec, written)
         return {"shard": spec.key, "rows": written.rows, "tokens": tokens, "seconds": written.seconds,
                 "committed": committed}

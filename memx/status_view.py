@@ -18,6 +18,17 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
+def status_record(config: Config, verify_checksums: bool = True) -> dict:
+    """The same facts as the table, for scripts (`memx status --json`)."""
+    statuses = run_status(run_storage(config), config, verify_checksums)
+    stages = {stage: {"planned": s.planned, "committed": len(s.committed), "missing": [x.key for x in s.missing],
+                      "corrupt": [x.key for x in s.corrupt], "failed": [x.key for x in s.failed],
+                      "samples": s.samples, "samples_per_second": round(s.samples_per_second, 3),
+                      "seconds_left": s.seconds_left}
+              for stage, s in statuses.items()}
+    return {"run": config.run_uri, "complete": not any(s.todo for s in statuses.values()), "stages": stages}
+
+
 def print_status(config: Config, console: Console, verify_checksums: bool = True) -> None:
     storage = run_storage(config)
     statuses = run_status(storage, config, verify_checksums)

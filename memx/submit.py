@@ -16,6 +16,7 @@ import time
 from rich.console import Console
 
 from memx.config import Config
+from memx.errors import MemxFailure
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
@@ -28,10 +29,29 @@ def _package_dirs() -> list[str]:
     return [os.path.dirname(module.__file__) for module in (memx, cluster, jobs)]
 
 
+def _use_token_if_present() -> None:
+    """Ray's token authentication: a head started where a token exists requires it, but the
+    Jobs client only sends it in `token` mode. Present a token the user already has, unless
+    they chose a mode themselves."""
+    if os.environ.get("RAY_AUTH_MODE"):
+        return
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(path):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def submit_run(config: Config, config_path: str, address: str, wait: bool, console: Console) -> int:
+    _use_token_if_present()  # before Ray is imported: it reads the mode once
+    from ray.exceptions import AuthenticationError
     from ray.job_submission import JobStatus, JobSubmissionClient
 
-    client = JobSubmissionClient(address)
+    try:
+        client = JobSubmissionClient(address)
+    except AuthenticationError:
+        raise MemxFailure(f"the Ray cluster at {address} wants a token: set RAY_AUTH_TOKEN or "
+                          "RAY_AUTH_TOKEN_PATH (see `ray get-auth-token`)") from None
+    except ConnectionError as error:
+        raise MemxFailure(f"no Ray Jobs API at {address}: {error}".splitlines()[0]) from None
     staging = tempfile.mkdtemp(prefix="memx-submit-")
     try:
         shutil.copy(config_path, os.path.join(staging, "memx.yaml"))

@@ -178,7 +178,7 @@ def render_report(settings: dict, stats: dict, candidates: pa.Table, scatter: pa
     plotted = scatter_png(scatter, memorized_ids, set(ids)) if scatter is not None else None
     if plotted:
         png, metrics = plotted
-        parts.append(f"<p class=\"note\">{scatter.num_rows} samples (a subsample of all generated); "
+        parts.append(f"<p class=\"note\">{scatter.num_rows} samples (every candidate and a subsample of the rest); "
                      f"y axes: {escape(', '.join(metrics))}; red = memorized candidates, "
                      "blue = other candidates, grey = other samples.</p>")
         parts.append(_img(png, "score versus perplexity"))

@@ -4,6 +4,7 @@ duplicated, and a redone shard must equal a clean run's."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -186,9 +187,10 @@ def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster
                             capture_output=True, text=True, timeout=120)
     assert status.returncode == 0, status.stderr
     assert "memx resume" in status.stdout
-    row = next(line for line in status.stdout.splitlines() if line.strip("│ ").startswith("samples"))
-    cells = [cell.strip() for cell in row.strip().strip("│").split("│")]
-    assert cells[:4] == ["samples", "16", str(len(before)), str(16 - len(before))], cells
+    as_json = subprocess.run([sys.executable, "-m", "memx.cli", "status", config.run_uri, "--json"], env=env,
+                             capture_output=True, text=True, timeout=120)
+    samples = json.loads(as_json.stdout)["stages"]["samples"]
+    assert (samples["planned"], samples["committed"], len(samples["missing"])) == (16, len(before), 16 - len(before))
 
     resumed = subprocess.run([sys.executable, "-m", "memx.cli", "resume", config.run_uri], env=env,
                              capture_output=True, text=True, timeout=600)

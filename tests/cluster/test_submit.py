@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pyarrow.parquet as pq
@@ -30,11 +32,15 @@ def _free_port() -> int:
 def ray_head(tmp_path):
     port, dashboard = _free_port(), _free_port()
     temp_dir = f"/tmp/rt{random.randrange(10**6)}"  # Ray's socket paths must stay short
+    # a head with token authentication, as Ray starts them by default, with this test's own token
+    token = tmp_path / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    head_env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
     head = subprocess.Popen(
         [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", f"--port={port}",
          "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--include-dashboard=true",
          "--num-cpus=2", "--disable-usage-stats", f"--temp-dir={temp_dir}"],
-        stdout=open(tmp_path / "head.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=open(tmp_path / "head.log", "w"), stderr=subprocess.STDOUT, start_new_session=True, env=head_env)
     address = f"http://127.0.0.1:{dashboard}"
     try:
         deadline = time.time() + 120
@@ -42,6 +48,8 @@ def ray_head(tmp_path):
             try:
                 urllib.request.urlopen(f"{address}/api/version", timeout=2)
                 break
+            except urllib.error.HTTPError:
+                break  # it answers: Ray's token authentication turns the anonymous probe away
             except OSError:
                 if head.poll() is not None:
                     raise RuntimeError((tmp_path / "head.log").read_text()[-2000:])
@@ -62,8 +70,11 @@ def test_submit_runs_the_config_to_the_end(ray_head, tmp_path, tiny_family):
     raw = run_config(str(tmp_path / "out"), tiny_family, run_id="submitted", samples=8, shard_size=4)
     path = tmp_path / "memx.yaml"
     path.write_text(yaml.safe_dump(raw))
+    # the submitter holds the token but sets no mode: memx presents the token itself
+    env = {key: value for key, value in os.environ.items() if key != "RAY_AUTH_MODE"}
+    env["RAY_AUTH_TOKEN_PATH"] = str(tmp_path / "auth_token")
     proc = subprocess.run([sys.executable, "-m", "memx.cli", "submit", str(path), "--address", ray_head, "--wait"],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "job id: memx-submitted-" in proc.stdout
     run_dir = tmp_path / "out" / "submitted"
