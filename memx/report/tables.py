@@ -56,6 +56,15 @@ def table2(candidates: pa.Table, metric_names: Iterable[str] | None = None,
         counts = {m: {s: None for s in strats} for m in metrics}
     total_unique = {s: (len(unique[s]) if verified else None) for s in strats}
     total = len(set().union(*unique.values())) if verified and unique else (0 if verified else None)
+    if verified and "union_keep" in cols:
+        # the reducer marked one row per near-duplicate group across configurations: count
+        # those, so a memorized text found by five metrics (or twice, slightly changed) is one
+        keep = candidates.column("union_keep").to_pylist()
+        total_unique = {s: 0 for s in strats}
+        for s, is_mem, kept in zip(strat_col, mem, keep):
+            if kept and is_mem and s in total_unique:
+                total_unique[s] += 1
+        total = sum(total_unique.values())
     return {"metrics": metrics, "strategies": strats, "verified": verified, "counts": counts,
             "candidates": rows, "total_unique": total_unique, "total": total}
 
