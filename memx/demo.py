@@ -22,26 +22,29 @@ from memx.config import parse_config
 from memx.errors import ConfigError
 
 
-def canaries_extracted(candidates: pa.Table, canaries: pa.Table) -> dict[int, tuple[int, int]]:
-    """{repetitions: (extracted, planted)}: a canary is extracted when a memorized candidate
-    contains its secret verbatim (the secret is the part no prefix gives away)."""
-    memorized = [text for text, hit in zip(candidates.column("text").to_pylist(),
-                                           candidates.column("memorized").to_pylist()) if hit]
+def canaries_extracted(candidates: pa.Table, canaries: pa.Table) -> dict[int, tuple[int, int, int]]:
+    """{repetitions: (among candidates, verified memorized, planted)}. A canary is extracted
+    when a candidate contains its secret verbatim (the part no prefix gives away); it is also
+    verified when that candidate passed `memx verify` (a long enough verbatim corpus span)."""
+    texts = candidates.column("text").to_pylist()
+    memorized = candidates.column("memorized").to_pylist()
     counts: dict[int, list[int]] = {}
     for secret, reps in zip(canaries.column("secret").to_pylist(), canaries.column("repetitions").to_pylist()):
-        found = any(secret in text for text in memorized)
-        entry = counts.setdefault(int(reps), [0, 0])
-        entry[0] += int(found)
-        entry[1] += 1
-    return {reps: (hit, total) for reps, (hit, total) in sorted(counts.items())}
+        hits = [hit for text, hit in zip(texts, memorized) if secret in text]
+        entry = counts.setdefault(int(reps), [0, 0, 0])
+        entry[0] += int(bool(hits))
+        entry[1] += int(any(hits))
+        entry[2] += 1
+    return {reps: tuple(entry) for reps, entry in sorted(counts.items())}
 
 
-def canary_table(extracted: dict[int, tuple[int, int]]) -> Table:
-    table = Table(title="Planted canaries extracted (a memorized candidate contains the secret)")
+def canary_table(extracted: dict[int, tuple[int, int, int]]) -> Table:
+    table = Table(title="Planted canaries whose secret a candidate contains")
     table.add_column("repetitions", justify="right")
-    table.add_column("extracted", justify="right")
-    for reps, (hit, total) in extracted.items():
-        table.add_row(str(reps), f"{hit}/{total}")
+    table.add_column("among candidates", justify="right")
+    table.add_column("verified memorized", justify="right")
+    for reps, (found, verified, total) in extracted.items():
+        table.add_row(str(reps), f"{found}/{total}", f"{verified}/{total}")
     return table
 
 

@@ -16,6 +16,10 @@ import yaml
 from memx.config import parse_config
 
 
+def min_match_tokens(max_new_tokens: int) -> int:
+    return max(8, round(max_new_tokens * 50 / 256))
+
+
 def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict) -> dict:
     """The config dict for a lab whose files live (or will live) at `lab_dir`."""
     lab_dir = Path(lab_dir).resolve()
@@ -54,15 +58,12 @@ def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict) -> dict
         "selection": {"pool": settings["pool"], "per_config": settings["per_config"]},
         "verify": {
             "index": str(lab_dir / "index"),
-            # The paper's 50 tokens is longer than any canary (7-40 lab tokens), so no
-            # planted secret could ever count. Use the shortest canary's token length: a
-            # sample that reproduces a canary holds it as the same tokens (it sits on its
-            # own line, and a newline is always a token boundary), so every fully
-            # reproduced canary qualifies. The shortest are the most repeated ones, which
-            # the BPE merged into few tokens as real tokenizers do with repeated strings;
-            # shorter threshold means more short stdlib spans count too, and those are
-            # verbatim training data as well, so still correctly "memorized".
-            "min_match_tokens": max(4, int(stats["min_canary_tokens"])),
+            # The paper's 50 tokens of its 256-token samples, scaled to the lab's sample
+            # length (19 of 96 for the default preset). A shorter threshold (the shortest
+            # canary, 7 tokens) was tried and rejected: over half of all samples of a model
+            # overfit on 0.4 MB of stdlib contain some 7-token corpus span (`return self.`
+            # runs), so every candidate "was memorized" and Table 2 said nothing.
+            "min_match_tokens": min_match_tokens(max_new),
         },
         "cluster": {"actors": "auto", "gpus_per_actor": 1},
     }

@@ -110,3 +110,26 @@ def test_printed_tables_equal_the_report(demo_run):
         expected = sum(1 for c in candidates if c["metric"] == metric and c["strategy"] == strategy and c["memorized"])
         assert int(value) == expected
     assert "report.html" in stdout and "read_parquet" in stdout
+
+
+def test_candidate_text_and_score_belong_to_the_same_sample(demo_run):
+    """The paper's script printed one sample's text beside another's score for 15 months:
+    recompute the zlib score of candidates from their own text and their own scores row."""
+    import zlib
+
+    import pyarrow as pa
+
+    run_dir, _ = demo_run
+    candidates = pq.read_table(run_dir / "candidates.parquet").to_pylist()
+    samples = pa.concat_tables([pq.read_table(p, columns=["sample_id", "text"])
+                                for p in sorted((run_dir / "samples").rglob("shard-*.parquet"))])
+    scores = pa.concat_tables([pq.read_table(p, columns=["sample_id", "nll_target", "score_zlib"])
+                               for p in sorted((run_dir / "scores").rglob("shard-*.parquet"))])
+    text_of = dict(zip(samples.column("sample_id").to_pylist(), samples.column("text").to_pylist()))
+    nll_of = dict(zip(scores.column("sample_id").to_pylist(), scores.column("nll_target").to_pylist()))
+    zlib_rows = [c for c in candidates if c["metric"] == "zlib"]
+    assert zlib_rows
+    for row in zlib_rows:
+        assert row["text"] == text_of[row["sample_id"]]
+        recomputed = len(zlib.compress(row["text"].encode("utf-8"))) / nll_of[row["sample_id"]]
+        assert row["score"] == pytest.approx(recomputed, rel=1e-9)
