@@ -37,8 +37,11 @@ def connect() -> bool:
     if address:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True, runtime_env=runtime_env)
         return False
+    # Without an address Ray joins a cluster already running on this machine (`ray start
+    # --head`) or starts one; resource counts may only be given in the second case, and Ray
+    # counts this machine's CPUs itself, so none are passed.
     ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True,
-             num_cpus=os.cpu_count() or 1, runtime_env=runtime_env)
+             runtime_env=runtime_env)
     return True
 
 

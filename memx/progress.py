@@ -33,7 +33,8 @@ class StageProgress:
     def rate_text(self) -> str:
         elapsed = max(time.time() - self.started, 1e-9)
         parts = [f"{self.done / elapsed:,.1f} {self.unit}/s"]
-        parts += [f"{value / elapsed:,.0f} {name}/s" for name, value in self.extra.items()]
+        # a stage that reports no tokens (scoring) shows no "0 tokens/s"
+        parts += [f"{value / elapsed:,.0f} {name}/s" for name, value in self.extra.items() if value]
         return ", ".join(parts)
 
     def advance(self, count: int, **extra: float) -> None:

@@ -82,6 +82,12 @@ def run_memx(samples, target, refs, batch_size) -> float:
     return seconds
 
 
+def _context(lm: LoadedModel) -> int:
+    """Re-tokenized text can outgrow the model (the paper's script would crash there; memx
+    truncates): both sides truncate alike so they score the same lengths."""
+    return lm.model.config.n_positions
+
+
 def run_paper(samples, target, refs) -> float:
     """The paper's per-sample loop (extraction.py: calculatePerplexity on each model)."""
     texts = samples.column("text").to_pylist()
@@ -90,9 +96,10 @@ def run_paper(samples, target, refs) -> float:
     with torch.no_grad():
         for text in texts:
             for lm in models:
-                ids = torch.tensor([[lm.bos_id, *lm.tokenizer.encode(text)]])
+                ids = torch.tensor([[lm.bos_id, *lm.tokenizer.encode(text)][: _context(lm)]], device=lm.device)
                 float(torch.exp(lm.model(ids, labels=ids).loss))
-            ids = torch.tensor([[target.bos_id, *target.tokenizer.encode(text.lower())]])
+            ids = torch.tensor([[target.bos_id, *target.tokenizer.encode(text.lower())][: _context(target)]],
+                               device=target.device)
             float(torch.exp(target.model(ids, labels=ids).loss))
             len(zlib.compress(text.encode("utf-8")))
     return time.perf_counter() - start
@@ -115,7 +122,7 @@ def run_floor(samples, target, refs, batch_size) -> float:
     texts = samples.column("text").to_pylist()
 
     def retok(lm, strings):
-        return [[lm.bos_id, *x] for x in lm.tokenizer(strings, add_special_tokens=False)["input_ids"]]
+        return [[lm.bos_id, *x][: _context(lm)] for x in lm.tokenizer(strings, add_special_tokens=False)["input_ids"]]
 
     seconds = _bare_passes(target, ids, batch_size)
     for lm in refs.values():

@@ -6,16 +6,24 @@ projected to the paper's 600,000 samples, plus a separate scoring comparison.
 
 The model is `GPT2Config(n_layer=48, n_embd=1600, n_head=25)` (1.56B parameters) with
 random weights in bf16, and the tokenizer a synthetic 50,257-entry word-level one: speed
-does not depend on what the weights or the vocabulary say. `bench_scoring` belongs to the
-scoring engineer and is skipped when `memx.scoring` is not there. Not a pytest test.
+does not depend on what the weights or the vocabulary say. The scoring section adds a
+GPT-2-small-sized reference (`n_layer=12, n_embd=768`) and compares memx `score_samples`
+(every metric, batched) with the paper's loop (decode, re-tokenize, one unbatched pass per
+sample per model plus the lowercase pass) from tests/bench/bench_score.py. Not a pytest test.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script from anywhere: memx and tests.bench importable
+    sys.path.insert(0, str(ROOT))
 
 EOT = "<|endoftext|>"
 PAPER_SAMPLES = 600_000
@@ -38,20 +46,24 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def build_xl(device: torch.device, dtype: torch.dtype, smoke: bool = False):
+XL_SHAPE = dict(n_layer=48, n_embd=1600, n_head=25)
+SMALL_SHAPE = dict(n_layer=12, n_embd=768, n_head=12)
+SMOKE_SHAPE = dict(n_layer=2, n_embd=64, n_head=2)
+
+
+def build_gpt2(device: torch.device, dtype: torch.dtype, shape: dict, name: str, seed: int = 0):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from memx.models import LoadedModel
 
     tokenizer = synthetic_tokenizer()
     tokenizer.padding_side = "left"
-    shape = dict(n_layer=2, n_embd=64, n_head=2) if smoke else dict(n_layer=48, n_embd=1600, n_head=25)
     config = GPT2Config(**shape, vocab_size=50257, n_positions=1024, bos_token_id=50256, eos_token_id=50256)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     with device:  # random init directly on the GPU: seconds instead of minutes on the host
         model = GPT2LMHeadModel(config)
     model = model.to(dtype).eval()
-    return LoadedModel(name="gpt2-xl-random", model=model, tokenizer=tokenizer, device=device, dtype=dtype)
+    return LoadedModel(name=name, model=model, tokenizer=tokenizer, device=device, dtype=dtype)
 
 
 def record(what: str, batch: int, tokens: int, seconds: float, note: str = "") -> None:
@@ -96,39 +108,29 @@ def bench_reference(lm, new_tokens: int, batch: int = 10) -> float:
     return (out.shape[1] - 1) * batch / seconds
 
 
-def bench_scoring(lm, quick: bool) -> None:
-    """Scoring engineer's section: memx.scoring.token_stats against bare batched forward passes."""
-    try:
-        from memx.scoring import token_stats
-    except ImportError as error:
-        print(f"  scoring: skipped ({error})")
-        return
-    n, length, batch = (128, 257, 32) if quick else (512, 257, 64)
-    if lm.device.type != "cuda":
-        n, batch = 8, 4
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, 50257, (n, length), generator=generator)
+SCORING: list[str] = []
 
-    _sync(lm.device)
-    started = time.perf_counter()
-    with torch.inference_mode():
-        for chunk in ids.split(batch):
-            chunk = chunk.to(lm.device)
-            logits = lm.model(input_ids=chunk).logits[:, :-1].float()
-            logp = logits.log_softmax(-1).gather(-1, chunk[:, 1:, None]).squeeze(-1)
-            logp.cpu()
-    _sync(lm.device)
-    record("scoring: bare forward + log_softmax", batch, n * (length - 1), time.perf_counter() - started)
-    for moments in (False, True):
-        try:
-            started = time.perf_counter()
-            token_stats(lm, ids.tolist(), batch, moments=moments)
-            _sync(lm.device)
-        except TypeError as error:  # the scoring API moved: report, do not hide the generation figures
-            print(f"  scoring: token_stats call failed ({error})")
-            return
-        record(f"scoring: memx token_stats{' +moments' if moments else ''}", batch, n * (length - 1),
-               time.perf_counter() - started)
+
+def bench_scoring(target, quick: bool, smoke: bool, new_tokens: int) -> None:
+    """memx `score_samples` (target + small-sized reference, every metric) against the paper's
+    per-sample loop, on the same random samples; samples/s of each and the ratio (target >= 20x)."""
+    from tests.bench.bench_score import make_samples, run_memx, run_paper
+
+    ref = build_gpt2(target.device, target.dtype, SMOKE_SHAPE if smoke else SMALL_SHAPE, "gpt2-small-random", seed=1)
+    refs = {"small": ref}
+    n_memx, n_paper, batch = (512, 64, 64) if quick else (2048, 128, 128)
+    if smoke:
+        n_memx, n_paper, batch = 16, 4, 8
+    samples = make_samples(target, n_memx, new_tokens)
+    run_memx(samples.slice(0, batch), target, refs, batch)  # warm-up
+    run_paper(samples.slice(0, 2), target, refs)
+    memx_s = run_memx(samples, target, refs, batch)  # returns host rows: synchronised
+    paper_s = run_paper(samples.slice(0, n_paper), target, refs)
+    memx_rate, paper_rate = n_memx / memx_s, n_paper / paper_s
+    SCORING.append(f"scoring, {new_tokens} tokens, xl + small ref: memx {memx_rate:,.1f} samples/s (batch {batch}, "
+                   f"{n_memx} samples), paper loop {paper_rate:,.1f} samples/s ({n_paper} samples): "
+                   f"{memx_rate / paper_rate:.1f}x (target >= 20x)")
+    print("  " + SCORING[-1], flush=True)
 
 
 def summary(best_rate: float, new_tokens: int) -> None:
@@ -139,6 +141,8 @@ def summary(best_rate: float, new_tokens: int) -> None:
     hours = PAPER_SAMPLES * new_tokens / best_rate / 3600
     print(f"projection: {PAPER_SAMPLES:,} samples x {new_tokens} tokens at {best_rate:,.0f} tokens/s = "
           f"{hours:.2f} GPU-hours on this GPU ({hours / 8:.2f} h on 8 such GPUs)")
+    for line in SCORING:
+        print(line)
 
 
 def main() -> None:
@@ -155,7 +159,8 @@ def main() -> None:
     print(f"device: {name}  torch {torch.__version__}", flush=True)
 
     started = time.perf_counter()
-    lm = build_xl(device, torch.bfloat16 if device.type == "cuda" else torch.float32, smoke=args.smoke)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    lm = build_gpt2(device, dtype, SMOKE_SHAPE if args.smoke else XL_SHAPE, "gpt2-xl-random")
     params = sum(p.numel() for p in lm.model.parameters()) / 1e9
     print(f"built {params:.2f}B-parameter GPT-2-XL-sized model in {time.perf_counter() - started:.0f}s", flush=True)
 
@@ -175,7 +180,7 @@ def main() -> None:
     bench_memx(lm, "temperature", best, 1, args.new_tokens)
     bench_memx(lm, "internet", best, 1, args.new_tokens, corpus=corpus)
     if not args.skip_scoring:
-        bench_scoring(lm, args.quick)
+        bench_scoring(lm, args.quick, args.smoke, args.new_tokens)
     summary(rates[best], args.new_tokens)
 
 
