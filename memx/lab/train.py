@@ -105,6 +105,9 @@ def train_model(
 def _train(stream, tokenizer, spec: ModelSpec, train: TrainSpec, seed: int, out_dir: Path, label: str,
            progress: bool, bar: bool | None) -> dict:
     model = make_model(spec, len(tokenizer), train.context, tokenizer.eos_token_id, seed)
+    # The loss transformers falls back to for GPT2LMHeadModel anyway, named so it does not
+    # warn that the class name is not one it recognises.
+    model.loss_type = "ForCausalLM"
     model.train()
     data = torch.tensor(stream, dtype=torch.long)
     total = steps_for(len(stream), train)

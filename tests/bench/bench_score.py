@@ -92,6 +92,8 @@ def run_paper(samples, target, refs) -> float:
     """The paper's per-sample loop (extraction.py: calculatePerplexity on each model)."""
     texts = samples.column("text").to_pylist()
     models = [target, *refs.values()]
+    for lm in models:
+        lm.model.loss_type = "ForCausalLM"  # what `labels=` uses for GPT-2 anyway, without the warning
     start = time.perf_counter()
     with torch.no_grad():
         for text in texts:
