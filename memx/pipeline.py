@@ -53,7 +53,7 @@ def reduce_stage(config: Config) -> pa.Table:
     bars: dict[str, StageProgress] = {}
 
     def progress(step: str, done: int, total: int) -> None:
-        bar = bars.get(step) or bars.setdefault(step, StageProgress(f"reduce: {step}", total, unit="shards"))
+        bar = bars.get(step) or bars.setdefault(step, StageProgress(step, total, unit="shards"))
         bar.advance(done - bar.done)
 
     try:

@@ -21,7 +21,8 @@ class StageProgress:
         self.done = 0
         self.extra: dict[str, float] = {}
         self.started = time.time()
-        self._interval, self._last_line = interval, 0.0
+        # the first line comes after one interval: a rate over a few milliseconds means nothing
+        self._interval, self._last_line = interval, self.started
         self._bar: Progress | None = None
         if sys.stderr.isatty():
             self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
