@@ -158,6 +158,16 @@ def _build_suffix_arrays(out: Path, shards: int, progress: bool) -> None:
         _log(progress, f"shard {i + 1}/{shards}: done in {time.time() - t0:.0f}s")
 
 
+def _source_label(source: Path, out: Path) -> str:
+    """Where a source was, for people reading index.json. A source in the same tree as the
+    index (a lab: corpus/ beside index/) is recorded relative to the index, so the tree can
+    be moved or built under a temporary name and renamed; anything else stays absolute."""
+    source = source.resolve()
+    if source.is_relative_to(out.parent):
+        return os.path.relpath(source, out)
+    return str(source)
+
+
 def build_index(sources: list[str | Path], out_dir: str | Path, *, progress: bool = True,
                 shard_bytes: int = DEFAULT_SHARD_BYTES) -> dict:
     """Build a byte-level infini-gram index of `sources` in `out_dir`; return its index.json."""
@@ -189,7 +199,7 @@ def build_index(sources: list[str | Path], out_dir: str | Path, *, progress: boo
     _log(progress, f"{writer.docs:,} docs, {writer.bytes / 2**20:,.1f} MiB in {writer.shards} shard(s)")
     _build_suffix_arrays(out, writer.shards, progress)
     meta = {"format": "memx-infini-gram-u8", "version": 1, "token_dtype": "u8",
-            "sources": [str(Path(p).resolve()) for p in sources], "files": len(files),
+            "sources": [_source_label(Path(p), out) for p in sources], "files": len(files),
             "docs": writer.docs, "documents": writer.docs,
             "bytes": writer.bytes, "shards": writer.shards,
             "build_seconds": round(time.time() - t0, 3)}

@@ -123,3 +123,15 @@ def test_generic_pointer_width_agrees(corpus):
     slow = idx.prefix_lengths(data, offs)
     assert all((a == b).all() for a, b in zip(fast, slow))
     assert all((a[:-1] > 0).all() for a in fast[:5])
+
+
+def test_sources_beside_the_index_are_recorded_relative_to_it(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("the same tree can be moved")
+    meta = build_index([tmp_path / "corpus" / "a.txt"], tmp_path / "index", progress=False)
+    assert meta["sources"] == ["../corpus/a.txt"]
+    elsewhere = tmp_path / "far" / "b.txt"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("outside the index's tree")
+    meta = build_index([elsewhere], tmp_path / "far" / "deep" / "index", progress=False)
+    assert meta["sources"] == [str(elsewhere.resolve())]
