@@ -37,10 +37,10 @@ def connect() -> bool:
     if address:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True, runtime_env=runtime_env)
         return False
-    # Without an address Ray joins a cluster already running on this machine (`ray start
-    # --head`) or starts one; resource counts may only be given in the second case, and Ray
-    # counts this machine's CPUs itself, so none are passed.
-    ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True,
+    # "local": always a Ray of our own. Left to itself Ray would join whatever cluster it
+    # finds on this machine, and in Ray 2.60 actors created through that auto-join were
+    # cancelled before they ran; a cluster is used when it is named, never by accident.
+    ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True,
              runtime_env=runtime_env)
     return True
 

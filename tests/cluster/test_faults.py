@@ -192,7 +192,10 @@ def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster
     samples = json.loads(as_json.stdout)["stages"]["samples"]
     assert (samples["planned"], samples["committed"], len(samples["missing"])) == (16, len(before), 16 - len(before))
 
-    resumed = subprocess.run([sys.executable, "-m", "memx.cli", "resume", config.run_uri], env=env,
+    # No RAY_ADDRESS for the resume, with the cluster still running on this machine: memx
+    # starts a Ray of its own beside it (it once crashed there, joining that cluster).
+    no_address = {key: value for key, value in env.items() if key != "RAY_ADDRESS"}
+    resumed = subprocess.run([sys.executable, "-m", "memx.cli", "resume", config.run_uri], env=no_address,
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     after = committed_manifests(storage, "samples")
