@@ -125,21 +125,23 @@ def inspect_table(candidates: pa.Table, metric: str | None = None, strategy: str
     verified = "memorized" in rows.column_names
     filters = ", ".join(f"{k}={v}" for k, v in (("metric", metric), ("strategy", strategy),
                                                 ("memorized", memorized)) if v is not None)
-    table = Table(title=f"top {rows.num_rows} candidates" + (f" ({filters})" if filters else ""))
-    for name, justify in (("rank", "right"), ("metric", "left"), ("strategy", "left"),
-                          ("score", "right"), ("sample_id", "left")):
-        table.add_column(name, justify=justify, no_wrap=True)
-    if verified:
-        table.add_column("match", justify="right")
-        table.add_column("mem", justify="center")
-        table.add_column("category")
-    table.add_column("text" + (" (redacted)" if redact else ""), overflow="fold")
+    table = Table(title=f"top {rows.num_rows} candidates" + (f" ({filters})" if filters else ""), show_lines=True)
+    # Two columns, the text under its header line: any terminal width shows every field,
+    # where one column per field left the text no room at 80 columns.
+    table.add_column("rank", justify="right", no_wrap=True)
+    table.add_column("candidate" + (" (text redacted)" if redact else ""), overflow="fold")
     for r in rows.to_pylist():
         text = r.get("text") or ""
         text = _redact(text) if redact else text
-        cells = [str(r["rank"]), r["metric"], r["strategy"], f"{r['score']:.4g}", r["sample_id"]]
-        if verified:
-            cells += [str(r["match_tokens"]), "yes" if r["memorized"] else "", r["category"]]
         # Text() keeps square brackets in sample text from being read as rich markup
-        table.add_row(*[Text(c) for c in cells], Text(_snippet(text, width)))
+        cell = Text(f"{r['metric']}  score {r['score']:.4g}  {r['sample_id']}", style="bold")
+        if verified:
+            if r["memorized"]:
+                cell.append(f"  memorized: {r['match_tokens']} tokens in the corpus, {r.get('category') or '?'}",
+                            style="green")
+            else:
+                cell.append(f"  not memorized (longest corpus match {r['match_tokens']} tokens)", style="dim")
+        cell.append("\n")
+        cell.append(_snippet(text, width))
+        table.add_row(Text(str(r["rank"])), cell)
     return table

@@ -109,7 +109,17 @@ def test_printed_tables_equal_the_report(demo_run):
     for (metric, strategy), value in reported.items():
         expected = sum(1 for c in candidates if c["metric"] == metric and c["strategy"] == strategy and c["memorized"])
         assert int(value) == expected
-    assert "report.html" in stdout and "read_parquet" in stdout
+    assert "report.html" in stdout
+
+
+def test_printed_open_with_line_runs_as_printed(demo_run):
+    """The line the demo prints for opening the Parquet outputs works with what memx installs."""
+    _, stdout = demo_run
+    line = next(line for line in stdout.splitlines() if line.startswith("open with:"))
+    command = line.removeprefix("open with:").strip().replace("python ", f"{sys.executable} ", 1)
+    opened = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
+    assert opened.returncode == 0, opened.stderr
+    assert "sample_id" in opened.stdout and "memorized" in opened.stdout
 
 
 def test_candidate_text_and_score_belong_to_the_same_sample(demo_run):
