@@ -170,6 +170,10 @@ def inspect(run: str = typer.Argument(..., help="The run's URI."),
     from memx.storage import run_storage
 
     cfg = _run_config(run, endpoint_url)
+    for option, value, known in (("--metric", metric, cfg.metric_names()),
+                                 ("--strategy", strategy, list(cfg.generation.strategies))):
+        if value is not None and value not in known:
+            raise ConfigError(f"{option} {value}: not in this run (choose one of {', '.join(known)})")
     candidates = read_table(run_storage(cfg), CANDIDATES_KEY)
     out.print(inspect_table(candidates, metric=metric, strategy=strategy, memorized=memorized, top=top,
                             redact=not no_redact))

@@ -143,9 +143,16 @@ def report_stage(config: Config, out: str | None = None, redact: bool = True) ->
         directory = os.path.dirname(os.path.abspath(out))
         if not os.access(directory, os.W_OK):
             raise ConfigError(f"--out: cannot write to {directory}")
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
-            tmp.write(html)
-        os.replace(tmp.name, out)
+        tmp_name = None
+        try:
+            with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
+                tmp_name = tmp.name
+                tmp.write(html)
+            os.replace(tmp_name, out)
+        except OSError as error:  # a root user passes os.access where the filesystem still refuses
+            if tmp_name and os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise ConfigError(f"--out: cannot write {out} ({error.strerror or error})") from None
         return out
     storage.write_bytes(REPORT_KEY, html.encode("utf-8"))
     return storage.uri(REPORT_KEY)

@@ -143,3 +143,23 @@ def test_candidate_text_and_score_belong_to_the_same_sample(demo_run):
         assert row["text"] == text_of[row["sample_id"]]
         recomputed = len(zlib.compress(row["text"].encode("utf-8"))) / nll_of[row["sample_id"]]
         assert row["score"] == pytest.approx(recomputed, rel=1e-9)
+
+
+def _memx(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "memx.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_inspect_and_report_on_the_finished_run(demo_run, tmp_path):
+    run_dir, _ = demo_run
+    shown = _memx("inspect", str(run_dir), "--metric", "zlib", "--top", "3")
+    assert shown.returncode == 0 and "zlib  score" in shown.stdout
+    for option, value in (("--metric", "bogus"), ("--strategy", "nope")):
+        refused = _memx("inspect", str(run_dir), option, value)
+        assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and f"{option} {value}" in refused.stderr
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where a directory is expected")
+    refused = _memx("report", str(run_dir), "--out", str(blocker / "report.html"))
+    assert refused.returncode == 2 and refused.stderr.startswith("memx: error: --out:"), refused.stderr
+    written = _memx("report", str(run_dir), "--out", str(tmp_path / "copy.html"))
+    assert written.returncode == 0 and "<html" in (tmp_path / "copy.html").read_text()[:500].lower()
+    assert not list(tmp_path.glob("*.tmp"))
