@@ -15,7 +15,8 @@ import ray
 from cluster.actors import Placement, cluster_resources, plan_placement
 from cluster.pool import StageResult, StageWork, run_stages
 from memx.config import Config
-from memx.errors import MemxFailure
+from memx.errors import ConfigError, MemxFailure
+from memx.models import local_model_problem
 from memx.status import stage_status
 from memx.storage import run_storage
 
@@ -43,6 +44,20 @@ def connect() -> bool:
     ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True,
              runtime_env=runtime_env)
     return True
+
+
+def check_local_models(config: Config) -> None:
+    """Refuse, before anything is written, a run whose model paths do not exist here. Only
+    for a Ray of our own: a named cluster's nodes may mount paths this machine lacks, and
+    there the actors' bounded restarts end with the same reason."""
+    if os.environ.get("RAY_ADDRESS"):
+        return
+    models = [("target.model", config.target.model)]
+    models += [(f"references.{ref.name}.model", ref.model) for ref in config.references]
+    for field, model in models:
+        problem = local_model_problem(model)
+        if problem:
+            raise ConfigError(f"{field}: {model}: {problem}")
 
 
 def disconnect(started_here: bool) -> None:

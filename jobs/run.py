@@ -30,9 +30,10 @@ def finished(config: Config) -> bool:
 
 
 def run(config: Config, show_progress: bool = True, log=print) -> dict:
-    from jobs.common import connect, disconnect, run_generate_and_score
+    from jobs.common import check_local_models, connect, disconnect, run_generate_and_score
     from memx.pipeline import reduce_stage, report_stage, verify_stage
 
+    check_local_models(config)
     storage = run_storage(config)
     start_run(storage, config)
     timings = {}

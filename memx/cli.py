@@ -71,11 +71,12 @@ def run(config: str = typer.Argument(..., help="YAML config (SPEC §3).")):
 
 
 def _stage(config: str, stages: tuple[str, ...]) -> None:
-    from jobs.common import connect, disconnect, run_generate_and_score
+    from jobs.common import check_local_models, connect, disconnect, run_generate_and_score
     from memx.runstate import start_run
     from memx.storage import run_storage
 
     cfg = _config(config)
+    check_local_models(cfg)
     start_run(run_storage(cfg), cfg)
     started_here = connect()
     try:

@@ -8,9 +8,13 @@ GPT-2-style tokenizers have pad == eos. This module does not know about shards o
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+from memx.errors import ConfigError
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -56,12 +60,32 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return torch.float32
 
 
+def local_model_problem(name_or_path: str) -> str | None:
+    """Why `name_or_path` cannot be a local model, when it names one; None for hub ids.
+
+    A path that is absolute or starts with `.` or `~` is always meant locally; transformers
+    would otherwise take it for a malformed hub id and say so, which hides the real problem.
+    """
+    path = Path(name_or_path).expanduser()
+    looks_local = name_or_path.startswith((".", "~", os.sep)) or path.is_dir()
+    if not looks_local:
+        return None
+    if not path.is_dir():
+        return "no such directory"
+    if not (path / "config.json").is_file():
+        return "not a Hugging Face model directory (no config.json)"
+    return None
+
+
 def load_causal_lm(name_or_path: str, dtype: str = "auto", device: str | torch.device | None = None) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # per-load bars flood actor logs; memx shows one bar per stage
 
+    problem = local_model_problem(name_or_path)
+    if problem:
+        raise ConfigError(f"model {name_or_path}: {problem}")
     device = device if isinstance(device, torch.device) else pick_device(device)
     torch_dtype = resolve_dtype(dtype, device)
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)

@@ -3,6 +3,7 @@ files exit 2 with one line naming the field, and nothing is written for a bad co
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -114,3 +115,38 @@ def test_malformed_yaml_exits_2(tmp_path, text):
     proc = subprocess.run([sys.executable, "-m", "memx.cli", "run", str(path)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize("verb,field,where", [
+    ("generate", "target.model", "target"),
+    ("run", "references.small.model", "reference"),
+    ("score", "target.model", "not-a-model-dir"),
+])
+def test_local_model_that_is_not_there_exits_2_before_writing(tmp_path, verb, field, where):
+    out = tmp_path / "out"
+    data = dict(GOOD, output=str(out))
+    if where == "target":
+        data["target"] = {"model": str(tmp_path / "no-such-model")}
+    elif where == "reference":
+        data["references"] = [{"name": "small", "model": "./no-such-ref"}, GOOD["references"][1]]
+    else:
+        (tmp_path / "empty-dir").mkdir()
+        data["target"] = {"model": str(tmp_path / "empty-dir")}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(data))
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    proc = subprocess.run([sys.executable, "-m", "memx.cli", verb, str(path)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith(f"memx: error: {field}: ")
+    assert ("no config.json" if where == "not-a-model-dir" else "no such directory") in proc.stderr
+    assert not out.exists(), "nothing is written for a model that is not there"
+
+
+def test_hub_ids_are_not_mistaken_for_paths(tmp_path):
+    from memx.models import local_model_problem
+
+    assert local_model_problem("gpt2-xl") is None and local_model_problem("EleutherAI/pythia-1b") is None
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    assert local_model_problem(str(tmp_path / "model")) is None
