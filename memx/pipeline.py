@@ -47,6 +47,10 @@ def reduce_stage(config: Config) -> pa.Table:
     statuses = run_status(storage, config, verify_checksums=False)
     missing = sum(len(s.todo) for s in statuses.values())
     if missing:
+        from memx.runstate import CONFIG_KEY
+
+        if not storage.exists(CONFIG_KEY):  # never started: there is nothing to resume yet
+            raise MemxFailure(f"nothing generated at {config.run_uri} yet; run `memx run CONFIG` first")
         raise MemxFailure(f"{missing} shards are missing or corrupt; run `memx resume {config.run_uri}` first")
     specs = plan_stage(config, "samples") + plan_stage(config, "scores")
     reader = StorageRunReader(storage, specs)
