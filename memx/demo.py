@@ -94,7 +94,7 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     run_dir = config.run_uri
     console.print(f"wall time: {wall:.0f}s (lab {lab_seconds:.0f}s)")
     console.print(f"report:     {run_dir}/report.html")
-    console.print(f"parquet:    {run_dir}/samples/, {run_dir}/scores/, {run_dir}/candidates.parquet")
+    console.print(f"parquet:    {run_dir}/samples/, {run_dir}/scores/, {run_dir}/candidates.parquet", soft_wrap=True)
     # pyarrow comes with memx (pandas and duckdb may not); soft_wrap keeps each command on
     # one line so it can be copied as printed
     console.print(f"open with:  python -c \"import pyarrow.parquet as pq; "
