@@ -17,6 +17,7 @@ from cluster.pool import StageResult, StageWork, run_stages
 from memx.config import Config
 from memx.errors import ConfigError, MemxFailure
 from memx.models import local_model_problem
+from memx.runstate import start_run
 from memx.status import stage_status
 from memx.storage import run_storage
 
@@ -112,3 +113,16 @@ def run_generate_and_score(config: Config, stages: tuple[str, ...] = ("samples",
         raise MemxFailure(f"{len(failed)} shards failed after bounded retries (first: {key}: {message}); "
                           f"fix the cause, then run `memx resume {config.run_uri}`")
     return results
+
+
+def start_and_run(config: Config, stages: tuple[str, ...] = ("samples", "scores"),
+                  show_progress: bool = True) -> dict[str, StageResult]:
+    """Every entrypoint's way in: refuse missing local models before anything is written,
+    save or check config.json, then run what is missing of `stages` on Ray."""
+    check_local_models(config)
+    start_run(run_storage(config), config)
+    started_here = connect()
+    try:
+        return run_generate_and_score(config, stages, show_progress=show_progress)
+    finally:
+        disconnect(started_here)

@@ -12,7 +12,6 @@ import sys
 import time
 
 from memx.config import Config, load_config
-from memx.runstate import start_run
 from memx.storage import run_storage
 
 
@@ -30,23 +29,16 @@ def finished(config: Config) -> bool:
 
 
 def run(config: Config, show_progress: bool = True, log=print) -> dict:
-    from jobs.common import check_local_models, connect, disconnect, run_generate_and_score
+    from jobs.common import start_and_run
     from memx.pipeline import reduce_stage, report_stage, verify_stage
 
-    check_local_models(config)
-    storage = run_storage(config)
-    start_run(storage, config)
     timings = {}
-    started_here = connect()
-    try:
-        started = time.time()
-        results = run_generate_and_score(config, show_progress=show_progress)
-        timings["generate+score"] = time.time() - started
-        for stage, result in results.items():
-            log(f"{stage}: {len(result.done)} shards, {result.rows} rows in {result.seconds:.1f}s"
-                + (f", {result.actor_restarts} actor restarts" if result.actor_restarts else ""))
-    finally:
-        disconnect(started_here)
+    started = time.time()
+    results = start_and_run(config, show_progress=show_progress)
+    timings["generate+score"] = time.time() - started
+    for stage, result in results.items():
+        log(f"{stage}: {len(result.done)} shards, {result.rows} rows in {result.seconds:.1f}s"
+            + (f", {result.actor_restarts} actor restarts" if result.actor_restarts else ""))
     started = time.time()
     candidates = reduce_stage(config)
     timings["reduce"] = time.time() - started

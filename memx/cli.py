@@ -71,18 +71,9 @@ def run(config: str = typer.Argument(..., help="YAML config (SPEC §3).")):
 
 
 def _stage(config: str, stages: tuple[str, ...]) -> None:
-    from jobs.common import check_local_models, connect, disconnect, run_generate_and_score
-    from memx.runstate import start_run
-    from memx.storage import run_storage
+    from jobs.common import start_and_run
 
-    cfg = _config(config)
-    check_local_models(cfg)
-    start_run(run_storage(cfg), cfg)
-    started_here = connect()
-    try:
-        results = run_generate_and_score(cfg, stages)
-    finally:
-        disconnect(started_here)
+    results = start_and_run(_config(config), stages)
     for stage, result in results.items():
         out.print(f"{stage}: {len(result.done)} shards, {result.rows} rows in {result.seconds:.1f}s")
     if not results:
