@@ -115,7 +115,7 @@ def submit(config: str = typer.Argument(..., help="YAML config."),
            address: str = typer.Option(..., help="Ray dashboard address, e.g. http://HEAD:8265."),
            wait: bool = typer.Option(False, "--wait", help="Follow the job's logs until it ends.")):
     """Submit `memx run CONFIG` as a Ray job (Jobs API); prints the job id."""
-    from memx.submit import submit_run
+    from jobs.submit import submit_run
 
     code = submit_run(_config(config), config, address, wait, console=out)
     raise typer.Exit(code)
