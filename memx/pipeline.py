@@ -145,15 +145,13 @@ def report_stage(config: Config, out: str | None = None, redact: bool = True) ->
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies))
     if out:
         directory = os.path.dirname(os.path.abspath(out))
-        if not os.access(directory, os.W_OK):
-            raise ConfigError(f"--out: cannot write to {directory}")
         tmp_name = None
         try:
             with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
                 tmp_name = tmp.name
                 tmp.write(html)
             os.replace(tmp_name, out)
-        except OSError as error:  # a root user passes os.access where the filesystem still refuses
+        except OSError as error:  # unwritable, missing, not a directory: the filesystem says which
             if tmp_name and os.path.exists(tmp_name):
                 os.unlink(tmp_name)
             raise ConfigError(f"--out: cannot write {out} ({error.strerror or error})") from None
