@@ -126,6 +126,9 @@ class SelectionConfig(_Strict):
 class VerifyConfig(_Strict):
     index: str = Field(min_length=1)
     min_match_tokens: PositiveInt = 50
+    # candidates: verify the selected candidates only (the paper); all: a sharded `verified`
+    # stage checks every sample, so memorization.json can measure rates and metric quality
+    scope: Literal["candidates", "all"] = "candidates"
 
 
 class ClusterConfig(_Strict):
