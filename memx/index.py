@@ -26,13 +26,12 @@ from typing import Iterator
 import numpy as np
 
 from memx.errors import ConfigError, MemxFailure
+from memx.verify.sarray import ShardSearcher, pack_queries
 
 SUFFIXES = (".txt", ".jsonl", ".parquet")
 DOC_SEP = b"\xff"  # never occurs in UTF-8, so no match can span two documents
 DEFAULT_SHARD_BYTES = 1 << 31  # keeps each suffix-array build within a few GiB of RAM
 _SHARD_FILES = ("tokenized.", "offset.", "table.")
-# infini-gram's u8 engine takes its vocabulary size as a byte: 255 is the most it accepts.
-_VOCAB, _EOS = 255, 254
 
 
 def _expand(sources: list[str | Path]) -> list[Path]:
@@ -220,40 +219,49 @@ class CorpusIndex:
             raise ConfigError(f"verify index {self.dir}: no index.json (missing or incomplete; "
                               "run `memx index build`)")
         self.meta = json.loads(meta_path.read_text())
-        from memx.verify.sarray import ShardSearcher
-
         self._shards = [ShardSearcher(self.dir / f"tokenized.{i}", self.dir / f"table.{i}")
                         for i in range(int(self.meta["shards"]))]
-        self._engine = None
 
     def count(self, text: str) -> int:
         """Occurrences of the exact UTF-8 bytes of `text` in the corpus (overlaps included)."""
-        data = text.encode("utf-8")
-        if not data:
-            return 0
-        if self._engine is None:
-            from infini_gram.engine import InfiniGramEngine
+        return self.count_bytes(text.encode("utf-8"))
 
-            # prefetch threads cost more than they save on single point queries
-            self._engine = InfiniGramEngine(
-                index_dir=[str(self.dir)], eos_token_id=_EOS, vocab_size=_VOCAB, version=4,
-                token_dtype="u8", ds_prefetch_depth=0, sa_prefetch_depth=0, od_prefetch_depth=0)
-        return int(self._engine.engine.count(input_ids=list(data)).count)
+    def count_bytes(self, data: bytes) -> int:
+        """Occurrences of the exact bytes `data` in the corpus (overlaps included)."""
+        return int(self.count_many([data])[0])
+
+    def count_many(self, datas: list[bytes]) -> np.ndarray:
+        """`count_bytes` of each of `datas` (int64), in one batched search; 0 for b""."""
+        buf, starts = pack_queries(datas)
+        return self.count_packed(buf, starts, np.array([len(d) for d in datas], dtype=np.int64))
+
+    def count_packed(self, buf: np.ndarray, pos: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        """Occurrences of each buf[p:p+n] in a `sarray.pack_queries` buffer; 0 where n == 0."""
+        pos, lens = np.asarray(pos, dtype=np.int64), np.asarray(lens, dtype=np.int64)
+        out = np.zeros(len(pos), dtype=np.int64)
+        some = np.nonzero(lens > 0)[0]
+        if some.size:
+            for shard in self._shards:  # documents never cross shards: counts add up
+                out[some] += shard.count(buf, pos[some], lens[some])
+        return out
 
     def prefix_lengths(self, datas: list[bytes], offsets: list[np.ndarray]) -> list[np.ndarray]:
         """For each datas[i] and each l in offsets[i], the longest n with datas[i][l:l+n] in
         the corpus. One batched search for all of them: the way to query in bulk."""
-        from memx.verify.sarray import pack_queries
-
         buf, starts = pack_queries(datas)
         offs = [np.asarray(o, dtype=np.int64) for o in offsets]
         if not offs or sum(len(o) for o in offs) == 0:
             return [np.zeros(len(o), dtype=np.int64) for o in offs]
         pos = np.concatenate([starts[i] + o for i, o in enumerate(offs)])
+        return np.split(self.prefix_lengths_packed(buf, pos), np.cumsum([len(o) for o in offs])[:-1])
+
+    def prefix_lengths_packed(self, buf: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """Longest n with buf[p:p+n] in the corpus, for each p in `pos`, over a
+        `sarray.pack_queries`-style buffer (every query ends with its SENTINEL)."""
         best = np.zeros(len(pos), dtype=np.int64)
         for shard in self._shards:
-            np.maximum(best, shard.prefix_lengths(buf, pos), out=best)
-        return np.split(best, np.cumsum([len(o) for o in offs])[:-1])
+            np.maximum(best, shard.prefix_lengths(buf, np.asarray(pos, dtype=np.int64)), out=best)
+        return best
 
     def match_ends(self, data: bytes) -> list[int]:
         """For each byte offset l, the largest r such that data[l:r] occurs in the corpus."""

@@ -104,6 +104,57 @@ class ShardSearcher:
         return np.maximum(lcp_lo, lcp_hi)
 
 
+    def count(self, buf: np.ndarray, pos: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        """Occurrences in this shard of each buf[p:p+n] (p in `pos`, n in `lens`; n >= 1).
+
+        The size of the suffix-array range whose first n bytes equal the query: an upper
+        bound search (ties count as smaller) minus a lower bound search (ties as larger).
+        """
+        out = np.zeros(len(pos), dtype=np.int64)
+        for s in range(0, len(pos), _CHUNK):
+            p = pos[s:s + _CHUNK].astype(np.int64)
+            n = lens[s:s + _CHUNK].astype(np.int64)
+            out[s:s + _CHUNK] = self._bound(buf, p, n, upper=True) - self._bound(buf, p, n, upper=False)
+        return out
+
+    def _bound(self, buf: np.ndarray, pos: np.ndarray, lens: np.ndarray, upper: bool) -> np.ndarray:
+        """Rank of the first suffix whose n-byte prefix is >= the query (> it when `upper`)."""
+        q = len(pos)
+        lo = np.full(q, -1, dtype=np.int64)
+        hi = np.full(q, self.n, dtype=np.int64)
+        lcp_lo = np.zeros(q, dtype=np.int64)
+        lcp_hi = np.zeros(q, dtype=np.int64)
+        act = np.arange(q)
+        while act.size:
+            mid = (lo[act] + hi[act]) // 2
+            ptr = self._pointers(mid)
+            lcp = np.minimum(lcp_lo[act], lcp_hi[act])
+            less = np.empty(act.size, dtype=bool)
+            pend = np.arange(act.size)
+            width = _BLOCK
+            while pend.size:
+                o = lcp[pend]
+                cols = np.arange(width)
+                qb = buf[(pos[act[pend]] + o)[:, None] + cols].astype(np.int16)
+                cb = self._corpus_block(ptr[pend] + o, width)
+                # past the query's length counts as a difference: the comparison stops there
+                neq = (qb != cb) | ((o[:, None] + cols) >= lens[act[pend]][:, None])
+                hit = neq.any(axis=1)
+                first = neq.argmax(axis=1)
+                done, rows, f = pend[hit], np.nonzero(hit)[0], first[hit]
+                lcp[done] = np.minimum(o[hit] + f, lens[act[done]])
+                equal = lcp[done] == lens[act[done]]
+                less[done] = np.where(equal, upper, cb[rows, f] < qb[rows, f])
+                pend = pend[~hit]
+                lcp[pend] += width
+                width = _LONG_BLOCK
+            a_less, a_more = act[less], act[~less]
+            lo[a_less], lcp_lo[a_less] = mid[less], lcp[less]
+            hi[a_more], lcp_hi[a_more] = mid[~less], lcp[~less]
+            act = act[hi[act] - lo[act] > 1]
+        return hi
+
+
 def pack_queries(datas: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """One buffer of all texts, each followed by SENTINEL, plus each text's start offset."""
     starts = np.zeros(len(datas), dtype=np.int64)

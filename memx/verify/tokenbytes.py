@@ -1,0 +1,121 @@
+"""The exact bytes each token id of a tokenizer stands for, for byte-level verification.
+
+The index is over raw UTF-8 bytes and generated samples are token ids, so verifying a
+sample means concatenating its tokens' bytes: never decoding to text, because a
+byte-level token may hold only part of a multi-byte character and `decode` would turn
+that part into U+FFFD. `token_byte_table(tokenizer)` maps every id to its bytes, with
+None for special tokens (EOS/BOS/PAD...: they stand for no text and break a span).
+
+For GPT-2-style byte-level BPE (the lab's tokenizer, GPT-2, GPT-NeoX, Llama 3, ...) the
+table is exact: each vocabulary string is written in GPT-2's printable alphabet of the
+256 bytes, which `_byte_decoder` inverts. Other tokenizers (SentencePiece and the like)
+get an approximation: each id decoded on its own (`<0xNN>` byte-fallback pieces are
+mapped to their byte), which loses the word-start space SentencePiece only shows in
+context. It knows nothing about the index or about spans.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+_BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
+
+
+@lru_cache(maxsize=1)
+def _byte_decoder() -> dict[str, int]:
+    """Inverse of GPT-2's `bytes_to_unicode`: printable character -> the byte it encodes."""
+    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+                 + list(range(ord("®"), ord("ÿ") + 1)))
+    chars = printable[:]
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)  # unprintable bytes move past the Latin-1 range
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, chars)}
+
+
+def _is_byte_level(tokenizer: Any) -> bool:
+    if hasattr(tokenizer, "byte_decoder"):  # slow GPT2Tokenizer and its relatives
+        return True
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or backend.decoder is None:
+        return False
+    decoder = json.loads(backend.to_str()).get("decoder") or {}
+    # a Sequence decoder (some Llama-3-style exports) counts when one part is ByteLevel
+    parts = decoder.get("decoders", [decoder])
+    return any(p.get("type") == "ByteLevel" for p in parts if isinstance(p, dict))
+
+
+def _special_ids(tokenizer: Any) -> set[int]:
+    ids = set(int(i) for i in getattr(tokenizer, "all_special_ids", []) or [])
+    # added tokens flagged special (chat markers etc.) are not in all_special_ids everywhere
+    for token_id, added in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).items():
+        if getattr(added, "special", False):
+            ids.add(int(token_id))
+    return ids
+
+
+def _vocab_size(vocab: dict[str, int], tokenizer: Any) -> int:
+    top = max(vocab.values(), default=-1) + 1
+    return max(top, len(tokenizer)) if hasattr(tokenizer, "__len__") else top
+
+
+def token_byte_table(tokenizer: Any) -> list[bytes | None]:
+    """For every id in 0..vocab size-1, the bytes it stands for; None for special tokens
+    and for ids the vocabulary does not use."""
+    vocab = tokenizer.get_vocab()  # includes added tokens in transformers tokenizers
+    table: list[bytes | None] = [None] * _vocab_size(vocab, tokenizer)
+    special = _special_ids(tokenizer)
+    added = {int(i): t for i, t in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).items()}
+    if _is_byte_level(tokenizer):
+        decoder = _byte_decoder()
+        for piece, token_id in vocab.items():
+            if token_id in special:
+                continue
+            if token_id in added:  # added tokens are stored as plain text, not byte-mapped
+                table[token_id] = str(added[token_id]).encode("utf-8")
+            elif all(ch in decoder for ch in piece):
+                table[token_id] = bytes(decoder[ch] for ch in piece)
+            else:  # a piece outside the byte alphabet cannot come from this BPE's merges
+                table[token_id] = piece.encode("utf-8")
+        return table
+    for token_id in range(len(table)):
+        if token_id in special:
+            continue
+        piece = tokenizer.convert_ids_to_tokens(token_id)
+        if piece is None:
+            continue
+        byte = _BYTE_PIECE.fullmatch(piece)
+        if byte:
+            table[token_id] = bytes([int(byte.group(1), 16)])
+        else:
+            table[token_id] = tokenizer.decode([token_id]).encode("utf-8")
+    return table
+
+
+def ids_to_bytes(ids, table: list[bytes | None]) -> bytes:
+    """Concatenated bytes of `ids`; special tokens (None) contribute nothing."""
+    return b"".join(b for b in (table[int(i)] for i in ids) if b is not None)
+
+
+class PackedTable:
+    """`token_byte_table` as flat arrays, so whole shards are converted with numpy:
+    `data[offset[i]:offset[i] + length[i]]` are token i's bytes; `special[i]` marks None."""
+
+    def __init__(self, table: list[bytes | None]):
+        self.length = np.array([len(b) if b is not None else 0 for b in table], dtype=np.int64)
+        self.special = np.array([b is None for b in table], dtype=bool)
+        self.offset = np.zeros(len(table), dtype=np.int64)
+        np.cumsum(self.length[:-1], out=self.offset[1:])
+        self.data = np.frombuffer(b"".join(b for b in table if b is not None) or b"\0",
+                                  dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return len(self.length)
