@@ -18,12 +18,11 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from cluster.actors import Placement, start_actor
-from memx.config import Config
 from memx.errors import MemxFailure, StorageUnavailable
 from memx.plan import ShardSpec
 from memx.progress import StageProgress
+from memx.runstate import Run
 from memx.shards import record_failure
-from memx.storage import run_storage
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_PER_ACTOR = 2  # one running, one waiting: the actor never idles on a driver round trip
@@ -67,14 +66,14 @@ def _cause(error: BaseException) -> BaseException:
     return getattr(error, "cause", None) or error
 
 
-def run_stages(config: Config, works: list[StageWork], ready: set[tuple[str, str, int]] | None = None,
+def run_stages(run: Run, works: list[StageWork], ready: set[tuple[str, str, int]] | None = None,
                show_progress: bool = True) -> dict[str, StageResult]:
     """Run every spec of every stage to a committed shard or a recorded failure.
 
     `ready` holds (stage, strategy, index) of shards already committed before this call, so
     dependent specs on them start at once.
     """
-    storage = run_storage(config)
+    storage = run.storage
     ready = set(ready or ())
     by_stage = {w.stage: w for w in works}
     results = {w.stage: StageResult(w.stage) for w in works}
@@ -94,7 +93,7 @@ def run_stages(config: Config, works: list[StageWork], ready: set[tuple[str, str
 
     def spawn(slot: _Slot) -> None:
         work = by_stage[slot.stage]
-        slot.actor = start_actor(slot.stage, config, work.placement, work.runner)
+        slot.actor = start_actor(slot.stage, run, work.placement, work.runner)
         slot.in_flight = 0
 
     def release(stage: str, spec: ShardSpec) -> None:

@@ -17,9 +17,8 @@ from cluster.pool import StageResult, StageWork, run_stages
 from memx.config import Config
 from memx.errors import ConfigError, MemxFailure
 from memx.models import local_model_problem
-from memx.runstate import start_run
+from memx.runstate import Run, start_run
 from memx.status import stage_status
-from memx.storage import run_storage
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +77,10 @@ def _placements(config: Config, overlap: bool) -> tuple[Placement, Placement, bo
     return whole, whole, False
 
 
-def run_generate_and_score(config: Config, stages: tuple[str, ...] = ("samples", "scores"),
+def run_generate_and_score(run: Run, stages: tuple[str, ...] = ("samples", "scores"),
                            show_progress: bool = True) -> dict[str, StageResult]:
     """Run what is missing or corrupt in the given stages; overlapped when the cluster has room."""
-    storage = run_storage(config)
+    storage, config = run.storage, run.config
     statuses = {stage: stage_status(storage, config, stage) for stage in ("samples", "scores")}
     for status in statuses.values():
         for spec in status.corrupt:  # a corrupt shard is redone: its manifest must go first
@@ -96,33 +95,33 @@ def run_generate_and_score(config: Config, stages: tuple[str, ...] = ("samples",
         unready = [s for s in score_todo if ("samples", s.strategy, s.index) not in ready]
         if unready:
             raise MemxFailure(f"{len(unready)} sample shards are not committed yet (e.g. {unready[0].strategy}/"
-                              f"{unready[0].name}); run `memx generate` or `memx resume {config.run_uri}` first")
+                              f"{unready[0].name}); run `memx generate` or `memx resume {run.uri}` first")
     gen_place, score_place, overlapped = _placements(config, overlap=bool(gen_todo and score_todo))
     results: dict[str, StageResult] = {}
     if overlapped:
         works = [StageWork("samples", gen_todo, gen_place), StageWork("scores", score_todo, score_place, after="samples")]
-        results.update(run_stages(config, works, ready, show_progress))
+        results.update(run_stages(run, works, ready, show_progress))
     else:
         if gen_todo:
-            results.update(run_stages(config, [StageWork("samples", gen_todo, gen_place)], ready, show_progress))
+            results.update(run_stages(run, [StageWork("samples", gen_todo, gen_place)], ready, show_progress))
         if score_todo:
-            results.update(run_stages(config, [StageWork("scores", score_todo, score_place)], ready, show_progress))
+            results.update(run_stages(run, [StageWork("scores", score_todo, score_place)], ready, show_progress))
     failed = {key: msg for r in results.values() for key, msg in r.failed.items()}
     if failed:
         key, message = next(iter(failed.items()))
         raise MemxFailure(f"{len(failed)} shards failed after bounded retries (first: {key}: {message}); "
-                          f"fix the cause, then run `memx resume {config.run_uri}`")
+                          f"fix the cause, then run `memx resume {run.uri}`")
     return results
 
 
-def start_and_run(config: Config, stages: tuple[str, ...] = ("samples", "scores"),
+def start_and_run(run: Run, stages: tuple[str, ...] = ("samples", "scores"),
                   show_progress: bool = True) -> dict[str, StageResult]:
     """Every entrypoint's way in: refuse missing local models before anything is written,
     save or check config.json, then run what is missing of `stages` on Ray."""
-    check_local_models(config)
-    start_run(run_storage(config), config)
+    check_local_models(run.config)
+    start_run(run.storage, run.config)
     started_here = connect()
     try:
-        return run_generate_and_score(config, stages, show_progress=show_progress)
+        return run_generate_and_score(run, stages, show_progress=show_progress)
     finally:
         disconnect(started_here)

@@ -3,7 +3,8 @@ room) -> reduce -> verify (when configured) -> report.
 
 Usable as `python -m jobs.run CONFIG` (what `memx submit` sends to the Ray Jobs API) or
 from the CLI. Every stage skips what is already committed, so a rerun or `resume` after
-any failure does only the missing work.
+any failure does only the missing work. It takes a `Run` whose storage the caller
+resolved; it never decides where a run lives.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ from __future__ import annotations
 import sys
 import time
 
-from memx.config import Config, load_config
-from memx.storage import run_storage
+from memx.runstate import Run
 
 
-def finished(config: Config) -> bool:
+def finished(run: Run) -> bool:
     """True when every shard is committed and every result object of the run is written."""
     from memx.pipeline import CANDIDATES_KEY, REPORT_KEY, read_table
     from memx.status import run_status
 
-    storage = run_storage(config)
+    storage, config = run.storage, run.config
     if any(s.todo for s in run_status(storage, config).values()):
         return False
     if not (storage.exists(CANDIDATES_KEY) and storage.exists(REPORT_KEY)):
@@ -28,36 +28,52 @@ def finished(config: Config) -> bool:
     return config.verify is None or "memorized" in read_table(storage, CANDIDATES_KEY).column_names
 
 
-def run(config: Config, show_progress: bool = True, log=print) -> dict:
+def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool = True) -> dict:
     from jobs.common import start_and_run
     from memx.pipeline import reduce_stage, report_stage, verify_stage
 
     timings = {}
     started = time.time()
-    results = start_and_run(config, show_progress=show_progress)
+    results = start_and_run(run, show_progress=show_progress)
     timings["generate+score"] = time.time() - started
     for stage, result in results.items():
         log(f"{stage}: {len(result.done)} shards, {result.rows} rows in {result.seconds:.1f}s"
             + (f", {result.actor_restarts} actor restarts" if result.actor_restarts else ""))
     started = time.time()
-    candidates = reduce_stage(config)
+    candidates = reduce_stage(run)
     timings["reduce"] = time.time() - started
     log(f"reduce: {candidates.num_rows} candidate rows")
-    if config.verify is not None:
+    if run.config.verify is not None:
         started = time.time()
-        candidates = verify_stage(config)
+        candidates = verify_stage(run)
         timings["verify"] = time.time() - started
         log(f"verify: {sum(candidates.column('memorized').to_pylist())} memorized candidate rows")
-    where = report_stage(config)
+    where = report_stage(run, redact=redact)
     log(f"report: {where}")
     return timings
 
 
 def main(argv: list[str] | None = None) -> int:
-    from memx.cli import main as cli_main
+    """`python -m jobs.run CONFIG`: the job a Ray cluster runs for `memx submit`."""
+    import argparse
+    import logging
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    return cli_main(["run", *args])
+    from memx.config import load_config
+    from memx.errors import MemxError
+    from memx.runstate import new_run
+
+    parser = argparse.ArgumentParser(prog="python -m jobs.run", description=__doc__.splitlines()[0])
+    parser.add_argument("config", help="YAML config (SPEC §3)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run = new_run(load_config(args.config))
+        run_pipeline(run)
+    except MemxError as error:
+        print(f"memx: error: {error}", file=sys.stderr)
+        return error.exit_code
+    print(f"done: {run.uri}")
+    return 0
 
 
 if __name__ == "__main__":

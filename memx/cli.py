@@ -1,7 +1,9 @@
 """The `memx` command line (SPEC §2): argument parsing and exit codes, nothing else.
 
 Each verb loads its input, calls one function of the library or of `jobs/`, and prints the
-outcome. Exit 0 on success, 2 on bad input (one line naming the field), 1 on a runtime
+outcome. It is the one module of memx/ that calls into jobs/ (the face of the Ray jobs);
+the rest of the library never does. A verb on an existing RUN opens the run where the
+user points (`memx.runstate.open_run`), never where its config.json says it was made. Exit 0 on success, 2 on bad input (one line naming the field), 1 on a runtime
 failure (with what to do next). Heavy imports (torch, Ray) happen inside the verbs so
 `memx --help` and config errors answer instantly.
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 import json
 
 import logging
-import os
 import sys
 from typing import List, Optional
 
@@ -37,16 +38,18 @@ def _config(path: str):
     return load_config(path)
 
 
-def _run_config(run: str, endpoint_url: str | None):
-    """The saved config of an existing run (RUN = its URI)."""
-    from memx.runstate import load_saved_config
-    from memx.storage import Storage
+def _new_run(path: str):
+    """The run a CONFIG file creates (or continues) at its `{output}/{run_id}`."""
+    from memx.runstate import new_run
 
-    endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-    config = load_saved_config(Storage(run, endpoint_url))
-    if config is None:
-        raise ConfigError(f"RUN: {run} holds no config.json (is it the run's URI, {{output}}/{{run_id}}?)")
-    return config
+    return new_run(_config(path))
+
+
+def _open_run(uri: str, endpoint_url: str | None):
+    """An existing run, at the URI given (RUN), with the config saved in it."""
+    from memx.runstate import open_run
+
+    return open_run(uri, endpoint_url)
 
 
 @app.command()
@@ -55,7 +58,7 @@ def demo(out_dir: str = typer.Option("./runs", "--out", help="Where the demo run
          samples: Optional[int] = typer.Option(None, help="Samples per strategy (default: the lab's)."),
          no_redact: bool = typer.Option(False, "--no-redact", help="Show personal data unmasked.")):
     """Build (or reuse) the lab, run the whole attack on a local Ray on the CPU, verify, report."""
-    from memx.demo import run_demo
+    from jobs.demo import run_demo
 
     run_demo(out_dir, preset=preset, samples=samples, redact=not no_redact, console=out)
 
@@ -63,17 +66,17 @@ def demo(out_dir: str = typer.Option("./runs", "--out", help="Where the demo run
 @app.command()
 def run(config: str = typer.Argument(..., help="YAML config (SPEC §3).")):
     """generate -> score -> reduce (-> verify) -> report on the Ray cluster in RAY_ADDRESS, else a local one."""
-    from jobs.run import run as run_pipeline
+    from jobs.run import run_pipeline
 
-    cfg = _config(config)
-    run_pipeline(cfg, log=out.print)
-    out.print(f"[green]done[/green]: {cfg.run_uri}")
+    handle = _new_run(config)
+    run_pipeline(handle, log=out.print)
+    out.print(f"[green]done[/green]: {handle.uri}", soft_wrap=True)
 
 
 def _stage(config: str, stages: tuple[str, ...]) -> None:
     from jobs.common import start_and_run
 
-    results = start_and_run(_config(config), stages)
+    results = start_and_run(_new_run(config), stages)
     for stage, result in results.items():
         out.print(f"{stage}: {len(result.done)} shards, {result.rows} rows in {result.seconds:.1f}s")
     if not results:
@@ -97,7 +100,7 @@ def reduce(config: str = typer.Argument(..., help="YAML config.")):
     """Rank, de-duplicate and select the candidates (candidates.parquet)."""
     from memx.pipeline import reduce_stage
 
-    table = reduce_stage(_config(config))
+    table = reduce_stage(_new_run(config))
     out.print(f"candidates.parquet: {table.num_rows} rows")
 
 
@@ -106,7 +109,7 @@ def verify(config: str = typer.Argument(..., help="YAML config with a `verify` s
     """Check each candidate against the training-corpus index; set match_tokens, memorized, category."""
     from memx.pipeline import verify_stage
 
-    table = verify_stage(_config(config))
+    table = verify_stage(_new_run(config))
     out.print(f"verified {table.num_rows} candidate rows, {sum(table.column('memorized').to_pylist())} memorized")
 
 
@@ -129,25 +132,25 @@ def status(run: str = typer.Argument(..., help="The run's URI: {output}/{run_id}
     """Per stage: shards planned, committed, missing, corrupt, failed; samples; throughput."""
     from memx.status_view import print_status, status_record
 
-    config = _run_config(run, endpoint_url)
+    handle = _open_run(run, endpoint_url)
     if as_json:
-        print(json.dumps(status_record(config, verify_checksums=not fast)))
+        print(json.dumps(status_record(handle, verify_checksums=not fast)))
         return
-    print_status(config, console=out, verify_checksums=not fast)
+    print_status(handle, console=out, verify_checksums=not fast)
 
 
 @app.command()
 def resume(run: str = typer.Argument(..., help="The run's URI: {output}/{run_id}."),
            endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP)):
     """Rerun only what is missing or failed, in every stage, from the run's saved config."""
-    from jobs.run import finished, run as run_pipeline
+    from jobs.run import finished, run_pipeline
 
-    cfg = _run_config(run, endpoint_url)
-    if finished(cfg):
-        out.print(f"nothing to resume: {cfg.run_uri} is complete")
+    handle = _open_run(run, endpoint_url)
+    if finished(handle):
+        out.print(f"nothing to resume: {handle.uri} is complete", soft_wrap=True)
         return
-    run_pipeline(cfg, log=out.print)
-    out.print(f"[green]done[/green]: {cfg.run_uri}")
+    run_pipeline(handle, log=out.print)
+    out.print(f"[green]done[/green]: {handle.uri}", soft_wrap=True)
 
 
 @app.command()
@@ -159,14 +162,14 @@ def inspect(run: str = typer.Argument(..., help="The run's URI."),
     """A table of the top candidates in the terminal."""
     from memx.pipeline import CANDIDATES_KEY, read_table
     from memx.report import inspect_table
-    from memx.storage import run_storage
 
-    cfg = _run_config(run, endpoint_url)
+    handle = _open_run(run, endpoint_url)
+    cfg = handle.config
     for option, value, known in (("--metric", metric, cfg.metric_names()),
                                  ("--strategy", strategy, list(cfg.generation.strategies))):
         if value is not None and value not in known:
             raise ConfigError(f"{option} {value}: not in this run (choose one of {', '.join(known)})")
-    candidates = read_table(run_storage(cfg), CANDIDATES_KEY)
+    candidates = read_table(handle.storage, CANDIDATES_KEY)
     out.print(inspect_table(candidates, metric=metric, strategy=strategy, memorized=memorized, top=top,
                             redact=not no_redact))
 
@@ -179,7 +182,7 @@ def report(run: str = typer.Argument(..., help="The run's URI."),
     """The self-contained HTML report."""
     from memx.pipeline import report_stage
 
-    out.print(report_stage(_run_config(run, endpoint_url), out_file, redact=not no_redact))
+    out.print(report_stage(_open_run(run, endpoint_url), out_file, redact=not no_redact), soft_wrap=True)
 
 
 @index_app.command("build")

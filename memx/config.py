@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from memx.errors import ConfigError
 
-STRATEGIES = ("top_k", "temperature", "internet")
+STRATEGIES = ("top_k", "temperature", "internet")  # the paper's three: the default
+PREFIX = "prefix"  # discoverable extraction (SPEC §7), opt-in beside the paper's three
 METRICS = ("perplexity", "ratio", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus")
 RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -76,8 +77,32 @@ class InternetConfig(_Strict):
         return self
 
 
+class PrefixConfig(_Strict):
+    """SPEC §7: sequences cut from `source`; the model continues each prefix for suffix_tokens."""
+
+    source: str | None = None
+    prefix_tokens: PositiveInt = 50
+    suffix_tokens: PositiveInt = 50
+    decoding: Literal["greedy", "top_k"] = "greedy"
+    draws: PositiveInt = 1  # declared after `decoding`, so its validator can see it
+
+    @field_validator("draws")
+    @classmethod
+    def _draws_need_sampling(cls, value: int, info: ValidationInfo) -> int:
+        # greedy is deterministic: n draws would be n copies of one continuation
+        if value > 1 and info.data.get("decoding", "greedy") == "greedy":
+            raise ValueError(f"{value} draws need decoding: top_k (greedy gives the same continuation every draw)")
+        return value
+
+    @property
+    def sequence_tokens(self) -> int:
+        return self.prefix_tokens + self.suffix_tokens
+
+
 class GenerationConfig(_Strict):
-    strategies: list[Literal["top_k", "temperature", "internet"]] = Field(default_factory=lambda: list(STRATEGIES))
+    strategies: list[Literal["top_k", "temperature", "internet", "prefix"]] = Field(
+        default_factory=lambda: list(STRATEGIES)
+    )
     samples_per_strategy: PositiveInt = 200_000
     shard_size: PositiveInt = 1000
     batch_size: PositiveInt = 64
@@ -85,6 +110,7 @@ class GenerationConfig(_Strict):
     top_k: PositiveInt = 40
     temperature: TemperatureConfig = TemperatureConfig()
     internet: InternetConfig = InternetConfig()
+    prefix: PrefixConfig = PrefixConfig()
     seed: int = Field(0, ge=0)
 
     @field_validator("strategies")
@@ -162,9 +188,23 @@ class Config(_Strict):
             raise ValueError("references: names must be unique")
         if "internet" in self.generation.strategies and not self.generation.internet.prompts:
             raise ValueError("generation.internet.prompts: the internet strategy needs a prompt corpus")
+        self._check_prefix()
         if "ratio" in self.scoring.metrics and not self.references:
             raise ValueError("scoring.metrics: 'ratio' needs at least one entry in references")
         return self
+
+    def _check_prefix(self) -> None:
+        gen = self.generation
+        if PREFIX not in gen.strategies:
+            return
+        if not gen.prefix.source:
+            raise ValueError("generation.prefix.source: the prefix strategy needs a document source "
+                             "(jsonl, parquet or .txt; a file, a directory or an S3 prefix)")
+        draws = gen.prefix.draws
+        if draws > 1 and (gen.shard_size % draws or gen.samples_per_strategy % draws):
+            # a sequence's draws stay in one shard and every sequence gets all n of them
+            raise ValueError(f"generation.prefix.draws: generation.shard_size ({gen.shard_size}) and "
+                             f"samples_per_strategy ({gen.samples_per_strategy}) must be multiples of draws ({draws})")
 
     @property
     def run_uri(self) -> str:
@@ -218,7 +258,3 @@ def load_config(path: str | Path) -> Config:
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
     return parse_config(data, source=str(path))
-
-
-def config_to_json_dict(config: Config) -> dict[str, Any]:
-    return config.model_dump(mode="json")

@@ -19,9 +19,10 @@ from memx.config import Config
 from memx.errors import ConfigError, MemxFailure
 from memx.plan import plan_stage
 from memx.progress import StageProgress
+from memx.runstate import CONFIG_KEY, Run
 from memx.shards import StorageRunReader, read_shard
 from memx.status import run_status
-from memx.storage import Storage, run_storage
+from memx.storage import Storage
 
 CANDIDATES_KEY = "candidates.parquet"
 REPORT_KEY = "report.html"
@@ -40,18 +41,16 @@ def read_table(storage: Storage, key: str) -> pa.Table:
     return pq.read_table(io.BytesIO(storage.read_bytes(key)))
 
 
-def reduce_stage(config: Config) -> pa.Table:
-    from memx.reduce import reduce_run
+def reduce_stage(run: Run) -> pa.Table:
+    from memx.reduce import run_reduce
 
-    storage = run_storage(config)
+    storage, config = run.storage, run.config
     statuses = run_status(storage, config, verify_checksums=False)
     missing = sum(len(s.todo) for s in statuses.values())
     if missing:
-        from memx.runstate import CONFIG_KEY
-
         if not storage.exists(CONFIG_KEY):  # never started: there is nothing to resume yet
-            raise MemxFailure(f"nothing generated at {config.run_uri} yet; run `memx run CONFIG` first")
-        raise MemxFailure(f"{missing} shards are missing or corrupt; run `memx resume {config.run_uri}` first")
+            raise MemxFailure(f"nothing generated at {run.uri} yet; run `memx run CONFIG` first")
+        raise MemxFailure(f"{missing} shards are missing or corrupt; run `memx resume {run.uri}` first")
     specs = plan_stage(config, "samples") + plan_stage(config, "scores")
     reader = StorageRunReader(storage, specs)
     bars: dict[str, StageProgress] = {}
@@ -61,7 +60,7 @@ def reduce_stage(config: Config) -> pa.Table:
         bar.advance(done - bar.done)
 
     try:
-        candidates = reduce_run(reader, config.metric_names(), config.selection, progress=progress)
+        candidates = run_reduce(reader, config.metric_names(), config.selection, progress=progress).candidates
     finally:
         for bar in bars.values():
             bar.close()
@@ -88,14 +87,14 @@ def local_index_dir(uri: str, config: Config) -> str:
     return cache
 
 
-def verify_stage(config: Config) -> pa.Table:
+def verify_stage(run: Run) -> pa.Table:
     from memx.index import CorpusIndex
     from memx.models import load_causal_lm
     from memx.verify import verify_candidates
 
+    storage, config = run.storage, run.config
     if config.verify is None:
         raise ConfigError("verify: the config has no `verify` section (index, min_match_tokens)")
-    storage = run_storage(config)
     candidates = read_table(storage, CANDIDATES_KEY)
     index = CorpusIndex(local_index_dir(config.verify.index, config))
     from transformers import AutoTokenizer
@@ -106,11 +105,11 @@ def verify_stage(config: Config) -> pa.Table:
     return verified
 
 
-def scatter_sample(storage: Storage, config: Config, candidate_ids: set[str] = frozenset(),
+def scatter_sample(run: Run, candidate_ids: set[str] = frozenset(),
                    rows: int = SCATTER_ROWS) -> pa.Table:
     """Every candidate's scores plus a deterministic subsample of all other samples, for the
     score-vs-perplexity figure (the candidates must all be there: they are the point)."""
-    specs = plan_stage(config, "scores")
+    storage, specs = run.storage, plan_stage(run.config, "scores")
     per_shard = max(1, rows // max(1, len(specs)))
     tables = []
     for spec in specs:
@@ -124,24 +123,24 @@ def scatter_sample(storage: Storage, config: Config, candidate_ids: set[str] = f
     return pa.concat_tables(tables, promote_options="default") if tables else pa.table({})
 
 
-def run_stats(storage: Storage, config: Config) -> dict:
+def run_stats(run: Run) -> dict:
     stats = {}
-    for stage, status in run_status(storage, config, verify_checksums=False).items():
+    for stage, status in run_status(run.storage, run.config, verify_checksums=False).items():
         stats[stage] = {"shards": len(status.committed), "planned": status.planned, "samples": status.samples,
                         "seconds": round(status.busy_seconds, 2),
                         "samples_per_s": round(status.samples_per_second, 3)}
     return stats
 
 
-def report_stage(config: Config, out: str | None = None, redact: bool = True) -> str:
+def report_stage(run: Run, out: str | None = None, redact: bool = True) -> str:
     """Render report.html; returns where it was written."""
     from memx.report import render_report
 
-    storage = run_storage(config)
+    storage, config = run.storage, run.config
     candidates = read_table(storage, CANDIDATES_KEY)
     settings = config.model_dump(mode="json")
-    scatter = scatter_sample(storage, config, set(candidates.column("sample_id").to_pylist()))
-    html = render_report(settings, run_stats(storage, config), candidates, scatter, redact=redact,
+    scatter = scatter_sample(run, set(candidates.column("sample_id").to_pylist()))
+    html = render_report(settings, run_stats(run), candidates, scatter, redact=redact,
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies))
     if out:
         directory = os.path.dirname(os.path.abspath(out))

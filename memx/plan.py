@@ -57,7 +57,3 @@ def plan_stage(config: Config, stage: str) -> list[ShardSpec]:
             size = min(gen.shard_size, gen.samples_per_strategy - start)
             specs.append(ShardSpec(stage, strategy, index, start, size, shard_seed(gen.seed, strategy, index)))
     return specs
-
-
-def plan(config: Config) -> dict[str, list[ShardSpec]]:
-    return {stage: plan_stage(config, stage) for stage in STAGES}

@@ -1,4 +1,10 @@
-"""config.json: the resolved config a run was started with, and the resume rule.
+"""A run: where it lives, what it plans (config.json), and the resume rule.
+
+A `Run` pairs the run's storage, resolved once where a command starts from the URI the
+user named, with the config saved in it. Everything downstream (stages, actors, status,
+report) receives the Run and never rebuilds a location from `output`/`run_id`: those two
+fields only say where `memx run CONFIG` creates a run, so a run copied or synced
+elsewhere works in place and `resume` of a copy finishes the copy.
 
 A run's plan (which shards exist and what each contains) is fixed by a few fields of
 its config. A later `run` or `resume` with a different value in any of them would mix
@@ -10,6 +16,8 @@ verify) may change freely. Credentials are not part of a Config, so they cannot 
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass
 from typing import Any
 
 from memx.config import Config, parse_config
@@ -65,3 +73,46 @@ def start_run(storage: Storage, config: Config) -> Config:
         # Non-plan fields (batch sizes, selection...) may change; the latest values are recorded.
         storage.write_bytes(CONFIG_KEY, json.dumps(new, indent=2, sort_keys=True).encode())
     return config
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run's storage (its root is the run) and its config (the plan)."""
+
+    storage: Storage
+    config: Config
+
+    @property
+    def uri(self) -> str:
+        return self.storage.root
+
+    def to_wire(self) -> dict:
+        """What an actor needs to open the same run: plain JSON, no credentials."""
+        return {"root": self.storage.root, "endpoint_url": self.storage.endpoint_url,
+                "region": self.storage.region, "config": self.config.model_dump(mode="json")}
+
+    @classmethod
+    def from_wire(cls, wire: dict) -> "Run":
+        return cls(Storage(wire["root"], wire["endpoint_url"], wire["region"]), parse_config(wire["config"]))
+
+
+def new_run(config: Config) -> Run:
+    """The run `memx run CONFIG` creates: at `{output}/{run_id}`, with the config's storage settings."""
+    return Run(Storage(config.run_uri, config.storage.endpoint_url, config.storage.region), config)
+
+
+def open_run(uri: str, endpoint_url: str | None = None) -> Run:
+    """The run at `uri`, wherever it was created. On S3 the endpoint is `endpoint_url`, else
+    $AWS_ENDPOINT_URL, else AWS itself (config.json cannot be read before the endpoint is
+    known), and the saved region applies; a local run ignores every storage setting."""
+    if uri.startswith("s3://"):
+        endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    else:
+        endpoint_url = None
+    storage = Storage(uri, endpoint_url)
+    config = load_saved_config(storage)
+    if config is None:
+        raise ConfigError(f"RUN: {uri} holds no config.json (is it the run's URI, {{output}}/{{run_id}}?)")
+    if storage.is_s3 and config.storage.region:
+        storage = Storage(uri, endpoint_url, config.storage.region)
+    return Run(storage, config)

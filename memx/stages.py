@@ -3,19 +3,20 @@
 A runner loads its models once (`__init__`) and then turns shard spec after shard spec
 into a committed shard on storage (`run`). Runners know the run's config and storage,
 but not Ray: `cluster/` wraps them in actors, tests and single-process runs call them
-directly. A shard whose manifest already exists is skipped, so a duplicate delivery of
-a task (a retry racing a slow success) costs time, never a duplicate.
+directly. A runner receives its `Run` (storage resolved by the command that started the
+job) and never rebuilds a location from the config. A shard whose manifest already
+exists is skipped, so a duplicate delivery of a task (a retry racing a slow success)
+costs time, never a duplicate.
 """
 
 from __future__ import annotations
 
-import os
 import time
 
-from memx.config import Config
 from memx.plan import ShardSpec
+from memx.runstate import Run
 from memx.shards import WrittenShard, commit_shard, manifest_key, read_manifest, read_shard, write_shard
-from memx.storage import Storage, run_storage
+from memx.storage import Storage
 
 
 def configure_threads(num_threads: int | None) -> None:
@@ -28,17 +29,14 @@ def configure_threads(num_threads: int | None) -> None:
 class _Runner:
     stage = ""
 
-    def __init__(self, config: Config, device: str | None = None, num_threads: int | None = None):
+    def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
         configure_threads(num_threads)
-        self.config = config
-        self.storage: Storage = run_storage(config)
+        self.config = run.config
+        self.storage: Storage = run.storage
         self.device = device
 
     def already_committed(self, spec: ShardSpec) -> dict | None:
         return read_manifest(self.storage, spec) if self.storage.exists(manifest_key(spec)) else None
-
-    def describe(self) -> dict:
-        return {"pid": os.getpid(), "stage": self.stage}
 
 
 class GenerateRunner(_Runner):
@@ -46,8 +44,9 @@ class GenerateRunner(_Runner):
 
     stage = "samples"
 
-    def __init__(self, config: Config, device: str | None = None, num_threads: int | None = None):
-        super().__init__(config, device, num_threads)
+    def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
+        super().__init__(run, device, num_threads)
+        config = run.config
         from memx.generation import load_prompt_corpus
         from memx.models import load_causal_lm
 
@@ -90,8 +89,9 @@ class ScoreRunner(_Runner):
 
     stage = "scores"
 
-    def __init__(self, config: Config, device: str | None = None, num_threads: int | None = None):
-        super().__init__(config, device, num_threads)
+    def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
+        super().__init__(run, device, num_threads)
+        config = run.config
         from memx.models import load_causal_lm
 
         self.target = load_causal_lm(config.target.model, config.target.dtype, device)

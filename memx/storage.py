@@ -1,11 +1,18 @@
 """One storage layer over a local path and `s3://bucket/prefix`.
 
-Data streams (Parquet in and out) go through pyarrow.fs; the one operation where S3
-semantics matter, creating a manifest only if it is absent, goes through boto3 with
-`If-None-Match: *` (locally: an exclusive hard link of a fully written temp file).
+Data streams (Parquet in and out) go through pyarrow.fs; writes to S3 and the one
+operation where S3 semantics matter, creating a manifest only if it is absent, go
+through boto3 (`memx.s3upload`; locally: an exclusive hard link of a complete temp file).
 Credentials come only from the usual AWS chain (env, profile, role); this module never
-reads, stores or prints them. Transient errors are retried a bounded number of times
-with exponential backoff, then `StorageUnavailable` names the endpoint.
+reads, stores or prints them.
+
+Retries are the libraries': botocore's "standard" retry mode and pyarrow's
+`AwsStandardS3RetryStrategy`, both bounded by MEMX_STORAGE_ATTEMPTS tries per request,
+with their own backoff and jitter (MEMX_STORAGE_BACKOFF is no longer read). What is left
+here is naming the failure: an error whose type means "the store is unreachable or
+overloaded", still there after those retries, becomes `StorageUnavailable` naming the
+endpoint and `memx resume`. Local filesystem errors are never retried nor renamed.
+Local writes are write-temp-then-rename, written once: `atomic_local_file`.
 
 It knows nothing of shards, manifests' content or Parquet schemas: only bytes and keys.
 """
@@ -14,10 +21,9 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 import uuid
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import IO, Callable, Iterator, TypeVar
 
 import pyarrow.fs as pafs
 
@@ -26,32 +32,106 @@ from memx.errors import ConfigError, StorageUnavailable
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RETRY_ATTEMPTS = int(os.environ.get("MEMX_STORAGE_ATTEMPTS", "5"))
-RETRY_BASE_SECONDS = float(os.environ.get("MEMX_STORAGE_BACKOFF", "0.5"))
-
-_TRANSIENT_MARKERS = (
-    "connection refused", "could not connect", "connection reset", "timed out", "timeout",
-    "curl", "broken pipe", "service unavailable", "slow down", "slowdown", "internal error",
-    "connect to endpoint", "endpoint", "503", "500", "502", "504", "network",
-)
+ATTEMPTS_ENV = "MEMX_STORAGE_ATTEMPTS"
+DEFAULT_ATTEMPTS = 5
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5, 30  # seconds, for botocore and pyarrow alike
+# Errors pyarrow raises about a path, not about the store: they mean what they say at once.
+_PATH_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
-def _is_transient(error: BaseException) -> bool:
+def storage_attempts() -> int:
+    """Tries per S3 request, the first included, for botocore and pyarrow alike."""
+    raw = os.environ.get(ATTEMPTS_ENV, str(DEFAULT_ATTEMPTS))
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ConfigError(f"{ATTEMPTS_ENV}={raw!r}: expected a whole number of tries, 1 or more")
+    return int(raw)
+
+
+def is_store_trouble(error: BaseException) -> bool:
+    """True when the error's type says the object store is unreachable or overloaded.
+
+    Asked only after the library's own bounded retries, and only of S3 calls.
+    """
+    import botocore.exceptions as bce
+
+    if isinstance(error, (bce.EndpointConnectionError, bce.ConnectTimeoutError, bce.ReadTimeoutError,
+                          bce.ConnectionClosedError)):
+        return True
+    if isinstance(error, bce.ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or error.response.get("Error", {}).get("Code") in ("SlowDown", "RequestTimeout")
+    # pyarrow types what it knows about a path (missing key: FileNotFoundError) and sets errno
+    # when the local OS refused (a full disk under copy_files); a failure of the S3 service or
+    # the network reaches Python as a plain OSError without errno.
+    return isinstance(error, OSError) and not isinstance(error, _PATH_ERRORS) and error.errno is None
+
+
+# -- local atomic writes ------------------------------------------------------
+@contextmanager
+def _temp_beside(path: str) -> Iterator[str]:
+    """A fresh hidden name in `path`'s directory, removed at exit if it is still there."""
+    directory, name = os.path.split(os.path.abspath(path))
+    temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
     try:
-        import botocore.exceptions as bce
+        yield temp
+    finally:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:  # renamed into place: nothing left to clean
+            pass
 
-        if isinstance(error, (bce.EndpointConnectionError, bce.ConnectionClosedError, bce.ReadTimeoutError,
-                              bce.ConnectTimeoutError)):
-            return True
-        if isinstance(error, bce.ClientError):
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            return status >= 500 or error.response.get("Error", {}).get("Code") in ("SlowDown", "RequestTimeout")
-    except ImportError:  # boto3 is a hard dependency; this only guards odd installs
-        pass
-    if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
-        return False
-    text = str(error).lower()
-    return isinstance(error, (OSError, ConnectionError)) and any(m in text for m in _TRANSIENT_MARKERS)
+
+@contextmanager
+def _synced_file(temp: str, mode: str, encoding: str | None) -> Iterator[IO]:
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic write mode must be 'wb' or 'w', not {mode!r}")
+    if mode == "w" and encoding is None:
+        encoding = "utf-8"
+    with open(temp, mode.replace("w", "x"), encoding=encoding) as stream:
+        yield stream
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def fsync_dir(directory: str) -> None:
+    """Make renames and links inside `directory` survive a power cut."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_local_file(path: str, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+    """A stream whose file appears at `path`, complete, only when the block exits without error.
+
+    A hidden temp file in the same directory is written, fsynced and renamed over `path`;
+    on any failure it is removed and `path` is untouched. The directory must exist: a
+    missing one is the caller's error to report (FileNotFoundError).
+    """
+    with _temp_beside(path) as temp:
+        with _synced_file(temp, mode, encoding) as stream:
+            yield stream
+        os.replace(temp, path)
+        fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+def link_if_absent(path: str, data: bytes) -> bool:
+    """Create `path` holding `data` only if nothing is there; True if this call created it.
+
+    The temp file is complete before the exclusive hard link publishes it, so a reader
+    never sees a partial file and of two racing writers exactly one wins.
+    """
+    with _temp_beside(path) as temp:
+        with _synced_file(temp, "wb", None) as stream:
+            stream.write(data)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return False
+    fsync_dir(os.path.dirname(os.path.abspath(path)))
+    return True
 
 
 class Storage:
@@ -60,16 +140,20 @@ class Storage:
     def __init__(self, root: str, endpoint_url: str | None = None, region: str | None = None):
         self.root = root.rstrip("/")
         self.endpoint_url = endpoint_url
+        self.region = region
         self.is_s3 = self.root.startswith("s3://")
+        # What the user should do once a down store is back; a Storage that is not a run's
+        # (an index being synced) says something else.
+        self.when_back = f"run `memx resume {self.root}`"
         if self.is_s3:
             bucket_and_prefix = self.root[len("s3://"):]
             if not bucket_and_prefix:
                 raise ConfigError(f"output: {root!r} names no bucket")
             self.bucket, _, self.prefix = bucket_and_prefix.partition("/")
-            self.fs = _s3_filesystem(endpoint_url, region)
+            self.attempts = storage_attempts()
+            self.fs = _s3_filesystem(endpoint_url, region, self.attempts)
             self._base = f"{self.bucket}/{self.prefix}".rstrip("/")
             self._boto = None
-            self._region = region
         elif "://" in self.root:
             raise ConfigError(f"output: unsupported URI scheme in {root!r} (use a local path or s3://)")
         else:
@@ -94,33 +178,28 @@ class Storage:
             sub.prefix = f"{self.prefix}/{key}".strip("/")
         return sub
 
-    # -- retries ------------------------------------------------------------
-    def retry(self, what: str, fn: Callable[[], T]) -> T:
-        delay = RETRY_BASE_SECONDS
-        for attempt in range(1, RETRY_ATTEMPTS + 1):
-            try:
-                return fn()
-            except Exception as error:  # classified just below; non-transient errors propagate unchanged
-                if not _is_transient(error):
-                    raise
-                if attempt == RETRY_ATTEMPTS:
-                    raise StorageUnavailable(
-                        f"storage at {self.where()} unreachable while trying to {what} "
-                        f"({RETRY_ATTEMPTS} attempts): {str(error).splitlines()[0][:200]}; "
-                        f"when it is back, run `memx resume {self.root}`"
-                    ) from None
-                log.warning("storage: %s failed (attempt %d/%d), retrying in %.1fs", what, attempt, RETRY_ATTEMPTS, delay)
-                time.sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+    # -- failures -----------------------------------------------------------
+    def call(self, what: str, fn: Callable[[], T]) -> T:
+        """fn(), an S3 or local call; store trouble left after the library's retries becomes
+        StorageUnavailable, every other error propagates unchanged."""
+        try:
+            return fn()
+        except Exception as error:
+            if not (self.is_s3 and is_store_trouble(error)):
+                raise
+            detail = (str(error).splitlines() or [type(error).__name__])[0][:200]
+            raise StorageUnavailable(
+                f"storage at {self.where()} unreachable while trying to {what} "
+                f"({self.attempts} attempts): {detail}; when it is back, {self.when_back}"
+            ) from None
 
     # -- bytes --------------------------------------------------------------
     def exists(self, key: str) -> bool:
-        info = self.retry(f"stat {key}", lambda: self.fs.get_file_info(self.path(key)))
+        info = self.call(f"stat {key}", lambda: self.fs.get_file_info(self.path(key)))
         return info.type == pafs.FileType.File
 
     def size(self, key: str) -> int | None:
-        info = self.retry(f"stat {key}", lambda: self.fs.get_file_info(self.path(key)))
+        info = self.call(f"stat {key}", lambda: self.fs.get_file_info(self.path(key)))
         return info.size if info.type == pafs.FileType.File else None
 
     def read_bytes(self, key: str) -> bytes:
@@ -128,30 +207,34 @@ class Storage:
             with self.fs.open_input_stream(self.path(key)) as stream:
                 return stream.read()
 
-        return self.retry(f"read {key}", read)
+        return self.call(f"read {key}", read)
+
+    def sizes(self, prefix: str = "") -> dict[str, int]:
+        """{key: bytes} of the files below `prefix` (keys relative to root); {} when it is absent."""
+        selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
+        infos = self.call(f"list {prefix or self.root}", lambda: self.fs.get_file_info(selector))
+        base = len(self._base) + 1
+        return {i.path[base:]: i.size for i in infos if i.type == pafs.FileType.File}
 
     def list(self, prefix: str, suffix: str = "") -> list[str]:
         """Keys (relative to root) of the files below `prefix`, sorted; [] when the prefix is absent."""
-        selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
-        infos = self.retry(f"list {prefix}", lambda: self.fs.get_file_info(selector))
-        base = len(self._base) + 1
-        return sorted(i.path[base:] for i in infos if i.type == pafs.FileType.File and i.path.endswith(suffix))
+        return sorted(key for key in self.sizes(prefix) if key.endswith(suffix))
 
     def delete(self, key: str) -> None:
-        self.retry(f"delete {key}", lambda: self.fs.delete_file(self.path(key)))
+        self.call(f"delete {key}", lambda: self.fs.delete_file(self.path(key)))
 
     def write_bytes(self, key: str, data: bytes) -> None:
         with self.open_output(key) as out:
             out.write(data)
 
     def open_input_file(self, key: str) -> pafs.NativeFile:
-        return self.retry(f"open {key}", lambda: self.fs.open_input_file(self.path(key)))
+        return self.call(f"open {key}", lambda: self.fs.open_input_file(self.path(key)))
 
     @contextmanager
     def open_output(self, key: str) -> Iterator:
         """A stream whose object appears at `key` only when the block exits without error.
 
-        S3: a multipart upload completed on close. Local: a hidden temp file renamed into place.
+        S3: a multipart upload completed on close. Local: `atomic_local_file`.
         """
         if self.is_s3:
             from memx.s3upload import S3Upload
@@ -166,78 +249,51 @@ class Storage:
             return
         final = self.path(key)
         os.makedirs(os.path.dirname(final), exist_ok=True)
-        temp = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(temp, "wb") as stream:
-                yield stream
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temp, final)
-        finally:
-            if os.path.exists(temp):
-                os.unlink(temp)
+        with atomic_local_file(final) as stream:
+            yield stream
 
     def create_if_absent(self, key: str, data: bytes) -> bool:
         """Create `key` with `data` only if no object is there; True if this call created it.
 
-        Atomic on both backends: S3 `If-None-Match: *`, locally a hard link of a complete temp file.
+        Atomic on both backends: S3 `If-None-Match: *`, locally `link_if_absent`.
         """
         if self.is_s3:
             return self._s3_create_if_absent(key, data)
         final = self.path(key)
         os.makedirs(os.path.dirname(final), exist_ok=True)
-        temp = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.{uuid.uuid4().hex}.tmp")
-        with open(temp, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        try:
-            os.link(temp, final)
-            return True
-        except FileExistsError:
-            return False
-        finally:
-            os.unlink(temp)
+        return link_if_absent(final, data)
 
     def _s3_create_if_absent(self, key: str, data: bytes) -> bool:
-        import botocore.exceptions as bce
+        from memx.s3upload import put_if_absent
 
         object_key = f"{self.prefix}/{key}".lstrip("/")
-
-        def put() -> bool:
-            try:
-                self._client().put_object(Bucket=self.bucket, Key=object_key, Body=data, IfNoneMatch="*")
-                return True
-            except bce.ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-                if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
-                    return False
-                raise
-
-        return self.retry(f"create {key}", put)
+        return self.call(f"create {key}", lambda: put_if_absent(self._client(), self.bucket, object_key, data))
 
     def _client(self):
         if self._boto is None:
-            import boto3
-            from botocore.config import Config as BotoConfig
+            from memx.s3upload import boto_client
 
-            # Retries are ours (bounded, with a clear final error), so botocore's own are kept minimal.
-            self._boto = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self._region or "us-east-1",
-                                      config=BotoConfig(retries={"max_attempts": 1, "mode": "standard"},
-                                                        connect_timeout=5, read_timeout=30))
+            self._boto = boto_client(self.endpoint_url, self.region, self.attempts)
         return self._boto
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_boto"] = None  # boto clients do not pickle; each process makes its own
+        if self.is_s3:
+            # Neither pickles whole: boto clients not at all, and a pickled S3FileSystem
+            # loses its retry strategy and timeouts. Each process rebuilds both.
+            state["_boto"] = state["fs"] = None
         return state
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.is_s3:
+            self.fs = _s3_filesystem(self.endpoint_url, self.region, self.attempts)
 
-def _s3_filesystem(endpoint_url: str | None, region: str | None) -> pafs.S3FileSystem:
+
+def _s3_filesystem(endpoint_url: str | None, region: str | None, attempts: int) -> pafs.S3FileSystem:
     kwargs: dict = {"region": region or "us-east-1",
-                    "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=2),
-                    "connect_timeout": 5, "request_timeout": 30}
+                    "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=attempts),
+                    "connect_timeout": CONNECT_TIMEOUT_S, "request_timeout": READ_TIMEOUT_S}
     if endpoint_url:
         scheme, _, host = endpoint_url.partition("://")
         kwargs.update(endpoint_override=host.rstrip("/"), scheme=scheme, force_virtual_addressing=False)

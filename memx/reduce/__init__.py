@@ -1,13 +1,13 @@
 """Reduce: scores + samples -> candidates (trigram de-dup, MinHash LSH clusters, selection).
 
-Public API: `reduce_run`, `run_reduce`/`ReduceResult`, `RunReader`, `CANDIDATE_SCHEMA`,
+Public API: `run_reduce` -> `ReduceResult` (`.candidates`), `RunReader`, `CANDIDATE_SCHEMA`,
 `total_unique`, `is_duplicate`, `trigrams`, `InMemoryRunReader`. Knows nothing of Ray or
 of where the run is stored.
 """
 
 from memx.reduce.memory import InMemoryRunReader
 from memx.reduce.minhash import LshParams
-from memx.reduce.run import CANDIDATE_SCHEMA, ReduceResult, RunReader, reduce_run, run_reduce
+from memx.reduce.run import CANDIDATE_SCHEMA, ReduceResult, RunReader, run_reduce
 from memx.reduce.select import total_unique
 from memx.reduce.trigrams import is_duplicate, trigrams, words
 
@@ -18,7 +18,6 @@ __all__ = [
     "ReduceResult",
     "RunReader",
     "is_duplicate",
-    "reduce_run",
     "run_reduce",
     "total_unique",
     "trigrams",

@@ -1,4 +1,4 @@
-"""`reduce_run`: scores + samples of a run -> the candidates table (SPEC §1, §4).
+"""`run_reduce`: scores + samples of a run -> the candidates table (SPEC §1, §4).
 
 Passes, each streaming one shard at a time so no pass holds all texts:
 1. scores (sample_id + score_* only): running top `pool` per (metric, strategy);
@@ -223,12 +223,3 @@ def run_reduce(
     }
     return ReduceResult(candidates, labels, bases, stats)
 
-
-def reduce_run(
-    reader: RunReader,
-    metric_names: list[str],
-    selection: SelectionConfig,
-    progress: Progress | None = None,
-) -> pa.Table:
-    """The candidates table: one row per (metric, strategy, kept sample); see CANDIDATE_SCHEMA."""
-    return run_reduce(reader, metric_names, selection, progress).candidates

@@ -51,7 +51,7 @@ def main() -> None:
     from memx.runstate import start_run
     from memx.shards import manifest_key
     from memx.status import stage_status
-    from memx.storage import run_storage
+    from memx.runstate import new_run
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     for _ in range(2):
@@ -70,14 +70,14 @@ def main() -> None:
             shards = 600 if workers == 8 else 75 * workers
             config = parse_config(config_dict(os.path.join(root, f"w{workers}"), shards, args.tokens, 250))
             specs = plan_stage(config, "samples")
-            start_run(run_storage(config), config)
+            start_run(new_run(config).storage, config)
             work = StageWork("samples", specs, Placement(workers, 1.0, 0.5, 1), runner="tests.bench.standin:FixedRateRunner")
             started = time.perf_counter()
-            result = run_stages(config, [work], show_progress=False)["samples"]
+            result = run_stages(new_run(config), [work], show_progress=False)["samples"]
             wall = time.perf_counter() - started
             assert len(result.done) == shards and result.rows == shards * 1000
             ideal = shards * args.shard_seconds / workers
-            status = stage_status(run_storage(config), config, "samples", verify_checksums=False)
+            status = stage_status(new_run(config).storage, config, "samples", verify_checksums=False)
             steady = status.last_commit - status.first_commit  # from the first shard's start: no actor start-up
             rows.append((workers, shards, wall, steady, ideal, result.rows / steady))
             print(f"workers={workers} shards={shards} wall={wall:.1f}s steady={steady:.1f}s ideal={ideal:.1f}s",
@@ -85,7 +85,7 @@ def main() -> None:
         ray.shutdown()
         big = os.path.join(root, "w8")
         big_config = parse_config(config_dict(big, 600, args.tokens, 250))
-        storage = run_storage(big_config)
+        storage = new_run(big_config).storage
         specs = plan_stage(big_config, "samples")
         lost = specs[::75]  # 8 shards, spread over the run
         for spec in lost:
@@ -101,7 +101,7 @@ def main() -> None:
         scan_seconds = time.perf_counter() - started
         assert sorted(s.key for s in todo) == sorted(s.key for s in lost)
         work = StageWork("samples", todo, Placement(8, 1.0, 0.5, 1), runner="tests.bench.standin:FixedRateRunner")
-        result = run_stages(big_config, [work], show_progress=False)["samples"]
+        result = run_stages(new_run(big_config), [work], show_progress=False)["samples"]
         resume_seconds = time.perf_counter() - started
         assert len(result.done) == len(lost)
         final = stage_status(storage, big_config, "samples")

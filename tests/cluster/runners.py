@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import time
 
-from memx.config import Config
 from memx.plan import ShardSpec
+from memx.runstate import Run
 
 
 class WhereAmIRunner:
     """Loads nothing; reports the process and the GPU ids Ray gave the actor."""
 
-    def __init__(self, config: Config, device: str | None = None, num_threads: int | None = None):
+    def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
         import ray
 
         self.gpu_ids = [str(g) for g in ray.get_gpu_ids()]
@@ -26,8 +26,8 @@ class WhereAmIRunner:
 class BrokenModelRunner:
     """A model that fails to load: the pool must give up after bounded restarts, not loop."""
 
-    def __init__(self, config: Config, device: str | None = None, num_threads: int | None = None):
-        raise OSError(f"{config.target.model}: model weights are corrupt")
+    def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
+        raise OSError(f"{run.config.target.model}: model weights are corrupt")
 
     def run(self, spec: ShardSpec) -> dict:  # never reached
         raise AssertionError

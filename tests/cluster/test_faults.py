@@ -28,7 +28,7 @@ from memx.stages import GenerateRunner, ScoreRunner  # noqa: E402
 from memx.plan import ShardSpec  # noqa: E402
 from dataclasses import astuple  # noqa: E402
 from memx.status import stage_status  # noqa: E402
-from memx.storage import run_storage  # noqa: E402
+from memx.runstate import new_run  # noqa: E402
 from tests.support.s3server import WeedS3  # noqa: E402
 from tests.support.tiny import run_config  # noqa: E402
 
@@ -82,16 +82,16 @@ def test_sigkill_of_a_generation_actor_mid_shard(two_node_cluster, tmp_path, tin
     config = parse_config(raw)
     killer = Killer()
     killer.start()
-    results = run_generate_and_score(config, stages=("samples",), show_progress=False)["samples"]
+    results = run_generate_and_score(new_run(config), stages=("samples",), show_progress=False)["samples"]
     killer.join(timeout=5)
     assert killer.killed, "the test never caught an actor inside a shard"
     assert results.actor_restarts >= 1
-    storage = run_storage(config)
+    storage = new_run(config).storage
     ids = _sample_ids(storage, config)
     assert len(ids) == len(set(ids)) == 32, "every planned sample_id exactly once"
     assert stage_status(storage, config, "samples").todo == []
     # Every shard, the redone one included, equals a clean single-process generation of its spec.
-    clean = GenerateRunner(parse_config({**raw, "output": str(tmp_path / "clean")}), device="cpu", num_threads=1)
+    clean = GenerateRunner(new_run(parse_config({**raw, "output": str(tmp_path / "clean")})), device="cpu", num_threads=1)
     for spec in plan_stage(config, "samples"):
         clean.run(spec)
         assert read_shard(storage, spec).equals(read_shard(clean.storage, spec)), spec.key
@@ -110,7 +110,7 @@ def test_s3_stopped_mid_run_fails_clearly_then_resume_completes(two_node_cluster
         proc = subprocess.Popen([sys.executable, "-m", "memx.cli", "generate", str(path)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         config = parse_config(raw)
-        storage = run_storage(config)
+        storage = new_run(config).storage
         deadline = time.time() + 120
         while time.time() < deadline and len(stage_status(storage, config, "samples", False).committed) < 2:
             time.sleep(0.2)
@@ -140,14 +140,14 @@ def test_sigkill_of_a_scorer_actor_mid_shard(two_node_cluster, tmp_path, tiny_fa
     raw["generation"].update(strategies=["top_k"], max_new_tokens=128, batch_size=48)
     raw["scoring"]["batch_size"] = 4  # a scorer spends a while inside each shard
     config = parse_config(raw)
-    run_generate_and_score(config, stages=("samples",), show_progress=False)
+    run_generate_and_score(new_run(config), stages=("samples",), show_progress=False)
     killer = Killer(delay=0.02)
     killer.start()
-    results = run_generate_and_score(config, stages=("scores",), show_progress=False)["scores"]
+    results = run_generate_and_score(new_run(config), stages=("scores",), show_progress=False)["scores"]
     killer.join(timeout=5)
     assert killer.killed and results.actor_restarts >= 1
-    storage = run_storage(config)
-    clean = ScoreRunner(parse_config({**raw, "output": str(tmp_path / "out")}), device="cpu", num_threads=1)
+    storage = new_run(config).storage
+    clean = ScoreRunner(new_run(parse_config({**raw, "output": str(tmp_path / "out")})), device="cpu", num_threads=1)
     for spec in plan_stage(config, "scores"):
         scores = read_shard(storage, spec)
         samples = read_shard(storage, ShardSpec("samples", *astuple(spec)[1:]), ["sample_id"])
@@ -160,7 +160,7 @@ def test_sigkill_of_a_scorer_actor_mid_shard(two_node_cluster, tmp_path, tiny_fa
 
 
 def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster, tmp_path, tiny_family):
-    from jobs.run import run as run_pipeline
+    from jobs.run import run_pipeline
     from memx.pipeline import CANDIDATES_KEY, read_table
     from memx.shards import committed_manifests
 
@@ -170,7 +170,7 @@ def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster
     path = tmp_path / "memx.yaml"
     path.write_text(yaml.safe_dump(raw))
     config = parse_config(raw)
-    storage = run_storage(config)
+    storage = new_run(config).storage
     env = {**os.environ, "RAY_ADDRESS": two_node_cluster.address}
     driver = subprocess.Popen([sys.executable, "-m", "memx.cli", "run", str(path)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -207,9 +207,9 @@ def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster
     assert again.returncode == 0 and "nothing to resume" in again.stdout
 
     clean_config = parse_config({**raw, "output": str(tmp_path / "clean")})
-    run_pipeline(clean_config, show_progress=False, log=lambda *_: None)
+    run_pipeline(new_run(clean_config), show_progress=False, log=lambda *_: None)
     interrupted = read_table(storage, CANDIDATES_KEY).sort_by([("metric", "ascending"), ("sample_id", "ascending")])
-    clean = read_table(run_storage(clean_config), CANDIDATES_KEY).sort_by([("metric", "ascending"), ("sample_id", "ascending")])
+    clean = read_table(new_run(clean_config).storage, CANDIDATES_KEY).sort_by([("metric", "ascending"), ("sample_id", "ascending")])
     assert interrupted.num_rows > 0
     for column in ("sample_id", "metric", "rank", "text"):
         assert interrupted.column(column).to_pylist() == clean.column(column).to_pylist(), column

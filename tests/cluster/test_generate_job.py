@@ -15,7 +15,7 @@ from memx.generation import SAMPLE_SCHEMA
 from memx.plan import plan_stage
 from memx.shards import data_key, manifest_key, read_shard
 from memx.status import stage_status
-from memx.storage import run_storage
+from memx.runstate import new_run
 from tests.support.tiny import run_config
 
 
@@ -33,8 +33,8 @@ def _all_samples(storage, config) -> dict[str, pa.Table]:
 
 
 def test_generate_then_restart_redoes_only_missing_and_corrupt(config):
-    storage = run_storage(config)
-    results = run_generate_and_score(config, stages=("samples",), show_progress=False)
+    storage = new_run(config).storage
+    results = run_generate_and_score(new_run(config), stages=("samples",), show_progress=False)
     specs = plan_stage(config, "samples")
     assert len(results["samples"].done) == len(specs) == 9
     first = _all_samples(storage, config)
@@ -56,7 +56,7 @@ def test_generate_then_restart_redoes_only_missing_and_corrupt(config):
     assert {s.key for s in status.missing} == {specs[1].key, specs[4].key}
     assert [s.key for s in status.corrupt] == [altered.key]
 
-    again = run_generate_and_score(config, stages=("samples",), show_progress=False)
+    again = run_generate_and_score(new_run(config), stages=("samples",), show_progress=False)
     assert sorted(again["samples"].done) == sorted([specs[1].key, specs[4].key, altered.key])
     assert stage_status(storage, config, "samples").todo == []
     second = _all_samples(storage, config)
@@ -65,4 +65,4 @@ def test_generate_then_restart_redoes_only_missing_and_corrupt(config):
     assert lost.key in again["samples"].done
 
     # A complete stage starts no actor at all.
-    assert run_generate_and_score(config, stages=("samples",), show_progress=False) == {}
+    assert run_generate_and_score(new_run(config), stages=("samples",), show_progress=False) == {}

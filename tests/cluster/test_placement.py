@@ -13,6 +13,7 @@ from cluster.pool import StageWork, run_stages  # noqa: E402
 from memx.config import parse_config  # noqa: E402
 from memx.errors import MemxFailure  # noqa: E402
 from memx.plan import plan_stage  # noqa: E402
+from memx.runstate import new_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_one_replica_per_gpu_on_distinct_devices(gpu_cluster, tmp_path):
     placement = plan_placement(config)
     assert placement.actors == 4 and placement.num_gpus == 1
     work = StageWork("samples", plan_stage(config, "samples"), placement, runner="tests.cluster.runners:WhereAmIRunner")
-    result = run_stages(config, [work], show_progress=False)["samples"]
+    result = run_stages(new_run(config), [work], show_progress=False)["samples"]
     assert len(result.done) == 8
     by_actor = {r["pid"]: (r["node_id"], tuple(r["gpu_ids"])) for r in result.records}
     assert len(by_actor) == 4, "every replica got work"
@@ -55,4 +56,4 @@ def test_model_that_cannot_load_fails_after_bounded_restarts(gpu_cluster, tmp_pa
     work = StageWork("samples", plan_stage(config, "samples"), plan_placement(config), max_restarts=2,
                      runner="tests.cluster.runners:BrokenModelRunner")
     with pytest.raises(MemxFailure, match="model weights are corrupt"):
-        run_stages(config, [work], show_progress=False)
+        run_stages(new_run(config), [work], show_progress=False)

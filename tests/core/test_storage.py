@@ -103,13 +103,12 @@ def test_unreachable_endpoint_fails_with_its_name(monkeypatch):
 
 
 def test_credentials_never_reach_config_json(s3_server, tmp_path):
-    from memx.runstate import start_run
-    from memx.storage import run_storage
+    from memx.runstate import new_run, start_run
 
     config = parse_config({"run_id": "creds", "output": f"s3://{s3_server.bucket}/c",
                            "storage": {"endpoint_url": s3_server.endpoint}, "target": {"model": "gpt2"},
                            "generation": {"strategies": ["top_k"]}, "scoring": {"metrics": ["perplexity"]}})
-    storage = run_storage(config)
+    storage = new_run(config).storage
     start_run(storage, config)
     saved = storage.read_bytes("config.json").decode()
     assert s3_server.env["AWS_SECRET_ACCESS_KEY"] not in saved

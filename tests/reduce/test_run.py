@@ -3,7 +3,7 @@
 import pyarrow as pa
 
 from memx.config import SelectionConfig
-from memx.reduce import CANDIDATE_SCHEMA, InMemoryRunReader, is_duplicate, reduce_run, run_reduce
+from memx.reduce import CANDIDATE_SCHEMA, InMemoryRunReader, is_duplicate, run_reduce
 
 from .synth import make_run, text_score
 
@@ -36,13 +36,13 @@ def test_rows_carry_text_and_score_of_the_same_sample():
 
 def test_empty_run_gives_an_empty_table():
     samples, scores, _ = make_run(0, groups=0)
-    table = reduce_run(InMemoryRunReader(samples, scores), ["zlib"], SelectionConfig(pool=10, per_config=5))
+    table = run_reduce(InMemoryRunReader(samples, scores), ["zlib"], SelectionConfig(pool=10, per_config=5)).candidates
     assert table.num_rows == 0 and table.schema == CANDIDATE_SCHEMA
 
 
 def test_pool_bigger_than_run():
     samples, scores, _ = make_run(30, groups=2, shard_size=7)
-    table = reduce_run(InMemoryRunReader(samples, scores), ["random"], SelectionConfig(pool=1000, per_config=100))
+    table = run_reduce(InMemoryRunReader(samples, scores), ["random"], SelectionConfig(pool=1000, per_config=100)).candidates
     ids = table.column("sample_id").to_pylist()
     assert len(ids) == len(set(ids)) and 0 < len(ids) <= 60
     assert isinstance(table.column("text"), pa.ChunkedArray)

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from memx.config import SelectionConfig
-from memx.reduce import InMemoryRunReader, reduce_run, total_unique
+from memx.reduce import InMemoryRunReader, run_reduce, total_unique
 
 ROWS = [  # sample_id, strategy, text, score_m1, score_other
     ("top_k-00000-00000", "top_k", "alpha beta gamma delta epsilon", 0.9, 0.1),
@@ -29,7 +29,7 @@ def config_rows(table: pa.Table, strategy: str, metric: str) -> list[dict]:
 
 
 def test_rank_ties_and_in_config_dedup():
-    table = reduce_run(reader(), ["m1", "other"], SelectionConfig(pool=3, per_config=2))
+    table = run_reduce(reader(), ["m1", "other"], SelectionConfig(pool=3, per_config=2)).candidates
     rows = config_rows(table, "top_k", "m1")
     # ranking: 00001 (0.95), then the 0.9 tie broken by sample_id: 00000 before 00002;
     # 00000 is contained in 00001 (a duplicate), so it is skipped
@@ -41,18 +41,18 @@ def test_rank_ties_and_in_config_dedup():
 
 
 def test_pool_limits_the_walk():
-    table = reduce_run(reader(), ["m1"], SelectionConfig(pool=2, per_config=2))
+    table = run_reduce(reader(), ["m1"], SelectionConfig(pool=2, per_config=2)).candidates
     assert [r["sample_id"] for r in config_rows(table, "top_k", "m1")] == ["top_k-00000-00001"]
 
 
 def test_per_config_limits_the_kept_rows():
-    table = reduce_run(reader(), ["m1", "other"], SelectionConfig(pool=5, per_config=1))
+    table = run_reduce(reader(), ["m1", "other"], SelectionConfig(pool=5, per_config=1)).candidates
     assert table.num_rows == 4
     assert set(table.column("rank").to_pylist()) == {1}
 
 
 def test_union_dedup_marks_one_representative():
-    table = reduce_run(reader(), ["m1", "other"], SelectionConfig(pool=3, per_config=2))
+    table = run_reduce(reader(), ["m1", "other"], SelectionConfig(pool=3, per_config=2)).candidates
     by_key = {(r["strategy"], r["metric"], r["sample_id"]): r for r in table.to_pylist()}
     # internet-00000 (rank 1 in internet/m1) outranks its near-copy top_k-00002 (rank 2)
     rep = by_key[("internet", "m1", "internet-00000-00000")]
@@ -69,4 +69,4 @@ def test_union_dedup_marks_one_representative():
 
 def test_missing_score_column_is_an_error():
     with pytest.raises(KeyError):
-        reduce_run(reader(), ["nope"], SelectionConfig(pool=3, per_config=2))
+        run_reduce(reader(), ["nope"], SelectionConfig(pool=3, per_config=2)).candidates

@@ -6,7 +6,8 @@ as references, reduce, verify against the lab's index, report), audits the lab, 
 prints what a user came to see: the Table 2 analogue, which planted canaries were
 extracted by repetition count, the audit table, and where the outputs are.
 
-It knows the lab's layout and the printing; every computation is the library's.
+It knows the lab's layout and the printing; every computation is the library's. It lives
+in jobs/ because it runs the Ray pipeline: memx/ (the library) never imports Ray.
 """
 
 from __future__ import annotations
@@ -50,11 +51,11 @@ def canary_table(extracted: dict[int, tuple[int, int, int]]) -> Table:
 
 def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, redact: bool = True,
              console: Console | None = None) -> dict:
-    from jobs.run import run as run_pipeline
+    from jobs.run import run_pipeline
     from memx.lab import audit_lab, build_lab, lab_config, load_canaries
     from memx.pipeline import CANDIDATES_KEY, read_table
     from memx.report import render_table2, table2
-    from memx.storage import run_storage
+    from memx.runstate import new_run
 
     console = console or Console()
     started = time.time()
@@ -74,11 +75,11 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     if samples:
         raw["generation"]["samples_per_strategy"] = samples
     config = parse_config(raw, source="demo config")
+    run = new_run(config)
 
     console.rule("[bold]2/4 attack: generate -> score -> reduce -> verify -> report")
-    run_pipeline(config, log=console.print)
-    storage = run_storage(config)
-    candidates = read_table(storage, CANDIDATES_KEY)
+    run_pipeline(run, log=console.print, redact=redact)
+    candidates = read_table(run.storage, CANDIDATES_KEY)
 
     console.rule("[bold]3/4 lab audit")
     audit = audit_lab(lab)
@@ -91,7 +92,7 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     console.print(canary_table(extracted))
     console.print(audit.render())
     wall = time.time() - started
-    run_dir = config.run_uri
+    run_dir = run.uri
     console.print(f"wall time: {wall:.0f}s (lab {lab_seconds:.0f}s)")
     console.print(f"report:     {run_dir}/report.html")
     console.print(f"parquet:    {run_dir}/samples/, {run_dir}/scores/, {run_dir}/candidates.parquet", soft_wrap=True)
