@@ -41,10 +41,17 @@ def _byte_decoder() -> dict[str, int]:
     return {chr(c): b for b, c in zip(printable, chars)}
 
 
+def _backend(tokenizer: Any):
+    """The `tokenizers.Tokenizer` behind a transformers fast tokenizer, or the argument
+    itself when it is one; None for slow tokenizers."""
+    backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
+    return backend if hasattr(backend, "to_str") else None
+
+
 def _is_byte_level(tokenizer: Any) -> bool:
     if hasattr(tokenizer, "byte_decoder"):  # slow GPT2Tokenizer and its relatives
         return True
-    backend = getattr(tokenizer, "backend_tokenizer", None)
+    backend = _backend(tokenizer)
     if backend is None or backend.decoder is None:
         return False
     decoder = json.loads(backend.to_str()).get("decoder") or {}
@@ -53,34 +60,41 @@ def _is_byte_level(tokenizer: Any) -> bool:
     return any(p.get("type") == "ByteLevel" for p in parts if isinstance(p, dict))
 
 
-def _special_ids(tokenizer: Any) -> set[int]:
+def _added_tokens(tokenizer: Any) -> dict[int, Any]:
+    added = getattr(tokenizer, "added_tokens_decoder", None)
+    if added is None and hasattr(tokenizer, "get_added_tokens_decoder"):  # tokenizers.Tokenizer
+        added = tokenizer.get_added_tokens_decoder()
+    return {int(i): t for i, t in (added or {}).items()}
+
+
+def _special_ids(tokenizer: Any, added: dict[int, Any]) -> set[int]:
     ids = set(int(i) for i in getattr(tokenizer, "all_special_ids", []) or [])
     # added tokens flagged special (chat markers etc.) are not in all_special_ids everywhere
-    for token_id, added in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).items():
-        if getattr(added, "special", False):
-            ids.add(int(token_id))
+    ids.update(i for i, t in added.items() if getattr(t, "special", False))
     return ids
 
 
 def _vocab_size(vocab: dict[str, int], tokenizer: Any) -> int:
     top = max(vocab.values(), default=-1) + 1
+    if hasattr(tokenizer, "get_vocab_size"):
+        return max(top, tokenizer.get_vocab_size(with_added_tokens=True))
     return max(top, len(tokenizer)) if hasattr(tokenizer, "__len__") else top
 
 
 def token_byte_table(tokenizer: Any) -> list[bytes | None]:
     """For every id in 0..vocab size-1, the bytes it stands for; None for special tokens
     and for ids the vocabulary does not use."""
-    vocab = tokenizer.get_vocab()  # includes added tokens in transformers tokenizers
+    vocab = tokenizer.get_vocab()  # includes added tokens (transformers and tokenizers alike)
     table: list[bytes | None] = [None] * _vocab_size(vocab, tokenizer)
-    special = _special_ids(tokenizer)
-    added = {int(i): t for i, t in (getattr(tokenizer, "added_tokens_decoder", {}) or {}).items()}
+    added = _added_tokens(tokenizer)
+    special = _special_ids(tokenizer, added)
     if _is_byte_level(tokenizer):
         decoder = _byte_decoder()
         for piece, token_id in vocab.items():
             if token_id in special:
                 continue
             if token_id in added:  # added tokens are stored as plain text, not byte-mapped
-                table[token_id] = str(added[token_id]).encode("utf-8")
+                table[token_id] = getattr(added[token_id], "content", str(added[token_id])).encode("utf-8")
             elif all(ch in decoder for ch in piece):
                 table[token_id] = bytes(decoder[ch] for ch in piece)
             else:  # a piece outside the byte alphabet cannot come from this BPE's merges
@@ -89,7 +103,8 @@ def token_byte_table(tokenizer: Any) -> list[bytes | None]:
     for token_id in range(len(table)):
         if token_id in special:
             continue
-        piece = tokenizer.convert_ids_to_tokens(token_id)
+        piece = (tokenizer.id_to_token(token_id) if hasattr(tokenizer, "id_to_token")
+                 else tokenizer.convert_ids_to_tokens(token_id))
         if piece is None:
             continue
         byte = _BYTE_PIECE.fullmatch(piece)
@@ -119,3 +134,11 @@ class PackedTable:
 
     def __len__(self) -> int:
         return len(self.length)
+
+    def bytes_of(self, ids) -> bytes:
+        """Concatenated bytes of `ids` (special and unknown ids contribute nothing)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        ids = ids[(ids >= 0) & (ids < len(self))]
+        lens = self.length[ids]
+        within = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+        return self.data[np.repeat(self.offset[ids], lens) + within].tobytes()

@@ -9,6 +9,11 @@ inside such a [l, r) with l at token k's start is the match. Any substring of a 
 the corpus, so this is the exact longest token-aligned verbatim span. Each distinct
 text is verified once, however many (metric, strategy) rows carry it.
 
+`verify_candidate_tokens` is SPEC §6's rule for candidates: the span is searched in the
+sample's generated `token_ids` only (`memx.verify.spans`), so an `internet` prompt copied
+from the corpus never counts. Prefer it wherever token ids are at hand; the text-based
+`verify_candidates` measures prompt and continuation together.
+
 It does not know where the index lives (it takes a CorpusIndex) nor how candidates were
 chosen; a tokenizer without offsets (slow HF tokenizers, None) falls back to a
 GPT-2-style word split, which approximates token counts.
@@ -23,6 +28,8 @@ import numpy as np
 import pyarrow as pa
 
 from memx.verify.categories import categorize
+from memx.verify.spans import generated_spans
+from memx.verify.tokenbytes import PackedTable
 
 VERIFY_COLUMNS = ("match_tokens", "memorized", "category")
 # GPT-2's pre-tokenizer pattern (without \p classes, which `re` lacks): a stand-in for
@@ -112,3 +119,48 @@ def verify_candidates(candidates: pa.Table, index, tokenizer, min_match_tokens: 
     candidates = candidates.append_column("match_tokens", pa.array([r[0] for r in rows], pa.int32()))
     candidates = candidates.append_column("memorized", pa.array([r[1] for r in rows], pa.bool_()))
     return candidates.append_column("category", pa.array([r[2] for r in rows], pa.string()))
+
+
+def _token_ids_of(sample_ids: list[str], token_ids_by_sample) -> list:
+    if isinstance(token_ids_by_sample, pa.Table):  # a samples table: sample_id, token_ids
+        token_ids_by_sample = dict(zip(token_ids_by_sample.column("sample_id").to_pylist(),
+                                       token_ids_by_sample.column("token_ids").to_pylist()))
+    missing = [s for s in sample_ids if s not in token_ids_by_sample]
+    if missing:
+        raise ValueError(f"no token_ids for {len(missing)} candidate(s), e.g. {missing[:3]}")
+    return [token_ids_by_sample[s] for s in sample_ids]
+
+
+def verify_candidate_tokens(candidates: pa.Table, token_ids_by_sample, table, index,
+                            min_match_tokens: int) -> pa.Table:
+    """`candidates` plus match_tokens, memorized, category, by the span rule on each
+    sample's generated tokens (`token_ids_by_sample`: sample_id -> ids, or a table of
+    sample_id and token_ids). The category is the matched span's when memorized, else
+    the candidate text's."""
+    if min_match_tokens < 1:
+        raise ValueError("min_match_tokens must be >= 1")
+    for name in VERIFY_COLUMNS:  # re-verification replaces earlier results
+        if name in candidates.column_names:
+            candidates = candidates.drop_columns([name])
+    packed = table if isinstance(table, PackedTable) else PackedTable(table)
+    sample_ids = candidates.column("sample_id").to_pylist()
+    unique = list(dict.fromkeys(sample_ids))  # a sample is a candidate of many configurations
+    ids = _token_ids_of(unique, token_ids_by_sample)
+    spans = generated_spans(ids, packed, index)
+    row_of = {s: k for k, s in enumerate(unique)}
+    texts = candidates.column("text").to_pylist()
+    n_tokens, memorized, category = [], [], []
+    for sample_id, text in zip(sample_ids, texts):
+        k = row_of[sample_id]
+        n = int(spans["match_tokens"][k])
+        hit = n >= min_match_tokens
+        if hit:  # the span's edges may cut a character: drop the partial bytes there
+            span = ids[k][int(spans["match_start"][k]):int(spans["match_end"][k])]
+            text = packed.bytes_of(span).decode("utf-8", errors="ignore")
+        n_tokens.append(n)
+        memorized.append(hit)
+        category.append(categorize(text or ""))
+    candidates = candidates.append_column("match_tokens", pa.array(n_tokens, pa.int32()))
+    candidates = candidates.append_column("memorized", pa.array(memorized, pa.bool_()))
+    return candidates.append_column("category", pa.array(category, pa.string()))
+

@@ -1,0 +1,115 @@
+"""SPEC §6's span rule over a whole shard of generated samples, in one batched search.
+
+`generated_spans(token_ids, table, index)` returns, for every sample, the longest run of
+consecutive generated tokens whose concatenated bytes occur verbatim in the corpus:
+`match_tokens`, `match_start`, `match_end` (token positions, end exclusive) and
+`corpus_count` (occurrences of the span's bytes). Special tokens have no bytes and break
+a span; of equally long spans the leftmost wins; no match gives zeros everywhere.
+
+How: the shard's tokens become one byte buffer (each sample's tokens' exact bytes, a
+SENTINEL in place of every special token and after every sample, so no match can cross
+either), the index reports for every token's first byte the longest prefix found in the
+corpus, and that prefix covers tokens k..m-1 exactly when token m-1 ends inside it. Any
+substring of a corpus string is in the corpus, so the best k is the exact answer. Work
+is on bytes throughout: a byte-level token may hold half a UTF-8 character.
+
+It takes the prompt-free `token_ids` only (a copied prompt must never count) and knows
+nothing about shards, storage, scores or where the index lives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from memx.verify.sarray import _LONG_BLOCK, SENTINEL
+from memx.verify.tokenbytes import PackedTable
+
+SPAN_COLUMNS = ("match_tokens", "match_start", "match_end", "corpus_count")
+
+
+def flatten_token_ids(token_ids) -> tuple[np.ndarray, np.ndarray]:
+    """(every id in order as int64, offsets of each sample's first id plus the total)."""
+    if isinstance(token_ids, pa.ChunkedArray):
+        token_ids = token_ids.combine_chunks()
+    if isinstance(token_ids, (pa.ListArray, pa.LargeListArray)):
+        offsets = token_ids.offsets.to_numpy().astype(np.int64)
+        flat = token_ids.values.to_numpy(zero_copy_only=False).astype(np.int64)
+        return flat[offsets[0]:offsets[-1]], offsets - offsets[0]
+    sizes = np.fromiter((len(t) for t in token_ids), dtype=np.int64, count=len(token_ids))
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    flat = np.fromiter((i for t in token_ids for i in t), dtype=np.int64, count=int(offsets[-1]))
+    return flat, offsets
+
+
+def _as_packed(table) -> PackedTable:
+    return table if isinstance(table, PackedTable) else PackedTable(table)
+
+
+def _layout(flat: np.ndarray, offsets: np.ndarray, packed: PackedTable):
+    """The shard's byte buffer and each token's [start, end) in it, plus its special flag.
+
+    Ids the table does not cover (a model vocabulary padded past its tokenizer's) count
+    as special: they stand for no known bytes.
+    """
+    known = (flat >= 0) & (flat < len(packed))
+    safe = np.where(known, flat, 0)
+    special = ~known | packed.special[safe]
+    size = np.where(special, 1, packed.length[safe])  # a special token is one SENTINEL byte
+    sample_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    start = np.zeros(len(flat), dtype=np.int64)
+    if len(flat):
+        np.cumsum(size[:-1], out=start[1:])
+    start += sample_of  # one SENTINEL after each earlier sample
+    total = int(start[-1] + size[-1]) + 1 if len(flat) else 0
+    buf = np.full(total + _LONG_BLOCK, SENTINEL, dtype=np.uint8)  # padding: searches read ahead
+    real = np.nonzero(~special)[0]
+    lens = packed.length[safe[real]]
+    # every byte of every real token, as (place in its token) from one arange
+    within = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
+    buf[np.repeat(start[real], lens) + within] = packed.data[np.repeat(packed.offset[safe[real]], lens) + within]
+    return buf, start, start + size, special, sample_of
+
+
+def _first_best(n: np.ndarray, sample_of: np.ndarray, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, the largest n and the global index of its first (leftmost) token."""
+    best = np.zeros(n_samples, dtype=np.int64)
+    np.maximum.at(best, sample_of, n)
+    at = np.zeros(n_samples, dtype=np.int64)
+    hits = np.nonzero((n == best[sample_of]) & (n > 0))[0]
+    owners, first = np.unique(sample_of[hits], return_index=True)  # hits are in token order
+    at[owners] = hits[first]
+    return best, at
+
+
+def generated_spans(token_ids, table, index) -> dict[str, np.ndarray]:
+    """SPEC §6 span of each sample's generated tokens: SPAN_COLUMNS as numpy arrays.
+
+    `token_ids`: a list of id lists or a pyarrow list array (a samples shard's column);
+    `table`: `token_byte_table(tokenizer)` or its `PackedTable`; `index`: a CorpusIndex.
+    """
+    flat, offsets = flatten_token_ids(token_ids)
+    n_samples = len(offsets) - 1
+    out = {"match_tokens": np.zeros(n_samples, dtype=np.int32),
+           "match_start": np.zeros(n_samples, dtype=np.int32),
+           "match_end": np.zeros(n_samples, dtype=np.int32),
+           "corpus_count": np.zeros(n_samples, dtype=np.int64)}
+    if not len(flat):
+        return out
+    buf, start, end, special, sample_of = _layout(flat, offsets, _as_packed(table))
+    queried = np.nonzero(~special & (end > start))[0]
+    reach = np.zeros(len(flat), dtype=np.int64)
+    reach[queried] = start[queried] + index.prefix_lengths_packed(buf, start[queried])
+    # tokens k..m-1 lie inside the match from k's first byte; ends are non-decreasing and a
+    # SENTINEL (special token, sample end) is never matched, so m never passes one
+    m = np.searchsorted(end, reach, side="right")
+    n = np.where(special, 0, np.maximum(m - np.arange(len(flat)), 0))
+    best, at = _first_best(n, sample_of, n_samples)
+    found = np.nonzero(best > 0)[0]
+    first, last = at[found], at[found] + best[found] - 1
+    out["match_tokens"][found] = best[found]
+    out["match_start"][found] = first - offsets[found]
+    out["match_end"][found] = first - offsets[found] + best[found]
+    out["corpus_count"][found] = index.count_packed(buf, start[first], end[last] - start[first])
+    return out
