@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from typing import Callable
 
 import ray
 
 from cluster.actors import Placement, cluster_resources, plan_placement
 from cluster.pool import StageResult, StageWork, run_stages
 from memx.config import Config
-from memx.errors import ConfigError, MemxFailure
+from memx.errors import ConfigError, MemxError, MemxFailure
 from memx.models import local_model_problem
 from memx.runstate import Run, start_run
 from memx.status import stage_status
@@ -125,3 +127,25 @@ def start_and_run(run: Run, stages: tuple[str, ...] = ("samples", "scores"),
         return run_generate_and_score(run, stages, show_progress=show_progress)
     finally:
         disconnect(started_here)
+
+
+def job_main(argv: list[str] | None, description: str, work: Callable[[Run], object]) -> int:
+    """A `python -m jobs.X CONFIG` entrypoint (what a Ray job runs): the run at the config's
+    `{output}/{run_id}`, `work` on it, and memx's exit codes (2 bad input, 1 runtime failure)."""
+    import argparse
+
+    from memx.config import load_config
+    from memx.runstate import new_run
+
+    parser = argparse.ArgumentParser(description=description.strip().splitlines()[0])
+    parser.add_argument("config", help="YAML config (SPEC §3)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run = new_run(load_config(args.config))
+        work(run)
+    except MemxError as error:
+        print(f"memx: error: {error}", file=sys.stderr)
+        return error.exit_code
+    print(f"done: {run.uri}")
+    return 0

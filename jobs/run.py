@@ -54,26 +54,9 @@ def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool =
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m jobs.run CONFIG`: the job a Ray cluster runs for `memx submit`."""
-    import argparse
-    import logging
+    from jobs.common import job_main
 
-    from memx.config import load_config
-    from memx.errors import MemxError
-    from memx.runstate import new_run
-
-    parser = argparse.ArgumentParser(prog="python -m jobs.run", description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="YAML config (SPEC §3)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        run = new_run(load_config(args.config))
-        run_pipeline(run)
-    except MemxError as error:
-        print(f"memx: error: {error}", file=sys.stderr)
-        return error.exit_code
-    print(f"done: {run.uri}")
-    return 0
+    return job_main(argv, __doc__, run_pipeline)
 
 
 if __name__ == "__main__":

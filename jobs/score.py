@@ -9,9 +9,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from memx.cli import main as cli_main
+    from jobs.common import job_main, start_and_run
 
-    return cli_main(["score", *(sys.argv[1:] if argv is None else argv)])
+    return job_main(argv, __doc__, lambda run: start_and_run(run, ("scores",)))
 
 
 if __name__ == "__main__":
