@@ -1,9 +1,12 @@
-"""Streaming writes of one S3 object that can be abandoned without publishing anything.
+"""The boto3 side of `memx.storage.Storage`: its client, conditional create, and streaming
+writes of one S3 object that can be abandoned without publishing anything.
 
 pyarrow's S3 output stream has no abort: closing it, even from a destructor after an
-error, publishes a partial object. This writer sends multipart parts as data arrives,
-completes the upload only on `finish()`, and `abort()` leaves nothing visible. It knows
-the boto3 client and retry policy of the `Storage` that owns it, nothing else.
+error, publishes a partial object. `S3Upload` sends multipart parts as data arrives,
+completes the upload only on `finish()`, and `abort()` leaves nothing visible.
+Retries are botocore's ("standard" mode, bounded by the owning Storage's attempts);
+`Storage.call` turns what is left of a store outage into StorageUnavailable. This module
+knows nothing of keys' meaning.
 """
 
 from __future__ import annotations
@@ -15,6 +18,35 @@ if TYPE_CHECKING:
     from memx.storage import Storage
 
 log = logging.getLogger("memx.storage")
+
+
+def boto_client(endpoint_url: str | None, region: str | None, attempts: int):
+    """An S3 client whose retries are botocore's, `attempts` tries per request at most."""
+    import boto3
+    from botocore.config import Config
+
+    from memx.storage import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
+
+    # "standard" rather than "adaptive": adaptive's client-side rate limiter is documented
+    # as experimental, and each actor has a client of its own to throttle anyway.
+    config = Config(retries={"mode": "standard", "total_max_attempts": attempts},
+                    connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S)
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1", config=config)
+
+
+def put_if_absent(client, bucket: str, object_key: str, data: bytes) -> bool:
+    """PUT with `If-None-Match: *`: True if this call created the object, False if one was there."""
+    import botocore.exceptions as bce
+
+    try:
+        client.put_object(Bucket=bucket, Key=object_key, Body=data, IfNoneMatch="*")
+        return True
+    except bce.ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
+            return False
+        raise
 
 
 class S3Upload:
@@ -38,11 +70,11 @@ class S3Upload:
         client = self._storage._client()
         bucket = self._storage.bucket
         if self._upload_id is None:
-            created = self._storage.retry(f"start upload of {self._key}", lambda: client.create_multipart_upload(
+            created = self._storage.call(f"start upload of {self._key}", lambda: client.create_multipart_upload(
                 Bucket=bucket, Key=self._object_key))
             self._upload_id = created["UploadId"]
         number, body = len(self._parts) + 1, bytes(self._buffer)
-        part = self._storage.retry(f"upload part {number} of {self._key}", lambda: client.upload_part(
+        part = self._storage.call(f"upload part {number} of {self._key}", lambda: client.upload_part(
             Bucket=bucket, Key=self._object_key, UploadId=self._upload_id, PartNumber=number, Body=body))
         self._parts.append({"PartNumber": number, "ETag": part["ETag"]})
         self._buffer.clear()
@@ -51,12 +83,12 @@ class S3Upload:
         client, bucket = self._storage._client(), self._storage.bucket
         if self._upload_id is None:
             body = bytes(self._buffer)
-            self._storage.retry(f"write {self._key}", lambda: client.put_object(
+            self._storage.call(f"write {self._key}", lambda: client.put_object(
                 Bucket=bucket, Key=self._object_key, Body=body))
             return
         if self._buffer:
             self._send_part()
-        self._storage.retry(f"finish upload of {self._key}", lambda: client.complete_multipart_upload(
+        self._storage.call(f"finish upload of {self._key}", lambda: client.complete_multipart_upload(
             Bucket=bucket, Key=self._object_key, UploadId=self._upload_id,
             MultipartUpload={"Parts": self._parts}))
 

@@ -19,7 +19,6 @@ It knows nothing of shards, manifests' content or Parquet schemas: only bytes an
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 from contextlib import contextmanager
@@ -29,7 +28,6 @@ import pyarrow.fs as pafs
 
 from memx.errors import ConfigError, StorageUnavailable
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ATTEMPTS_ENV = "MEMX_STORAGE_ATTEMPTS"
@@ -67,32 +65,6 @@ def is_store_trouble(error: BaseException) -> bool:
 
 
 # -- local atomic writes ------------------------------------------------------
-@contextmanager
-def _temp_beside(path: str) -> Iterator[str]:
-    """A fresh hidden name in `path`'s directory, removed at exit if it is still there."""
-    directory, name = os.path.split(os.path.abspath(path))
-    temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
-    try:
-        yield temp
-    finally:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:  # renamed into place: nothing left to clean
-            pass
-
-
-@contextmanager
-def _synced_file(temp: str, mode: str, encoding: str | None) -> Iterator[IO]:
-    if mode not in ("wb", "w"):
-        raise ValueError(f"atomic write mode must be 'wb' or 'w', not {mode!r}")
-    if mode == "w" and encoding is None:
-        encoding = "utf-8"
-    with open(temp, mode.replace("w", "x"), encoding=encoding) as stream:
-        yield stream
-        stream.flush()
-        os.fsync(stream.fileno())
-
-
 def fsync_dir(directory: str) -> None:
     """Make renames and links inside `directory` survive a power cut."""
     fd = os.open(directory, os.O_RDONLY)
@@ -103,35 +75,46 @@ def fsync_dir(directory: str) -> None:
 
 
 @contextmanager
-def atomic_local_file(path: str, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
-    """A stream whose file appears at `path`, complete, only when the block exits without error.
+def _published(path: str, mode: str, encoding: str | None, publish: Callable[[str, str], None]) -> Iterator[IO]:
+    """Write a hidden temp file beside `path`; once complete and fsynced, `publish(temp, path)`.
 
-    A hidden temp file in the same directory is written, fsynced and renamed over `path`;
-    on any failure it is removed and `path` is untouched. The directory must exist: a
-    missing one is the caller's error to report (FileNotFoundError).
+    The temp file is removed at exit whatever happened (after a rename it is already gone).
     """
-    with _temp_beside(path) as temp:
-        with _synced_file(temp, mode, encoding) as stream:
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic write mode must be 'wb' or 'w', not {mode!r}")
+    directory, name = os.path.split(os.path.abspath(path))
+    temp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temp, mode.replace("w", "x"), encoding=encoding or (None if "b" in mode else "utf-8")) as stream:
             yield stream
-        os.replace(temp, path)
-        fsync_dir(os.path.dirname(os.path.abspath(path)))
+            stream.flush()
+            os.fsync(stream.fileno())
+        publish(temp, path)
+        fsync_dir(directory)
+    finally:
+        if os.path.lexists(temp):
+            os.unlink(temp)
+
+
+def atomic_local_file(path: str, mode: str = "wb", encoding: str | None = None):
+    """A context manager: a stream whose file appears at `path`, complete, only when the
+    block exits without error (temp file beside it, fsync, os.replace); on any failure
+    `path` is untouched. The directory must exist: a missing one is the caller's to report."""
+    return _published(path, mode, encoding, os.replace)
 
 
 def link_if_absent(path: str, data: bytes) -> bool:
     """Create `path` holding `data` only if nothing is there; True if this call created it.
 
-    The temp file is complete before the exclusive hard link publishes it, so a reader
-    never sees a partial file and of two racing writers exactly one wins.
+    The file is complete before an exclusive hard link publishes it: a reader never sees
+    part of it, and of two racing writers exactly one wins.
     """
-    with _temp_beside(path) as temp:
-        with _synced_file(temp, "wb", None) as stream:
+    try:
+        with _published(path, "wb", None, os.link) as stream:
             stream.write(data)
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            return False
-    fsync_dir(os.path.dirname(os.path.abspath(path)))
-    return True
+        return True
+    except FileExistsError:  # os.link: someone else's file is there
+        return False
 
 
 class Storage:

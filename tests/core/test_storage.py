@@ -91,15 +91,14 @@ def test_failed_write_leaves_no_object(storage_root):
 
 
 def test_unreachable_endpoint_fails_with_its_name(monkeypatch):
-    import memx.storage as storage_module
-
-    monkeypatch.setattr(storage_module, "RETRY_ATTEMPTS", 2)
-    monkeypatch.setattr(storage_module, "RETRY_BASE_SECONDS", 0.01)
+    monkeypatch.setenv("MEMX_STORAGE_ATTEMPTS", "2")  # botocore's and pyarrow's tries per request
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
     storage = Storage("s3://bucket/run", endpoint_url="http://127.0.0.1:9")
     with pytest.raises(StorageUnavailable, match=r"http://127\.0\.0\.1:9.*memx resume"):
         storage.create_if_absent("_manifest/x.json", b"1")
+    with pytest.raises(StorageUnavailable, match=r"http://127\.0\.0\.1:9.*\(2 attempts\).*memx resume"):
+        storage.exists("_manifest/x.json")  # the pyarrow path
 
 
 def test_credentials_never_reach_config_json(s3_server, tmp_path):
