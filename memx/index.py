@@ -32,6 +32,7 @@ SUFFIXES = (".txt", ".jsonl", ".parquet")
 DOC_SEP = b"\xff"  # never occurs in UTF-8, so no match can span two documents
 DEFAULT_SHARD_BYTES = 1 << 31  # keeps each suffix-array build within a few GiB of RAM
 _SHARD_FILES = ("tokenized.", "offset.", "table.")
+FORMAT = "memx-infini-gram-u8"  # index.json `format`: byte-level (u8) infini-gram v4 shards
 
 
 def _expand(sources: list[str | Path]) -> list[Path]:
@@ -197,7 +198,7 @@ def build_index(sources: list[str | Path], out_dir: str | Path, *, progress: boo
         raise ConfigError("index sources: no non-empty documents found")
     _log(progress, f"{writer.docs:,} docs, {writer.bytes / 2**20:,.1f} MiB in {writer.shards} shard(s)")
     _build_suffix_arrays(out, writer.shards, progress)
-    meta = {"format": "memx-infini-gram-u8", "version": 1, "token_dtype": "u8",
+    meta = {"format": FORMAT, "version": 1, "token_dtype": "u8",
             "sources": [_source_label(Path(p), out) for p in sources], "files": len(files),
             "docs": writer.docs, "documents": writer.docs,
             "bytes": writer.bytes, "shards": writer.shards,
@@ -219,6 +220,10 @@ class CorpusIndex:
             raise ConfigError(f"verify index {self.dir}: no index.json (missing or incomplete; "
                               "run `memx index build`)")
         self.meta = json.loads(meta_path.read_text())
+        found = (self.meta.get("format"), self.meta.get("token_dtype"))
+        if found != (FORMAT, "u8"):  # the only layout memx.verify.sarray reads
+            raise ConfigError(f"verify.index {self.dir}: an index made for another format (format {found[0]!r}, "
+                              f"token_dtype {found[1]!r}; memx reads {FORMAT!r}, u8): build one with `memx index build`")
         self._shards = [ShardSearcher(self.dir / f"tokenized.{i}", self.dir / f"table.{i}")
                         for i in range(int(self.meta["shards"]))]
 
