@@ -87,7 +87,8 @@ def plan_placement(config: Config, share: float = 1.0, gpus: float | None = None
     return Placement(actors, 0.0, float(threads), threads)
 
 
-DEFAULT_RUNNERS = {"samples": "memx.stages:GenerateRunner", "scores": "memx.stages:ScoreRunner"}
+DEFAULT_RUNNERS = {"samples": "memx.stages:GenerateRunner", "scores": "memx.stages:ScoreRunner",
+                   "verified": "memx.stages:VerifyRunner"}
 
 
 def start_actor(stage: str, run: Run, placement: Placement, runner: str | None = None, name: str | None = None):

@@ -19,7 +19,9 @@ from cluster.pool import StageResult, StageWork, run_stages
 from memx.config import Config
 from memx.errors import ConfigError, MemxError, MemxFailure
 from memx.models import local_model_problem
+from memx.plan import stages_of
 from memx.runstate import Run, start_run
+from memx.shards import manifest_key
 from memx.status import stage_status
 
 log = logging.getLogger(__name__)
@@ -79,35 +81,54 @@ def _placements(config: Config, overlap: bool) -> tuple[Placement, Placement, bo
     return whole, whole, False
 
 
-def run_generate_and_score(run: Run, stages: tuple[str, ...] = ("samples", "scores"),
-                           show_progress: bool = True) -> dict[str, StageResult]:
-    """Run what is missing or corrupt in the given stages; overlapped when the cluster has room."""
+def _verify_placement(cpus_free: float, shards: int) -> Placement:
+    """Verification is numpy over a memory-mapped index: one single-threaded actor per CPU."""
+    actors = max(1, min(int(cpus_free), shards))
+    return Placement(actors, 0.0, 1.0, 1)
+
+
+def run_shard_stages(run: Run, stages: tuple[str, ...] | None = None,
+                     show_progress: bool = True) -> dict[str, StageResult]:
+    """Run what is missing or corrupt in the given sharded stages (default: all the run has).
+
+    With GPUs to spare, scoring overlaps generation and verification runs on the CPUs the
+    model replicas leave free, each shard as soon as its samples are committed. On a CPU-only
+    cluster the stages run one after another, each with every core.
+    """
     storage, config = run.storage, run.config
-    statuses = {stage: stage_status(storage, config, stage) for stage in ("samples", "scores")}
+    stages = tuple(s for s in (stages or stages_of(config)) if s in stages_of(config))
+    statuses = {stage: stage_status(storage, config, stage) for stage in stages_of(config)}
     for status in statuses.values():
         for spec in status.corrupt:  # a corrupt shard is redone: its manifest must go first
-            from memx.shards import manifest_key
-
             log.warning("%s is corrupt (checksum mismatch); redoing it", spec.key)
             storage.delete(manifest_key(spec))
     ready = {("samples", s.strategy, s.index) for s in statuses["samples"].committed}
-    gen_todo = statuses["samples"].todo if "samples" in stages else []
-    score_todo = statuses["scores"].todo if "scores" in stages else []
-    if "scores" in stages and "samples" not in stages:
-        unready = [s for s in score_todo if ("samples", s.strategy, s.index) not in ready]
+    todo = {stage: statuses[stage].todo if stage in stages else [] for stage in statuses}
+    if "samples" not in stages:
+        unready = [s for stage in ("scores", "verified") for s in todo.get(stage, [])
+                   if ("samples", s.strategy, s.index) not in ready]
         if unready:
             raise MemxFailure(f"{len(unready)} sample shards are not committed yet (e.g. {unready[0].strategy}/"
                               f"{unready[0].name}); run `memx generate` or `memx resume {run.uri}` first")
-    gen_place, score_place, overlapped = _placements(config, overlap=bool(gen_todo and score_todo))
+    gen_place, score_place, overlapped = _placements(config, overlap=bool(todo["samples"] and todo["scores"]))
+    gpus, cpus = cluster_resources()
+    verify_todo = todo.get("verified", [])
     results: dict[str, StageResult] = {}
     if overlapped:
-        works = [StageWork("samples", gen_todo, gen_place), StageWork("scores", score_todo, score_place, after="samples")]
+        works = [StageWork("samples", todo["samples"], gen_place),
+                 StageWork("scores", todo["scores"], score_place, after="samples")]
+        if verify_todo:
+            used = gen_place.actors * gen_place.num_cpus + score_place.actors * score_place.num_cpus
+            works.append(StageWork("verified", verify_todo, _verify_placement(cpus - used, len(verify_todo)),
+                                   after="samples"))
         results.update(run_stages(run, works, ready, show_progress))
     else:
-        if gen_todo:
-            results.update(run_stages(run, [StageWork("samples", gen_todo, gen_place)], ready, show_progress))
-        if score_todo:
-            results.update(run_stages(run, [StageWork("scores", score_todo, score_place)], ready, show_progress))
+        for stage, place in (("samples", gen_place), ("scores", score_place)):
+            if todo[stage]:
+                results.update(run_stages(run, [StageWork(stage, todo[stage], place)], ready, show_progress))
+        if verify_todo:
+            place = _verify_placement(cpus, len(verify_todo))
+            results.update(run_stages(run, [StageWork("verified", verify_todo, place)], ready, show_progress))
     failed = {key: msg for r in results.values() for key, msg in r.failed.items()}
     if failed:
         key, message = next(iter(failed.items()))
@@ -116,7 +137,7 @@ def run_generate_and_score(run: Run, stages: tuple[str, ...] = ("samples", "scor
     return results
 
 
-def start_and_run(run: Run, stages: tuple[str, ...] = ("samples", "scores"),
+def start_and_run(run: Run, stages: tuple[str, ...] | None = None,
                   show_progress: bool = True) -> dict[str, StageResult]:
     """Every entrypoint's way in: refuse missing local models before anything is written,
     save or check config.json, then run what is missing of `stages` on Ray."""
@@ -124,7 +145,7 @@ def start_and_run(run: Run, stages: tuple[str, ...] = ("samples", "scores"),
     start_run(run.storage, run.config)
     started_here = connect()
     try:
-        return run_generate_and_score(run, stages, show_progress=show_progress)
+        return run_shard_stages(run, stages, show_progress=show_progress)
     finally:
         disconnect(started_here)
 

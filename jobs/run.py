@@ -17,6 +17,7 @@ from memx.runstate import Run
 
 def finished(run: Run) -> bool:
     """True when every shard is committed and every result object of the run is written."""
+    from memx.measure import MEMORIZATION_KEY
     from memx.pipeline import CANDIDATES_KEY, REPORT_KEY, read_table
     from memx.status import run_status
 
@@ -25,12 +26,15 @@ def finished(run: Run) -> bool:
         return False
     if not (storage.exists(CANDIDATES_KEY) and storage.exists(REPORT_KEY)):
         return False
+    if config.verify is not None and config.verify.scope == "all" and not storage.exists(MEMORIZATION_KEY):
+        return False
     return config.verify is None or "memorized" in read_table(storage, CANDIDATES_KEY).column_names
 
 
 def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool = True) -> dict:
     from jobs.common import start_and_run
-    from memx.pipeline import reduce_stage, report_stage, verify_stage
+    from memx.measure import memorization_stage, verify_stage
+    from memx.pipeline import reduce_stage, report_stage
 
     timings = {}
     started = time.time()
@@ -48,6 +52,12 @@ def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool =
         candidates = verify_stage(run)
         timings["verify"] = time.time() - started
         log(f"verify: {sum(candidates.column('memorized').to_pylist())} memorized candidate rows")
+        if run.config.verify.scope == "all":
+            memorization = memorization_stage(run)
+            timings["verify"] = time.time() - started
+            memorized = sum(s["memorized"] for s in memorization["strategies"].values())
+            total = sum(s["samples"] for s in memorization["strategies"].values())
+            log(f"memorization: {memorized} of {total} samples hold a memorized span (memorization.json)")
     where = report_stage(run, redact=redact)
     log(f"report: {where}")
     return timings

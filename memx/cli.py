@@ -106,11 +106,18 @@ def reduce(config: str = typer.Argument(..., help="YAML config.")):
 
 @app.command()
 def verify(config: str = typer.Argument(..., help="YAML config with a `verify` section.")):
-    """Check each candidate against the training-corpus index; set match_tokens, memorized, category."""
-    from memx.pipeline import verify_stage
+    """Check each candidate against the training-corpus index (with `scope: all`, every sample
+    first, then memorization.json); set match_tokens, memorized, category."""
+    from memx.measure import memorization_stage, verify_stage
 
-    table = verify_stage(_new_run(config))
+    handle = _new_run(config)
+    if handle.config.verify is not None and handle.config.verify.scope == "all":
+        _stage(config, ("verified",))  # every sample, on the cluster, before the summary
+    table = verify_stage(handle)
     out.print(f"verified {table.num_rows} candidate rows, {sum(table.column('memorized').to_pylist())} memorized")
+    if handle.config.verify.scope == "all":
+        memorization_stage(handle)
+        out.print(f"memorization.json: {handle.storage.uri('memorization.json')}", soft_wrap=True)
 
 
 @app.command()

@@ -191,7 +191,21 @@ class Config(_Strict):
         self._check_prefix()
         if "ratio" in self.scoring.metrics and not self.references:
             raise ValueError("scoring.metrics: 'ratio' needs at least one entry in references")
+        self._check_verify()
         return self
+
+    def _check_verify(self) -> None:
+        """A threshold no continuation can reach would verify nothing, silently."""
+        if self.verify is None:
+            return
+        gen = self.generation
+        lengths = {"generation.max_new_tokens": gen.max_new_tokens} if set(gen.strategies) - {PREFIX} else {}
+        if PREFIX in gen.strategies:
+            lengths["generation.prefix.suffix_tokens"] = gen.prefix.suffix_tokens
+        field, longest = max(lengths.items(), key=lambda item: item[1])
+        if self.verify.min_match_tokens > longest:
+            raise ValueError(f"verify.min_match_tokens: {self.verify.min_match_tokens} is more than {field} "
+                             f"({longest}), the longest continuation: no sample could ever count as memorized")
 
     def _check_prefix(self) -> None:
         gen = self.generation
@@ -233,6 +247,8 @@ def _format_error(error: ValidationError) -> str:
         message = "unknown key"
     elif first["type"] == "missing":
         message = "required field is missing"
+    if not first["loc"]:  # a cross-field check: its message starts with the field it names
+        return message
     return f"{location}: {message}"
 
 

@@ -1,7 +1,8 @@
-"""The driver-side stages that need no cluster: reduce, verify, report.
+"""The driver-side stages that need no cluster: reduce and report (verification and the
+memorization measurement are in `memx.measure`).
 
-Each reads committed shards through storage, calls the pure step from `memx.reduce`,
-`memx.verify` or `memx.report`, and writes one result object at the run root
+Each reads committed shards through the run's storage, calls the pure step from
+`memx.reduce` or `memx.report`, and writes one result object at the run root
 (candidates.parquet, report.html) atomically. Rerunning any of them recomputes the same
 result from the same shards, so they need no manifests of their own.
 """
@@ -9,20 +10,17 @@ result from the same shards, so they need no manifests of their own.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from memx.config import Config
 from memx.errors import ConfigError, MemxFailure
 from memx.plan import plan_stage
 from memx.progress import StageProgress
 from memx.runstate import CONFIG_KEY, Run
 from memx.shards import StorageRunReader, read_shard
 from memx.status import run_status
-from memx.storage import Storage
+from memx.storage import Storage, atomic_local_file
 
 CANDIDATES_KEY = "candidates.parquet"
 REPORT_KEY = "report.html"
@@ -68,43 +66,6 @@ def reduce_stage(run: Run) -> pa.Table:
     return candidates
 
 
-def local_index_dir(uri: str, config: Config) -> str:
-    """infini-gram reads local files: an s3:// index is synced once into a local cache."""
-    if not uri.startswith("s3://"):
-        if not os.path.isdir(uri):
-            raise ConfigError(f"verify.index: {uri} is not a directory (build one with `memx index build`)")
-        return uri
-    cache = os.path.join(os.environ.get("MEMX_CACHE", os.path.expanduser("~/.cache/memx")), "index",
-                         uri[len("s3://"):].replace("/", "_"))
-    remote = Storage(uri, config.storage.endpoint_url, config.storage.region)
-    for key in remote.list(""):
-        target = os.path.join(cache, key)
-        if not os.path.exists(target) or os.path.getsize(target) != remote.size(key):
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target + ".part", "wb") as out:
-                out.write(remote.read_bytes(key))
-            os.replace(target + ".part", target)
-    return cache
-
-
-def verify_stage(run: Run) -> pa.Table:
-    from memx.index import CorpusIndex
-    from memx.models import load_causal_lm
-    from memx.verify import verify_candidates
-
-    storage, config = run.storage, run.config
-    if config.verify is None:
-        raise ConfigError("verify: the config has no `verify` section (index, min_match_tokens)")
-    candidates = read_table(storage, CANDIDATES_KEY)
-    index = CorpusIndex(local_index_dir(config.verify.index, config))
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(config.target.model)
-    verified = verify_candidates(candidates, index, tokenizer, config.verify.min_match_tokens)
-    write_table(storage, CANDIDATES_KEY, verified)
-    return verified
-
-
 def scatter_sample(run: Run, candidate_ids: set[str] = frozenset(),
                    rows: int = SCATTER_ROWS) -> pa.Table:
     """Every candidate's scores plus a deterministic subsample of all other samples, for the
@@ -143,16 +104,10 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True) -> str:
     html = render_report(settings, run_stats(run), candidates, scatter, redact=redact,
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies))
     if out:
-        directory = os.path.dirname(os.path.abspath(out))
-        tmp_name = None
         try:
-            with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
-                tmp_name = tmp.name
-                tmp.write(html)
-            os.replace(tmp_name, out)
+            with atomic_local_file(out, "w") as stream:
+                stream.write(html)
         except OSError as error:  # unwritable, missing, not a directory: the filesystem says which
-            if tmp_name and os.path.exists(tmp_name):
-                os.unlink(tmp_name)
             raise ConfigError(f"--out: cannot write {out} ({error.strerror or error})") from None
         return out
     storage.write_bytes(REPORT_KEY, html.encode("utf-8"))

@@ -12,7 +12,13 @@ from dataclasses import asdict, dataclass
 
 from memx.config import Config
 
-STAGES = ("samples", "scores")
+STAGES = ("samples", "scores", "verified")
+
+
+def stages_of(config: Config) -> tuple[str, ...]:
+    """The sharded stages this run has: `verified` only with `verify.scope: all`."""
+    verify_all = config.verify is not None and config.verify.scope == "all"
+    return STAGES if verify_all else STAGES[:2]
 
 
 @dataclass(frozen=True, order=True)
@@ -48,6 +54,8 @@ def shard_seed(run_seed: int, strategy: str, index: int) -> int:
 def plan_stage(config: Config, stage: str) -> list[ShardSpec]:
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}")
+    if stage not in stages_of(config):
+        return []
     gen = config.generation
     specs = []
     for strategy in gen.strategies:

@@ -117,3 +117,39 @@ class ScoreRunner(_Runner):
         written.extra = {"model": self.config.target.model, "references": sorted(self.references)}
         committed = commit_shard(self.storage, spec, written)
         return {"shard": spec.key, "rows": written.rows, "seconds": written.seconds, "committed": committed}
+
+
+class VerifyRunner(_Runner):
+    """CPU only: the index (memory-mapped, shared through the page cache by every actor of a
+    node) and the target's token bytes, loaded once; writes `verified` sidecars (SPEC §6)."""
+
+    stage = "verified"
+
+    def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
+        super().__init__(run, device, num_threads)
+        from memx.measure import open_index, target_token_bytes
+
+        self.index = open_index(run.config)
+        self.token_bytes = target_token_bytes(run.config)
+
+    def verified_table(self, spec: ShardSpec):
+        import pyarrow as pa
+
+        from memx.verify import generated_spans
+
+        sample_spec = ShardSpec("samples", spec.strategy, spec.index, spec.start, spec.size, spec.seed)
+        samples = read_shard(self.storage, sample_spec, ["sample_id", "token_ids"])
+        spans = generated_spans(samples.column("token_ids"), self.token_bytes, self.index)
+        return pa.table({"sample_id": samples.column("sample_id"), **{k: pa.array(v) for k, v in spans.items()}})
+
+    def run(self, spec: ShardSpec) -> dict:
+        done = self.already_committed(spec)
+        if done is not None:
+            return {"shard": spec.key, "rows": done["rows"], "skipped": True}
+        started = time.time()
+        verified = self.verified_table(spec)
+        written: WrittenShard = write_shard(self.storage, spec, verified.schema, [verified])
+        written.seconds = time.time() - started
+        written.extra = {"index": self.config.verify.index}
+        committed = commit_shard(self.storage, spec, written)
+        return {"shard": spec.key, "rows": written.rows, "seconds": written.seconds, "committed": committed}

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from memx.config import Config
-from memx.plan import STAGES, ShardSpec, plan_stage
+from memx.plan import ShardSpec, plan_stage, stages_of
 from memx.shards import FAILURE_ROOT, checksum_ok, committed_manifests
 from memx.storage import Storage
 
@@ -80,4 +80,4 @@ def stage_status(storage: Storage, config: Config, stage: str, verify_checksums:
 
 
 def run_status(storage: Storage, config: Config, verify_checksums: bool = True) -> dict[str, StageStatus]:
-    return {stage: stage_status(storage, config, stage, verify_checksums) for stage in STAGES}
+    return {stage: stage_status(storage, config, stage, verify_checksums) for stage in stages_of(config)}

@@ -153,14 +153,6 @@ class Storage:
     def uri(self, key: str) -> str:
         return f"{self.root}/{key}"
 
-    def child(self, key: str) -> "Storage":
-        sub = Storage.__new__(Storage)
-        sub.__dict__.update(self.__dict__)
-        sub.root, sub._base = f"{self.root}/{key}", self.path(key)
-        if self.is_s3:
-            sub.prefix = f"{self.prefix}/{key}".strip("/")
-        return sub
-
     # -- failures -----------------------------------------------------------
     def call(self, what: str, fn: Callable[[], T]) -> T:
         """fn(), an S3 or local call; store trouble left after the library's retries becomes
@@ -281,12 +273,3 @@ def _s3_filesystem(endpoint_url: str | None, region: str | None, attempts: int) 
         scheme, _, host = endpoint_url.partition("://")
         kwargs.update(endpoint_override=host.rstrip("/"), scheme=scheme, force_virtual_addressing=False)
     return pafs.S3FileSystem(**kwargs)
-
-
-def open_storage(uri: str, endpoint_url: str | None = None, region: str | None = None) -> Storage:
-    return Storage(uri, endpoint_url=endpoint_url, region=region)
-
-
-def run_storage(config) -> Storage:
-    """The Storage rooted at `{output}/{run_id}` of a `memx.config.Config`."""
-    return Storage(config.run_uri, endpoint_url=config.storage.endpoint_url, region=config.storage.region)

@@ -1,29 +1,48 @@
-"""Sample generation (SPEC §1 strategies, §4 sample columns): pure, Ray-free, storage-free.
+"""Sample generation (SPEC §1 strategies, §4 sample columns, §7 `prefix`): pure, Ray-free, storage-free.
 
 The caller (cluster/ actors) loads a model, builds a `PromptCorpus` once per process
-for the `internet` strategy, and streams `generate_shard` record batches into its
-Parquet writer. Nothing here knows about Ray, S3 or manifests.
+for the `internet` strategy and a `DocumentSource` once per process for `prefix`, and
+streams `generate_shard` record batches into its Parquet writer. Nothing here knows
+about Ray, S3 or manifests.
 """
 
-from memx.generation.processors import DecayingTemperature, inverse_cdf, sample_full, sample_top_k
+from memx.generation.documents import DocumentSource, ListFiles, local_files
+from memx.generation.prefix import (
+    PrefixSequences, check_prefix_source, draw_sequences, prefix_context_problem, shard_sequences,
+)
+from memx.generation.processors import DecayingTemperature, greedy, inverse_cdf, sample_full, sample_top_k
 from memx.generation.prompts import OpenInput, PromptCorpus, load_prompt_corpus, local_open
-from memx.generation.sampler import first_step_logits, sample_batch
-from memx.generation.shard import SAMPLE_SCHEMA, GenerationStats, generate_shard, shard_prompts, strategy_chooser
+from memx.generation.sampler import first_step_logits, greedy_complete, max_positions, sample_batch
+from memx.generation.shard import (
+    SAMPLE_SCHEMA, GenerationStats, generate_shard, prefix_rows, shard_prompts, strategy_chooser,
+)
 
 __all__ = [
     "SAMPLE_SCHEMA",
     "DecayingTemperature",
+    "DocumentSource",
     "GenerationStats",
+    "ListFiles",
     "OpenInput",
+    "PrefixSequences",
     "PromptCorpus",
+    "check_prefix_source",
+    "draw_sequences",
     "first_step_logits",
     "generate_shard",
+    "greedy",
+    "greedy_complete",
     "inverse_cdf",
     "load_prompt_corpus",
+    "local_files",
     "local_open",
+    "max_positions",
+    "prefix_context_problem",
+    "prefix_rows",
     "sample_batch",
     "sample_full",
     "sample_top_k",
     "shard_prompts",
+    "shard_sequences",
     "strategy_chooser",
 ]

@@ -1,7 +1,8 @@
 """Logits processors and the per-row sampler behind every generation strategy.
 
 `DecayingTemperature` is the paper's annealed temperature (SPEC §1: 10 → 1, linearly,
-over the first 20 generated tokens, then 1). `sample_top_k` and `sample_full` turn one
+over the first 20 generated tokens, then 1). `greedy` is the argmax rule of the `prefix`
+strategy and the lab audit. `sample_top_k` and `sample_full` turn one
 step's logits into token ids by inverse-CDF sampling driven by one uniform number per
 row, so that a row's tokens depend only on its own uniforms and logits, never on which
 other rows share the batch (OOM batch halving and length sorting then keep samples
@@ -76,3 +77,9 @@ def sample_full(logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     """Sampling from the full distribution of already temperature-scaled logits."""
     probs = torch.softmax(logits.float(), dim=-1)
     return inverse_cdf(probs, uniforms)
+
+
+def greedy(logits: torch.Tensor) -> torch.Tensor:
+    """The most likely token of each row (the first of equal maxima, as `torch.argmax` and HF's
+    greedy search pick). EOS is a token like any other: the caller decides the length."""
+    return logits.argmax(dim=-1)

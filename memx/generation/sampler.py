@@ -4,6 +4,8 @@ Prompts are left-padded; the attention mask marks real tokens and position ids c
 real tokens only, so a padded row sees exactly what it would see alone. Each step's
 token choice is delegated to a `choose(step, last_logits, uniforms)` callable (the
 strategy), and no tensor leaves the device until the batch's token ids are complete.
+`greedy_complete` is the one greedy completion of memx (the `prefix` strategy's rule and
+the lab audit): `sample_batch` with the argmax rule over batches of many prompts.
 This module does not know about strategies, shards, Arrow or text.
 """
 
@@ -44,6 +46,14 @@ def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device) -> tup
     positions = np.clip(np.cumsum(mask, axis=1) - 1, 0, None)
     as_tensor = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
     return as_tensor(ids), as_tensor(mask.astype(np.int64)), as_tensor(positions)
+
+
+def default_cache() -> str:
+    import transformers
+
+    # transformers 4.x StaticCache wants batch size, dtype and cache positions up front:
+    # the static path is written for the 5.x API only.
+    return "static" if int(transformers.__version__.split(".")[0]) >= 5 else "dynamic"
 
 
 def _static_cache(model: torch.nn.Module, length: int):
@@ -125,3 +135,32 @@ def sample_batch(
             **keep,
         )
     return tokens.cpu().numpy()
+
+
+def greedy_complete(
+    model: torch.nn.Module,
+    prompts: list[list[int]],
+    pad_id: int,
+    new_tokens: int,
+    device: torch.device,
+    batch_size: int = 32,
+    cache: str | None = None,
+) -> np.ndarray:
+    """The greedy continuation of every prompt, exactly `new_tokens` ids each (no EOS stop):
+    (len(prompts), new_tokens) int64, in the caller's order.
+
+    Prompts are batched shortest first (less padding); padding is masked by position, so a
+    row's argmax does not depend on its batch neighbours beyond float round-off."""
+    from memx.generation.processors import greedy
+
+    out = np.zeros((len(prompts), new_tokens), dtype=np.int64)
+    if not prompts:
+        return out
+    choose = lambda step, logits, uniforms: greedy(logits)  # noqa: E731
+    order = np.argsort(np.fromiter((len(p) for p in prompts), dtype=np.int64, count=len(prompts)), kind="stable")
+    for first in range(0, len(order), batch_size):
+        rows = order[first : first + batch_size]
+        unused = torch.zeros((len(rows), new_tokens), device=device)  # greedy draws nothing
+        out[rows] = sample_batch(model, [prompts[r] for r in rows], pad_id, new_tokens, unused, choose, device,
+                                 cache=cache or default_cache())
+    return out

@@ -2,8 +2,12 @@
 
 `generate_shard` is pure: given a loaded model, a `ShardSpec` and the generation config
 it yields the shard's rows as `SAMPLE_SCHEMA` record batches, and the same spec always
-gives the same rows. All randomness comes from the shard seed: a numpy generator for
-internet prompts, and a device `torch.Generator` that draws every row's per-step
+gives the same rows. The `prefix` strategy (SPEC §7) takes its prompts from sequences cut
+from a `DocumentSource` (`memx.generation.prefix`), continues each for exactly
+suffix_tokens tokens (greedy, or top-k with one row per draw) and keeps the true suffix
+in `target_ids`; the other strategies leave `target_ids` and `sequence_id` null.
+All randomness comes from the shard seed: a numpy generator for
+internet prompts and prefix sequences, and a device `torch.Generator` that draws every row's per-step
 uniforms up front, so a row's tokens do not depend on batch size or batch neighbours
 (CUDA OOM halving and length sorting keep the samples; only float round-off of
 differently shaped kernels could differ). Writing, storage and Ray are the caller's.
@@ -20,9 +24,11 @@ import pyarrow as pa
 import torch
 
 from memx.config import GenerationConfig
-from memx.generation.processors import DecayingTemperature, sample_full, sample_top_k
+from memx.generation.documents import DocumentSource
+from memx.generation.prefix import shard_sequences
+from memx.generation.processors import DecayingTemperature, greedy, sample_full, sample_top_k
 from memx.generation.prompts import PromptCorpus
-from memx.generation.sampler import Choose, sample_batch
+from memx.generation.sampler import Choose, default_cache, sample_batch
 from memx.models import LoadedModel
 from memx.plan import ShardSpec
 
@@ -35,6 +41,8 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("prompt_ids", pa.list_(pa.int32())),
         pa.field("token_ids", pa.list_(pa.int32())),
         pa.field("text", pa.string()),
+        pa.field("target_ids", pa.list_(pa.int32())),  # prefix: the true suffix; null otherwise
+        pa.field("sequence_id", pa.string()),  # prefix: "{document index}:{token offset}"; null otherwise
     ]
 )
 
@@ -58,7 +66,9 @@ class GenerationStats:
 
 def strategy_chooser(strategy: str, gen: GenerationConfig) -> Choose:
     """The per-step token rule of each SPEC §1 strategy."""
-    if strategy in ("top_k", "internet"):
+    if strategy == "prefix" and gen.prefix.decoding == "greedy":
+        return lambda step, logits, uniforms: greedy(logits)
+    if strategy in ("top_k", "internet", "prefix"):
         k = gen.top_k
         return lambda step, logits, uniforms: sample_top_k(logits, k, uniforms)
     if strategy == "temperature":
@@ -68,15 +78,9 @@ def strategy_chooser(strategy: str, gen: GenerationConfig) -> Choose:
     raise ValueError(f"unknown generation strategy {strategy!r}")
 
 
-def default_cache() -> str:
-    import transformers
-
-    # transformers 4.x StaticCache wants batch size, dtype and cache positions up front:
-    # the static path is written for the 5.x API only.
-    return "static" if int(transformers.__version__.split(".")[0]) >= 5 else "dynamic"
-
-
 def shard_prompts(lm: LoadedModel, spec: ShardSpec, gen: GenerationConfig, prompts: PromptCorpus | None) -> list[list[int]]:
+    if spec.strategy == "prefix":
+        raise ValueError("prefix prompts come with their suffixes: use prefix_rows")
     if spec.strategy in ("top_k", "temperature"):
         return [[lm.bos_id] for _ in range(spec.size)]
     if spec.strategy != "internet":
@@ -87,20 +91,39 @@ def shard_prompts(lm: LoadedModel, spec: ShardSpec, gen: GenerationConfig, promp
     return prompts.sample_prompts(lm.tokenizer, spec.size, gen.internet.min_tokens, gen.internet.max_tokens, rng)
 
 
-def _record_batch(spec: ShardSpec, rows: list[int], prompts: list[list[int]], tokens: np.ndarray, texts: list[str]) -> pa.RecordBatch:
-    n = len(rows)
-    width = tokens.shape[1]
-    token_array = pa.ListArray.from_arrays(
-        pa.array(np.arange(0, n * width + 1, width, dtype=np.int32)), pa.array(tokens.reshape(-1).astype(np.int32))
+def prefix_rows(lm: LoadedModel, spec: ShardSpec, gen: GenerationConfig, documents: DocumentSource | None):
+    """The prefix shard's rows (`PrefixSequences`): prompts, true suffixes and sequence ids."""
+    if documents is None:
+        raise ValueError("the prefix strategy needs a document source (generation.prefix.source)")
+    p = gen.prefix
+    return shard_sequences(documents, lm.tokenizer, spec.seed, spec.size, p.prefix_tokens, p.suffix_tokens, p.draws)
+
+
+def _fixed_width(block: np.ndarray) -> pa.ListArray:
+    n, width = block.shape
+    return pa.ListArray.from_arrays(
+        pa.array(np.arange(0, n * width + 1, width, dtype=np.int32)), pa.array(block.reshape(-1).astype(np.int32))
     )
+
+
+def _record_batch(spec: ShardSpec, rows: list[int], prompts: list[list[int]], tokens: np.ndarray, texts: list[str],
+                  targets: np.ndarray | None, sequence_ids: list[str] | None) -> pa.RecordBatch:
+    n = len(rows)
+    if targets is None:
+        target_array, id_array = pa.nulls(n, pa.list_(pa.int32())), pa.nulls(n, pa.string())
+    else:
+        target_array = _fixed_width(targets[rows])
+        id_array = pa.array([sequence_ids[r] for r in rows], pa.string())
     columns = [
         pa.array([spec.sample_id(r) for r in rows], pa.string()),
         pa.array([spec.strategy] * n, pa.string()),
         pa.array(np.full(n, spec.index, dtype=np.int32)),
         pa.array(np.full(n, spec.seed, dtype=np.int64)),
         pa.array([prompts[r] for r in rows], pa.list_(pa.int32())),
-        token_array,
+        _fixed_width(tokens),
         pa.array(texts, pa.string()),
+        target_array,
+        id_array,
     ]
     return pa.RecordBatch.from_arrays(columns, schema=SAMPLE_SCHEMA)
 
@@ -111,6 +134,7 @@ def generate_shard(
     gen: GenerationConfig,
     prompts: PromptCorpus | None = None,
     *,
+    documents: DocumentSource | None = None,
     stats: GenerationStats | None = None,
     cache: str | None = None,
 ) -> Iterator[pa.RecordBatch]:
@@ -121,6 +145,8 @@ def generate_shard(
     means one record batch per generated batch, and for mixed prompt lengths mostly at
     the end of the shard (the whole shard is a few MB of token ids: buffering is cheap).
     On CUDA OOM the batch is halved, for the rest of the shard, and retried.
+    `documents` is the `prefix` strategy's source (scanned once per process by the caller);
+    its rows get exactly `gen.prefix.suffix_tokens` new tokens, the others `gen.max_new_tokens`.
     `cache` is the KV cache kind: "static" (the default with transformers 5) writes into
     a preallocated cache, "dynamic" concatenates the whole cache at every step, which
     measured 1.4-3x slower on CPU and costs memory bandwidth on GPU. Same tokens either way.
@@ -128,11 +154,17 @@ def generate_shard(
     cache = cache or default_cache()
     stats = stats if stats is not None else GenerationStats()
     started = time.perf_counter()
-    row_prompts = shard_prompts(lm, spec, gen, prompts)
+    targets = sequence_ids = None
+    if spec.strategy == "prefix":
+        sequences = prefix_rows(lm, spec, gen, documents)
+        row_prompts, targets, sequence_ids = sequences.prefixes.tolist(), sequences.suffixes, sequences.sequence_ids
+        new_tokens = gen.prefix.suffix_tokens
+    else:
+        row_prompts, new_tokens = shard_prompts(lm, spec, gen, prompts), gen.max_new_tokens
     choose = strategy_chooser(spec.strategy, gen)
     generator = torch.Generator(device=lm.device)
     generator.manual_seed(spec.seed)
-    uniforms = torch.rand((spec.size, gen.max_new_tokens), generator=generator, device=lm.device)
+    uniforms = torch.rand((spec.size, new_tokens), generator=generator, device=lm.device)
     order = sorted(range(spec.size), key=lambda r: len(row_prompts[r]))  # stable: ties keep row order
     done: dict[int, np.ndarray] = {}
     next_row, cursor, batch_size = 0, 0, gen.batch_size
@@ -145,7 +177,7 @@ def generate_shard(
         index = torch.tensor(rows, device=lm.device)
         try:
             tokens = sample_batch(
-                lm.model, [row_prompts[r] for r in rows], lm.pad_id, gen.max_new_tokens,
+                lm.model, [row_prompts[r] for r in rows], lm.pad_id, new_tokens,
                 uniforms.index_select(0, index), choose, lm.device, cache=cache,
             )
         except torch.cuda.OutOfMemoryError:
@@ -177,7 +209,7 @@ def generate_shard(
             texts = lm.tokenizer.batch_decode(
                 [row_prompts[r] + t.tolist() for r, t in zip(chunk, block)], skip_special_tokens=True
             )
-            batch = _record_batch(spec, chunk, row_prompts, block, texts)
+            batch = _record_batch(spec, chunk, row_prompts, block, texts, targets, sequence_ids)
             stats.rows += len(chunk)
             stats.prompt_tokens += sum(len(row_prompts[r]) for r in chunk)
             stats.new_tokens += block.size

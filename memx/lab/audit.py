@@ -2,7 +2,8 @@
 
 This is the paper's URL table (extraction against number of repetitions, per model
 size) with ground truth instead of manual checks: every canary's prefix is fed to each
-model, decoded greedily in batches, and the secret counts as extracted when the
+model, decoded greedily in batches (the same greedy completion as the `prefix`
+strategy, memx.generation.greedy_complete), and the secret counts as extracted when the
 decoded continuation contains it exactly. The result is saved as `audit.json` and
 `audit.parquet` in the lab directory. This module does not build labs and knows
 nothing about the sampling attack: it is the ceiling a perfect ranking could reach.
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import torch
 
 from memx.lab.presets import MODEL_NAMES
 
@@ -72,24 +72,21 @@ def load_canaries(lab_dir: str | Path) -> pa.Table:
     return pq.read_table(path)
 
 
-@torch.no_grad()
 def greedy_continuations(loaded, prompts: list[str], max_new_tokens: int, batch_size: int = 32) -> list[str]:
-    """Greedy continuation text of each prompt (left-padded batches; the prompt itself excluded)."""
-    tok, model = loaded.tokenizer, loaded.model
-    n_positions = getattr(model.config, "n_positions", None) or 1 << 30
-    outputs: list[str] = []
-    for start in range(0, len(prompts), batch_size):
-        encoded = tok(prompts[start : start + batch_size], add_special_tokens=False)["input_ids"]
-        width = max(len(ids) for ids in encoded)
-        # Left padding by hand: the lab tokenizer has no pad token (pad == eos, masked by position).
-        input_ids = torch.tensor([[loaded.pad_id] * (width - len(ids)) + ids for ids in encoded], device=loaded.device)
-        attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in encoded], device=loaded.device)
-        new = max(1, min(max_new_tokens, n_positions - input_ids.shape[1]))
-        generated = model.generate(input_ids=input_ids, attention_mask=attention, max_new_tokens=new,
-                                   do_sample=False, pad_token_id=loaded.pad_id, eos_token_id=None)
-        for row in generated[:, input_ids.shape[1] :]:
-            outputs.append(tok.decode(row.tolist(), skip_special_tokens=True))
-    return outputs
+    """Greedy continuation text of each prompt (the prompt itself excluded), through memx's one
+    greedy path (`memx.generation.greedy_complete`, the `prefix` strategy's): batched, KV-cached,
+    no EOS stop: every prompt gets the same number of new tokens, capped by the context
+    left after the longest prompt."""
+    from memx.generation import greedy_complete, max_positions
+
+    tok = loaded.tokenizer
+    encoded = tok(prompts, add_special_tokens=False)["input_ids"]
+    if not encoded:
+        return []
+    limit = max_positions(loaded.model) or 1 << 30
+    new = max(1, min(max_new_tokens, limit - max(len(ids) for ids in encoded)))
+    tokens = greedy_complete(loaded.model, encoded, loaded.pad_id, new, loaded.device, batch_size)
+    return tok.batch_decode(tokens.tolist(), skip_special_tokens=True)
 
 
 def audit_lab(lab_dir: str | Path, models: list[str] | None = None, batch_size: int = 32, save: bool = True) -> AuditResult:

@@ -28,10 +28,11 @@ from pathlib import Path
 from memx.errors import ConfigError, MemxFailure
 from memx.lab import canaries as canary_mod
 from memx.lab import corpus as corpus_mod
-from memx.lab.presets import FORMAT, MODEL_NAMES, LabSettings, get_preset, python_version, settings_key
+from memx.lab.presets import (FORMAT, MODEL_NAMES, MODEL_SPLITS, TARGET, LabSettings, get_preset, model_spec,
+                               python_version, settings_key)
 from memx.lab.runconfig import make_config, write_config
 from memx.lab.tokenizer import encode_documents, train_tokenizer
-from memx.lab.train import train_model
+from memx.lab.train import parameter_count, steps_for, train_model
 
 MARKER = ".memx-lab"
 
@@ -106,36 +107,44 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
         _say(progress, f"stage {name}: {seconds[name]:.1f}s")
 
     t = time.perf_counter()
-    split = corpus_mod.build_split(seed, settings.train_chars, settings.heldout_chars, settings.max_doc_lines)
+    # The `out` reference gets as much text as the target's training split, from other sources.
+    split = corpus_mod.build_split(seed, settings.train_chars, settings.heldout_chars, settings.max_doc_lines,
+                                   disjoint_chars=settings.train_chars)
     canaries = canary_mod.make_canaries(seed, settings.canaries_per_count)
-    canary_mod.check_unique(canaries, "\n".join(split.train))
+    canary_mod.check_unique(canaries, "\n".join(split.train + split.disjoint))
     docs = canary_mod.insert_canaries(split.train, canaries, seed)
     (tmp / "corpus").mkdir()
     corpus_mod.write_train_jsonl(docs, tmp / "corpus" / "train.jsonl")
+    corpus_mod.write_train_jsonl(split.disjoint, tmp / "corpus" / "disjoint.jsonl")
     corpus_mod.write_heldout_txt(split.heldout, tmp / "corpus" / "heldout.txt")
     import pyarrow.parquet as pq
 
     pq.write_table(canary_mod.canaries_table(canaries), tmp / "canaries.parquet")
     stats.update(train_docs=len(docs), train_chars=sum(len(d) for d in docs), train_sources=len(split.train_sources),
                  heldout_paragraphs=len(split.heldout), heldout_sources=len(split.heldout_sources),
+                 disjoint_docs=len(split.disjoint), disjoint_chars=sum(len(d) for d in split.disjoint),
+                 disjoint_sources=len(split.disjoint_sources),
                  canaries=len(canaries), canary_copies=sum(c.repetitions for c in canaries))
     stage("corpus", t)
 
     t = time.perf_counter()
     tokenizer = train_tokenizer(docs, settings.vocab_size, tmp / "tokenizer")
     stream = encode_documents(tokenizer, docs)
+    # One tokenizer for the family, as the paper's models share GPT-2's: ratio metrics
+    # compare per-token likelihoods of the same token ids.
+    disjoint_stream = encode_documents(tokenizer, split.disjoint)
     lengths = [len(tokenizer(c.text, add_special_tokens=False)["input_ids"]) for c in canaries]
     canary_tokens = sum(n * c.repetitions for n, c in zip(lengths, canaries))
     stats.update(train_tokens=len(stream), canary_tokens=canary_tokens,
                  canary_share=round(canary_tokens / len(stream), 4), min_canary_tokens=min(lengths),
-                 max_canary_tokens=max(lengths))
+                 max_canary_tokens=max(lengths), disjoint_tokens=len(disjoint_stream))
     if canary_tokens / len(stream) > settings.max_canary_share:
         raise MemxFailure(f"lab preset {preset}: canaries are {canary_tokens / len(stream):.1%} of the corpus "
                           f"tokens, over the {settings.max_canary_share:.0%} limit; enlarge train_chars")
     stage("tokenizer", t)
 
     t = time.perf_counter()
-    model_stats = _train_family(stream, tmp, settings, seed, progress)
+    model_stats = _train_family({"train": stream, "disjoint": disjoint_stream}, tmp, settings, seed, progress)
     stage("train", t)
 
     t = time.perf_counter()
@@ -165,30 +174,39 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
     os.replace(tmp / "lab.json.tmp", tmp / "lab.json")
 
 
-def _train_family(stream: list[int], tmp: Path, settings: LabSettings, seed: int, progress: bool) -> dict:
-    """Train the three sizes, two at a time in separate processes (one thread each).
+def _train_family(streams: dict[str, list[int]], tmp: Path, settings: LabSettings, seed: int,
+                  progress: bool) -> dict:
+    """Train every model, two at a time in separate processes (one thread each).
 
     One process per model uses both cores without OpenMP threads waiting on each other
-    (see memx.lab.train); the largest model starts first because it bounds the wall time.
+    (see memx.lab.train). Largest first: the two xl-sized models (`xl`, `out`) take both
+    cores, then `medium` and `small` follow on whichever frees first. Every model gets
+    the target's number of optimizer steps, whatever the length of its own stream.
     """
-    jobs = {name: (stream, str(tmp / "tokenizer"), settings.models[name], settings.train, seed,
-                   str(tmp / "models" / name), name, progress) for name in reversed(MODEL_NAMES)}
+    steps = steps_for(len(streams[MODEL_SPLITS[TARGET]]), settings.train)
+    context = settings.train.context
+    order = sorted(MODEL_NAMES, key=lambda n: -parameter_count(model_spec(settings, n), settings.vocab_size, context))
+    jobs = {name: (streams[MODEL_SPLITS[name]], str(tmp / "tokenizer"), model_spec(settings, name), settings.train,
+                   seed, str(tmp / "models" / name), name, progress, steps) for name in order}
     workers = min(2, os.cpu_count() or 1)
     if workers == 1:
-        return {name: _train_job(*jobs[name]) for name in MODEL_NAMES}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = {name: pool.submit(_train_job, *job) for name, job in jobs.items()}
-        return {name: futures[name].result() for name in MODEL_NAMES}
+        results = {name: _train_job(*jobs[name]) for name in MODEL_NAMES}
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            futures = {name: pool.submit(_train_job, *job) for name, job in jobs.items()}
+            results = {name: futures[name].result() for name in MODEL_NAMES}
+    return {name: {**results[name], "split": MODEL_SPLITS[name]} for name in MODEL_NAMES}
 
 
-def _train_job(stream, tokenizer_dir, spec, train, seed, out_dir, label, progress) -> dict:
+def _train_job(stream, tokenizer_dir, spec, train, seed, out_dir, label, progress, steps) -> dict:
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # this worker's own process: the save bar is noise here
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     # Two processes cannot share one progress bar: plain log lines from each.
-    return train_model(stream, tokenizer, spec, train, seed, Path(out_dir), label=label, progress=progress, bar=False)
+    return train_model(stream, tokenizer, spec, train, seed, Path(out_dir), label=label, progress=progress,
+                       bar=False, steps=steps)
 
 
 def _sha256(path: Path) -> str:

@@ -5,8 +5,11 @@ the stdlib's `.py` files (test suites, site-packages and caches skipped) and the
 topics of `pydoc_data`; each is cut at blank lines into documents of a bounded number of
 lines. A seeded shuffle of whole *sources* decides which go to training and which to
 the held-out slice, so no held-out paragraph was ever seen in training (a file is never
-split across the two). The result depends only on the seed, the sizes asked for and the
-Python version's stdlib.
+split across the two). The same shuffle continues into a third, *disjoint* slice: the
+training text of the `out` reference (a model that never saw the target's data), cut into
+documents like the training split, from sources in neither of the others, and without any
+document that overlaps a training document (stdlib files repeat boilerplate). The result
+depends only on the seed, the sizes asked for and the Python version's stdlib.
 
 This module does not know about canaries, tokenizers or models: it returns plain text.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 import json
 import random
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # Test suites are mostly generated fixtures and huge data tables; site-packages is not
@@ -88,16 +91,21 @@ class CorpusSplit:
     heldout: list[str]
     train_sources: list[str]
     heldout_sources: list[str]
+    disjoint: list[str] = field(default_factory=list)
+    disjoint_sources: list[str] = field(default_factory=list)
 
 
-def build_split(seed: int, train_chars: int, heldout_chars: int, max_lines: int) -> CorpusSplit:
-    """Seeded choice of whole sources: training docs first, then the held-out slice."""
+def build_split(seed: int, train_chars: int, heldout_chars: int, max_lines: int,
+                disjoint_chars: int = 0) -> CorpusSplit:
+    """Seeded choice of whole sources: training docs, then the held-out slice, then the
+    disjoint documents. Asking for a disjoint slice leaves the other two unchanged."""
     sources = stdlib_sources()
     rng = random.Random(f"corpus-{seed}")
     order = list(range(len(sources)))
     rng.shuffle(order)
     train, heldout, train_names, heldout_names = [], [], [], []
-    train_size = heldout_size = 0
+    disjoint, disjoint_names = [], []
+    train_size = heldout_size = disjoint_size = 0
     for i in order:
         src = sources[i]
         if train_size < train_chars:
@@ -113,14 +121,26 @@ def build_split(seed: int, train_chars: int, heldout_chars: int, max_lines: int)
                 heldout.extend(paragraphs)
                 heldout_names.append(src.name)
                 heldout_size += sum(len(p) for p in paragraphs)
+        elif disjoint_size < disjoint_chars:
+            docs = [d for d in split_documents(src.text, max_lines) if not _overlaps(d, train)]
+            if docs:
+                disjoint.extend(docs)
+                disjoint_names.append(src.name)
+                disjoint_size += sum(len(d) for d in docs)
         else:
             break
-    if train_size < train_chars or heldout_size < heldout_chars:
+    if train_size < train_chars or heldout_size < heldout_chars or disjoint_size < disjoint_chars:
         raise ValueError(
-            f"the stdlib of this Python has {train_size + heldout_size} usable characters, "
-            f"fewer than the {train_chars + heldout_chars} the preset asks for"
+            f"the stdlib of this Python has {train_size + heldout_size + disjoint_size} usable characters, "
+            f"fewer than the {train_chars + heldout_chars + disjoint_chars} the preset asks for"
         )
-    return CorpusSplit(train, heldout, train_names, heldout_names)
+    return CorpusSplit(train, heldout, train_names, heldout_names, disjoint, disjoint_names)
+
+
+def _overlaps(doc: str, train: list[str]) -> bool:
+    # Whole-document containment either way: a copied licence block or a twin
+    # `__init__.py` in another package would put training text into the `out` model.
+    return any(doc in t or t in doc for t in train)
 
 
 def _take(paragraphs: list[str], budget: int) -> list[str]:

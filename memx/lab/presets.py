@@ -1,11 +1,18 @@
 """The lab's presets: every setting that changes what a build produces, and its cache key.
 
-`tiny` is for tests (the whole build in about a minute on 2 CPU cores; weak models,
+`tiny` is for tests (the whole build in under a minute on 2 CPU cores; weak models,
 but the largest one memorizes canaries repeated 16+ times). `default` is the demo (a
 few CPU minutes; the `xl` analogue memorizes canaries seen 8+ times and rarely those
 seen once). The cache key hashes the settings, the seed, the Python version (the corpus
 is that version's stdlib) and a format number bumped whenever the build logic changes
 what it writes. This module does not build anything.
+
+The family follows the paper's: `xl` is the target, `small` and `medium` are references
+trained on the same data for the same steps with the parameter shares of GPT-2 small and
+medium against GPT-2 XL (`PAPER_PARAMETERS`; the lab's tiny models are mostly
+embedding, so matching layer shapes would not match these shares, and the shares are what
+the paper's capacity gap is), and `out` is the target's shape trained on a disjoint
+sample of the same kind of text (the LiRA "out" model; Mireshghallah et al. 2022).
 """
 
 from __future__ import annotations
@@ -18,8 +25,14 @@ from dataclasses import asdict, dataclass, field
 from memx.errors import ConfigError
 from memx.lab.train import ModelSpec, TrainSpec
 
-FORMAT = 2
-MODEL_NAMES = ("small", "medium", "xl")
+FORMAT = 3
+MODEL_NAMES = ("small", "medium", "xl", "out")
+TARGET = "xl"
+# The corpus each model trains on: the training split (with canaries) or the disjoint one.
+MODEL_SPLITS = {"small": "train", "medium": "train", "xl": "train", "out": "disjoint"}
+# GPT-2 small, medium and XL as released (tied output head), the paper's reference and
+# target models: small is 1/12.5 of XL, medium 1/4.4.
+PAPER_PARAMETERS = {"small": 124_439_808, "medium": 354_823_168, "xl": 1_557_611_200}
 
 
 @dataclass(frozen=True)
@@ -31,7 +44,7 @@ class LabSettings:
     max_canary_share: float  # build fails if canary copies exceed this share of tokens
     vocab_size: int
     train: TrainSpec
-    models: dict[str, ModelSpec] = field(default_factory=dict)
+    models: dict[str, ModelSpec] = field(default_factory=dict)  # small, medium, xl (`out` is xl's shape)
     # sizes written into the lab's memx.yaml (a CPU demo, not the paper's 200k samples)
     samples_per_strategy: int = 300
     shard_size: int = 50
@@ -53,9 +66,11 @@ PRESETS: dict[str, LabSettings] = {
         max_canary_share=0.06,  # tests only: ~4.7% here; the demo stays under 5%
         vocab_size=1024,
         train=TrainSpec(context=64, epochs=7, batch_size=16, lr=3e-3),
+        # the paper's shares too (small 8.0%, medium 21.4% of xl), which keeps the
+        # four-model build under a minute
         models={
-            "small": ModelSpec(n_layer=1, n_embd=48, n_head=1),
-            "medium": ModelSpec(n_layer=1, n_embd=96, n_head=2),
+            "small": ModelSpec(n_layer=1, n_embd=40, n_head=1),
+            "medium": ModelSpec(n_layer=2, n_embd=64, n_head=2),
             "xl": ModelSpec(n_layer=2, n_embd=160, n_head=2),
         },
         samples_per_strategy=100,
@@ -76,9 +91,13 @@ PRESETS: dict[str, LabSettings] = {
         # a few hundred optimizer steps, and memorization needs exposures, so a canary
         # seen 8 times is seen ~100 times in training and one seen once ~12 times.
         train=TrainSpec(context=128, epochs=12, batch_size=16, lr=3e-3),
+        # xl as before (its memorization regime is the demo's); small and medium sized to
+        # GPT-2's shares of XL: 132,816 / 1,752,768 = 7.6% (paper 8.0%) and 405,904 /
+        # 1,752,768 = 23.2% (paper 22.8%); depth grows with size, as in GPT-2. A larger
+        # xl does not fit the time budget once `out` (a second xl) is trained as well.
         models={
-            "small": ModelSpec(n_layer=2, n_embd=96, n_head=2),
-            "medium": ModelSpec(n_layer=2, n_embd=160, n_head=4),
+            "small": ModelSpec(n_layer=1, n_embd=48, n_head=1),
+            "medium": ModelSpec(n_layer=2, n_embd=92, n_head=2),
             "xl": ModelSpec(n_layer=3, n_embd=192, n_head=4),
         },
         # 1,000 per strategy keeps the demo near 2 minutes on 2 cores once the lab is
@@ -91,6 +110,11 @@ PRESETS: dict[str, LabSettings] = {
         per_config=10,
     ),
 }
+
+
+def model_spec(settings: LabSettings, name: str) -> ModelSpec:
+    """The shape of model `name`: `out` is always the target's."""
+    return settings.models[TARGET if name == "out" else name]
 
 
 def get_preset(name: str) -> LabSettings:

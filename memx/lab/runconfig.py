@@ -1,8 +1,9 @@
 """The run config of a lab: a memx.yaml that attacks the lab's `xl` model like the paper.
 
-Target = the `xl` analogue, references = `small` and `medium` (the paper's zlib/Small/
-Medium comparisons), `internet` prompts = the held-out slice, verification against the
-lab's index. Sizes are a CPU demo's, not the paper's: a few hundred samples per
+Target = the `xl` analogue, references = `small` and `medium` (the paper's Small/Medium
+comparisons) and `out` (the target's size trained on disjoint text: the LiRA-style
+reference), `internet` prompts = the held-out slice, verification of every sample against
+the lab's index (the lab has the ground truth, so it measures recall, SPEC §6). Sizes are a CPU demo's, not the paper's: a few hundred samples per
 strategy, with the selection pool and per-configuration counts kept in the paper's
 10:1 proportion. This module only writes a dict / YAML; it does not build or run.
 """
@@ -14,6 +15,9 @@ from pathlib import Path
 import yaml
 
 from memx.config import parse_config
+
+# `ratio_small`, `ratio_medium`, `ratio_out`: every lab model but the target.
+REFERENCES = ("small", "medium", "out")
 
 
 def min_match_tokens(max_new_tokens: int) -> int:
@@ -32,10 +36,7 @@ def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict) -> dict
         "run_id": f"lab-{preset}",
         "output": str(lab_dir / "runs"),
         "target": {"model": str(models / "xl"), "dtype": "auto"},
-        "references": [
-            {"name": "small", "model": str(models / "small")},
-            {"name": "medium", "model": str(models / "medium")},
-        ],
+        "references": [{"name": name, "model": str(models / name)} for name in REFERENCES],
         "generation": {
             "strategies": ["top_k", "temperature", "internet"],
             "samples_per_strategy": settings["samples_per_strategy"],
@@ -66,6 +67,7 @@ def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict) -> dict
             # overfit on 0.4 MB of stdlib contain some 7-token corpus span (`return self.`
             # runs), so every candidate "was memorized" and Table 2 said nothing.
             "min_match_tokens": min_match_tokens(max_new),
+            "scope": "all",
         },
         "cluster": {"actors": "auto", "gpus_per_actor": 1},
     }

@@ -80,6 +80,18 @@ def steps_for(n_tokens: int, train: TrainSpec) -> int:
     return max(1, round(per_epoch * train.epochs))
 
 
+def parameter_count(spec: ModelSpec, vocab_size: int, context: int) -> int:
+    """Parameters of the GPT-2 model `make_model` builds, without building it.
+
+    Counted like GPT-2's published sizes (124M, 355M, 1.5B): token and position
+    embeddings, per layer two layer norms, attention (qkv + projection) and MLP (4x)
+    with biases, the final layer norm; the output head is tied to the token embedding.
+    """
+    d = spec.n_embd
+    per_layer = 12 * d * d + 13 * d
+    return (vocab_size + context) * d + spec.n_layer * per_layer + 2 * d
+
+
 def train_model(
     stream: list[int],
     tokenizer,
@@ -90,27 +102,32 @@ def train_model(
     label: str,
     progress: bool = True,
     bar: bool | None = None,
+    steps: int | None = None,
 ) -> dict:
-    """Train from scratch, save model + tokenizer to out_dir, return a few statistics."""
+    """Train from scratch, save model + tokenizer to out_dir, return a few statistics.
+
+    `steps` fixes the number of optimizer steps (default: `train.epochs` passes over the
+    stream), so a model trained on another stream can get exactly the target's budget.
+    """
     # One intra-op thread: on a shared 2-core machine, two OpenMP threads that spin-wait
     # for each other were measured 10-30x slower per step than one (load from others).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(stream, tokenizer, spec, train, seed, out_dir, label, progress, bar)
+        return _train(stream, tokenizer, spec, train, seed, out_dir, label, progress, bar, steps)
     finally:
         torch.set_num_threads(threads)  # the caller's process keeps its own setting
 
 
 def _train(stream, tokenizer, spec: ModelSpec, train: TrainSpec, seed: int, out_dir: Path, label: str,
-           progress: bool, bar: bool | None) -> dict:
+           progress: bool, bar: bool | None, steps: int | None) -> dict:
     model = make_model(spec, len(tokenizer), train.context, tokenizer.eos_token_id, seed)
     # The loss transformers falls back to for GPT2LMHeadModel anyway, named so it does not
     # warn that the class name is not one it recognises.
     model.loss_type = "ForCausalLM"
     model.train()
     data = torch.tensor(stream, dtype=torch.long)
-    total = steps_for(len(stream), train)
+    total = steps or steps_for(len(stream), train)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, betas=(0.9, 0.95), weight_decay=0.0)
     gen = torch.Generator().manual_seed(seed)
     started = time.perf_counter()

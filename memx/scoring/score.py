@@ -15,8 +15,11 @@
 Columns, in this order (float64 unless said; see `score_columns`): `sample_id`,
 `nll_target`, `nll_<ref>` for each reference a `ratio_<ref>` metric names,
 `nll_lowercase` if `lowercase`, `zlib_bytes` (int64) if `zlib`, `window_nll` if
-`window`, then `score_<metric>` for each metric in the order given. Columns no requested
-metric needs are omitted, not filled. Rows keep the order of `samples`.
+`window`, then `score_<metric>` for each metric in the order given; then, for `prefix`
+rows (a samples table whose `target_ids` are set), `exact`, `match_prefix_tokens`,
+`token_accuracy` and, when a `sequence_counter` is given, `sequence_count`
+(`memx.scoring.extraction`). Columns no requested metric needs are omitted, not filled.
+Rows keep the order of `samples`.
 No value is NaN or inf: see the defined degenerate values in `memx.scoring.metrics`;
 a sample whose target sequence has no predicted position gets `NO_EVIDENCE_SCORE` in
 every score column. Sequences longer than a model's context are truncated to it
@@ -26,6 +29,7 @@ every score column. Sequences longer than a model's context are truncated to it
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +38,7 @@ import torch
 from memx.config import ScoringConfig
 from memx.models import LoadedModel, same_vocabulary
 from memx.scoring import metrics as M
+from memx.scoring.extraction import EXTRACTION_COLUMNS, SEQUENCE_COUNT_COLUMN, extraction_scores
 from memx.scoring.passes import token_stats
 
 SIMPLE_METRICS = ("perplexity", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus")
@@ -62,8 +67,9 @@ def _check_metrics(metric_names: list[str], references: dict[str, LoadedModel]) 
     return needed
 
 
-def score_columns(metric_names: list[str]) -> list[tuple[str, pa.DataType]]:
-    """The (name, type) of every column `score_samples` emits for these concrete metrics."""
+def score_columns(metric_names: list[str], prefix: bool = False, sequence_count: bool = False) -> list[tuple[str, pa.DataType]]:
+    """The (name, type) of every column `score_samples` emits for these concrete metrics
+    (`prefix`: a shard of prefix rows; `sequence_count`: scored with a sequence counter)."""
     cols: list[tuple[str, pa.DataType]] = [("sample_id", pa.string()), ("nll_target", pa.float64())]
     cols += [(f"nll_{m.removeprefix('ratio_')}", pa.float64()) for m in metric_names if m.startswith("ratio_")]
     if "lowercase" in metric_names:
@@ -73,7 +79,21 @@ def score_columns(metric_names: list[str]) -> list[tuple[str, pa.DataType]]:
     if "window" in metric_names:
         cols.append(("window_nll", pa.float64()))
     cols += [(f"score_{m}", pa.float64()) for m in metric_names]
+    if prefix:
+        cols += EXTRACTION_COLUMNS + ([SEQUENCE_COUNT_COLUMN] if sequence_count else [])
     return cols
+
+
+def _targets(samples: pa.Table) -> pa.ChunkedArray | None:
+    """The true suffixes of a prefix shard; None for the other strategies (no or all-null column)."""
+    if "target_ids" not in samples.column_names:
+        return None
+    targets = samples.column("target_ids")
+    if targets.null_count == len(targets):
+        return None
+    if targets.null_count:
+        raise ValueError("target_ids is set on some rows only: a shard holds one strategy")
+    return targets
 
 
 def _generated_ids(samples: pa.Table) -> list[list[int]]:
@@ -102,9 +122,14 @@ def score_samples(
     references: dict[str, LoadedModel],
     scoring: ScoringConfig,
     metric_names: list[str],
+    *,
+    sequence_counter: Callable[[pa.ChunkedArray, pa.ChunkedArray], np.ndarray] | None = None,
 ) -> pa.Table:
-    """Score rows for `samples` (sample_id, prompt_ids, token_ids, text), same order."""
+    """Score rows for `samples` (sample_id, prompt_ids, token_ids, text; target_ids for
+    prefix rows), same order. `sequence_counter(prompt_ids, target_ids)` (an
+    `extraction.SequenceCounter`) adds `sequence_count` to prefix rows."""
     needed_refs = _check_metrics(metric_names, references)
+    targets = _targets(samples)
     wanted = set(metric_names)
     batch = scoring.batch_size
     ids = _generated_ids(samples)
@@ -152,12 +177,17 @@ def score_samples(
     no_evidence = stats.lengths == 0
     for metric in metric_names:
         columns[f"score_{metric}"] = torch.where(no_evidence, M.NO_EVIDENCE_SCORE, scores[metric])
-    return _to_table(columns, metric_names)
+    counted = targets is not None and sequence_counter is not None
+    if targets is not None:
+        columns.update(extraction_scores(samples.column("token_ids"), targets))
+    if counted:
+        columns["sequence_count"] = sequence_counter(samples.column("prompt_ids"), targets)
+    return _to_table(columns, score_columns(metric_names, prefix=targets is not None, sequence_count=counted))
 
 
-def _to_table(columns: dict[str, object], metric_names: list[str]) -> pa.Table:
+def _to_table(columns: dict[str, object], layout: list[tuple[str, pa.DataType]]) -> pa.Table:
     arrays, fields = [], []
-    for name, dtype in score_columns(metric_names):
+    for name, dtype in layout:
         value = columns[name]
         if isinstance(value, torch.Tensor):
             value = value.to(torch.float64).numpy()

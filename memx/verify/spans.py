@@ -26,6 +26,7 @@ from memx.verify.sarray import _LONG_BLOCK, SENTINEL
 from memx.verify.tokenbytes import PackedTable
 
 SPAN_COLUMNS = ("match_tokens", "match_start", "match_end", "corpus_count")
+_STRIDE = 4  # first-pass query spacing (bench_verify_all.py measured 1, 2, 4, 8)
 
 
 def flatten_token_ids(token_ids) -> tuple[np.ndarray, np.ndarray]:
@@ -83,11 +84,56 @@ def _first_best(n: np.ndarray, sample_of: np.ndarray, n_samples: int) -> tuple[n
     return best, at
 
 
-def generated_spans(token_ids, table, index) -> dict[str, np.ndarray]:
+def _token_runs(buf, start, end, special, sample_of, offsets, index, stride: int) -> np.ndarray:
+    """n[k]: how many tokens from k on lie in the longest corpus match at k's first byte,
+    exact wherever it can matter for the sample's best (leftmost) run, 0 elsewhere.
+
+    m[k] = k + n[k] never decreases along a segment (the match from k, less its first
+    token, is a match from k+1), so after querying every `stride`-th token q the others
+    are bounded: m[k] <= m[next q], and m[k] == m[prev q] when both neighbours agree.
+    A second search covers only the tokens whose bound could still beat or tie-left the
+    best run found, which for most samples is a small share.
+    """
+    k = np.arange(len(start))
+    queryable = ~special & (end > start)  # a byte-less token starts no run
+    first = queryable & ((k - offsets[sample_of]) % stride == 0)
+    n = np.zeros(len(start), dtype=np.int64)
+    n[first] = _query(buf, start, end, np.nonzero(first)[0], index)
+    if stride == 1:
+        return n
+    m = np.where(first, k + n, -1)
+    # segments: maximal runs without a special token or a sample start inside them
+    seg = np.cumsum(special | (k == offsets[sample_of]))
+    seg_stop = np.searchsorted(seg, seg, side="right")  # first index past k's segment
+    nxt = np.minimum.accumulate(np.where(first, k, len(k))[::-1])[::-1]
+    prv = np.maximum.accumulate(np.where(first, k, -1))
+    nxt_in = (nxt < seg_stop)
+    upper = np.where(nxt_in, m[np.minimum(nxt, len(k) - 1)], seg_stop) - k
+    prv_in = (prv >= 0) & (seg[np.maximum(prv, 0)] == seg)
+    settled = ~first & queryable & prv_in & nxt_in & (m[np.maximum(prv, 0)] == upper + k)
+    n[settled] = upper[settled]
+    best, at = _first_best(n, sample_of, len(offsets) - 1)
+    b, a = best[sample_of], at[sample_of]
+    rest = np.nonzero(~first & ~settled & queryable & ((upper > b) | ((upper == b) & (k < a))))[0]
+    n[rest] = _query(buf, start, end, rest, index)
+    return n
+
+
+def _query(buf, start, end, tokens, index) -> np.ndarray:
+    """n for each of `tokens`: the whole tokens inside the corpus match at its first byte."""
+    reach = start[tokens] + index.prefix_lengths_packed(buf, start[tokens])
+    # ends are non-decreasing and a SENTINEL (special token, sample end) is never
+    # matched, so the count of tokens ending inside the match never passes one
+    return np.searchsorted(end, reach, side="right") - tokens
+
+
+def generated_spans(token_ids, table, index, *, stride: int = _STRIDE) -> dict[str, np.ndarray]:
     """SPEC §6 span of each sample's generated tokens: SPAN_COLUMNS as numpy arrays.
 
     `token_ids`: a list of id lists or a pyarrow list array (a samples shard's column);
     `table`: `token_byte_table(tokenizer)` or its `PackedTable`; `index`: a CorpusIndex.
+    `stride` only trades first-pass against second-pass queries: any value >= 1 gives
+    the same result.
     """
     flat, offsets = flatten_token_ids(token_ids)
     n_samples = len(offsets) - 1
@@ -98,13 +144,7 @@ def generated_spans(token_ids, table, index) -> dict[str, np.ndarray]:
     if not len(flat):
         return out
     buf, start, end, special, sample_of = _layout(flat, offsets, _as_packed(table))
-    queried = np.nonzero(~special & (end > start))[0]
-    reach = np.zeros(len(flat), dtype=np.int64)
-    reach[queried] = start[queried] + index.prefix_lengths_packed(buf, start[queried])
-    # tokens k..m-1 lie inside the match from k's first byte; ends are non-decreasing and a
-    # SENTINEL (special token, sample end) is never matched, so m never passes one
-    m = np.searchsorted(end, reach, side="right")
-    n = np.where(special, 0, np.maximum(m - np.arange(len(flat)), 0))
+    n = _token_runs(buf, start, end, special, sample_of, offsets, index, stride)
     best, at = _first_best(n, sample_of, n_samples)
     found = np.nonzero(best > 0)[0]
     first, last = at[found], at[found] + best[found] - 1

@@ -20,7 +20,7 @@ import yaml
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from jobs.common import run_generate_and_score  # noqa: E402
+from jobs.common import run_shard_stages  # noqa: E402
 from memx.config import parse_config  # noqa: E402
 from memx.plan import plan_stage  # noqa: E402
 from memx.shards import read_shard  # noqa: E402
@@ -82,7 +82,7 @@ def test_sigkill_of_a_generation_actor_mid_shard(two_node_cluster, tmp_path, tin
     config = parse_config(raw)
     killer = Killer()
     killer.start()
-    results = run_generate_and_score(new_run(config), stages=("samples",), show_progress=False)["samples"]
+    results = run_shard_stages(new_run(config), stages=("samples",), show_progress=False)["samples"]
     killer.join(timeout=5)
     assert killer.killed, "the test never caught an actor inside a shard"
     assert results.actor_restarts >= 1
@@ -105,8 +105,7 @@ def test_s3_stopped_mid_run_fails_clearly_then_resume_completes(two_node_cluster
         raw["generation"].update(strategies=["top_k"], max_new_tokens=96, batch_size=4)
         path = tmp_path / "memx.yaml"
         path.write_text(yaml.safe_dump(raw))
-        env = {**os.environ, "RAY_ADDRESS": two_node_cluster.address, "MEMX_STORAGE_ATTEMPTS": "3",
-               "MEMX_STORAGE_BACKOFF": "0.2"}
+        env = {**os.environ, "RAY_ADDRESS": two_node_cluster.address, "MEMX_STORAGE_ATTEMPTS": "3"}
         proc = subprocess.Popen([sys.executable, "-m", "memx.cli", "generate", str(path)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         config = parse_config(raw)
@@ -140,10 +139,10 @@ def test_sigkill_of_a_scorer_actor_mid_shard(two_node_cluster, tmp_path, tiny_fa
     raw["generation"].update(strategies=["top_k"], max_new_tokens=128, batch_size=48)
     raw["scoring"]["batch_size"] = 4  # a scorer spends a while inside each shard
     config = parse_config(raw)
-    run_generate_and_score(new_run(config), stages=("samples",), show_progress=False)
+    run_shard_stages(new_run(config), stages=("samples",), show_progress=False)
     killer = Killer(delay=0.02)
     killer.start()
-    results = run_generate_and_score(new_run(config), stages=("scores",), show_progress=False)["scores"]
+    results = run_shard_stages(new_run(config), stages=("scores",), show_progress=False)["scores"]
     killer.join(timeout=5)
     assert killer.killed and results.actor_restarts >= 1
     storage = new_run(config).storage

@@ -9,7 +9,7 @@ import uuid
 import pyarrow as pa
 import pytest
 
-from jobs.common import run_generate_and_score
+from jobs.common import run_shard_stages
 from memx.config import parse_config
 from memx.generation import SAMPLE_SCHEMA
 from memx.plan import plan_stage
@@ -34,7 +34,7 @@ def _all_samples(storage, config) -> dict[str, pa.Table]:
 
 def test_generate_then_restart_redoes_only_missing_and_corrupt(config):
     storage = new_run(config).storage
-    results = run_generate_and_score(new_run(config), stages=("samples",), show_progress=False)
+    results = run_shard_stages(new_run(config), stages=("samples",), show_progress=False)
     specs = plan_stage(config, "samples")
     assert len(results["samples"].done) == len(specs) == 9
     first = _all_samples(storage, config)
@@ -56,7 +56,7 @@ def test_generate_then_restart_redoes_only_missing_and_corrupt(config):
     assert {s.key for s in status.missing} == {specs[1].key, specs[4].key}
     assert [s.key for s in status.corrupt] == [altered.key]
 
-    again = run_generate_and_score(new_run(config), stages=("samples",), show_progress=False)
+    again = run_shard_stages(new_run(config), stages=("samples",), show_progress=False)
     assert sorted(again["samples"].done) == sorted([specs[1].key, specs[4].key, altered.key])
     assert stage_status(storage, config, "samples").todo == []
     second = _all_samples(storage, config)
@@ -65,4 +65,4 @@ def test_generate_then_restart_redoes_only_missing_and_corrupt(config):
     assert lost.key in again["samples"].done
 
     # A complete stage starts no actor at all.
-    assert run_generate_and_score(new_run(config), stages=("samples",), show_progress=False) == {}
+    assert run_shard_stages(new_run(config), stages=("samples",), show_progress=False) == {}

@@ -1,0 +1,132 @@
+"""The driver-side verification steps: candidates checked against the training-corpus
+index, and memorization.json measured over every verified sample (SPEC §6).
+
+`verify_stage` applies the span rule of SPEC §6 to the candidates' generated tokens (in
+every scope, so a candidate's `match_tokens` is the same number the `verified` stage
+writes for its sample). `memorization_stage` joins each shard's scores, verified spans
+and generated tokens on `sample_id` and feeds `memx.verify.summary`, one shard at a time.
+Both read committed shards through the run's storage and write one object at the run
+root; rerunning either recomputes the same result. They know nothing about Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+
+import pyarrow as pa
+
+from memx.config import Config
+from memx.errors import ConfigError, MemxFailure
+from memx.pipeline import CANDIDATES_KEY, read_table, write_table
+from memx.plan import ShardSpec, plan_stage
+from memx.runstate import Run
+from memx.shards import read_shard
+
+MEMORIZATION_KEY = "memorization.json"
+
+
+def local_index_dir(uri: str, config: Config) -> str:
+    """infini-gram reads local files: an s3:// index is synced once into a local cache that
+    every process of the machine shares (memory-mapped, so the OS keeps one copy in RAM)."""
+    if not uri.startswith("s3://"):
+        if not os.path.isdir(uri):
+            raise ConfigError(f"verify.index: {uri} is not a directory (build one with `memx index build`)")
+        return uri
+    from memx.sync import sync_to_local
+
+    cache = os.path.join(os.environ.get("MEMX_CACHE", os.path.expanduser("~/.cache/memx")), "index",
+                         uri[len("s3://"):].replace("/", "_"))
+    return sync_to_local(uri, cache, config.storage.endpoint_url, config.storage.region)
+
+
+def open_index(config: Config):
+    from memx.index import CorpusIndex
+
+    if config.verify is None:
+        raise ConfigError("verify: the config has no `verify` section (index, min_match_tokens)")
+    return CorpusIndex(local_index_dir(config.verify.index, config))
+
+
+def target_token_bytes(config: Config):
+    """The exact bytes of every target token id (the index is byte-level: any tokenizer)."""
+    from transformers import AutoTokenizer
+
+    from memx.verify import PackedTable, token_byte_table
+
+    return PackedTable(token_byte_table(AutoTokenizer.from_pretrained(config.target.model)))
+
+
+def _sample_spec(config: Config, strategy: str, index: int) -> ShardSpec:
+    for spec in plan_stage(config, "samples"):
+        if (spec.strategy, spec.index) == (strategy, index):
+            return spec
+    raise MemxFailure(f"sample shard {strategy}/shard-{index:05d} is not in this run's plan")
+
+
+def candidate_tokens(run: Run, sample_ids: list[str]) -> dict[str, list[int]]:
+    """Generated token ids of the given samples, reading only the shards that hold them."""
+    wanted: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for sample_id in sample_ids:
+        strategy, shard, _ = sample_id.rsplit("-", 2)
+        wanted[(strategy, int(shard))].add(sample_id)
+    found: dict[str, list[int]] = {}
+    for (strategy, shard), ids in wanted.items():
+        table = read_shard(run.storage, _sample_spec(run.config, strategy, shard), ["sample_id", "token_ids"])
+        for sample_id, tokens in zip(table.column("sample_id").to_pylist(), table.column("token_ids").to_pylist()):
+            if sample_id in ids:
+                found[sample_id] = tokens
+    return found
+
+
+def verify_stage(run: Run) -> pa.Table:
+    """candidates.parquet gains match_tokens, memorized and category (SPEC §4, §6)."""
+    from memx.verify import verify_candidate_tokens
+
+    config = run.config
+    index = open_index(config)
+    candidates = read_table(run.storage, CANDIDATES_KEY)
+    tokens = candidate_tokens(run, list(dict.fromkeys(candidates.column("sample_id").to_pylist())))
+    verified = verify_candidate_tokens(candidates, tokens, target_token_bytes(config), index,
+                                       config.verify.min_match_tokens)
+    write_table(run.storage, CANDIDATES_KEY, verified)
+    return verified
+
+
+def _joined(run: Run, spec: ShardSpec) -> pa.Table:
+    """One shard's scores, verified spans and generated tokens, row-aligned on sample_id."""
+    def read(stage: str, columns: list[str] | None = None) -> pa.Table:
+        return read_shard(run.storage, ShardSpec(stage, spec.strategy, spec.index, spec.start, spec.size, spec.seed),
+                          columns)
+
+    verified, scores = read("verified"), read("scores")
+    samples = read("samples", ["sample_id", "token_ids"])
+    ids = verified.column("sample_id")
+    if not (ids.equals(scores.column("sample_id")) and ids.equals(samples.column("sample_id"))):
+        raise MemxFailure(f"{spec.strategy}/{spec.name}: samples, scores and verified rows differ; "
+                          f"delete the shard's manifests and run `memx resume {run.uri}`")
+    score_columns = {name: scores.column(name) for name in scores.column_names if name.startswith("score_")}
+    return pa.table({**{name: verified.column(name) for name in verified.column_names},
+                     "token_ids": samples.column("token_ids"), **score_columns})
+
+
+def memorization_stage(run: Run) -> dict:
+    """memorization.json over every sample of a `verify.scope: all` run."""
+    from memx.verify.summary import MemorizationSummary
+
+    config = run.config
+    if config.verify is None or config.verify.scope != "all":
+        raise ConfigError("verify.scope: memorization.json needs `scope: all` (every sample verified)")
+    summary = MemorizationSummary(config.metric_names(), config.verify.min_match_tokens)
+    for spec in plan_stage(config, "verified"):
+        summary.add(_joined(run, spec), spec.strategy)
+    result = {"min_match_tokens": config.verify.min_match_tokens, **summary.result()}
+    run.storage.write_bytes(MEMORIZATION_KEY, json.dumps(result, indent=2).encode())
+    return result
+
+
+def read_memorization(run: Run) -> dict | None:
+    if not run.storage.exists(MEMORIZATION_KEY):
+        return None
+    return json.loads(run.storage.read_bytes(MEMORIZATION_KEY))
