@@ -80,8 +80,8 @@ def _brute(ids: list[int], docs: list[bytes]) -> tuple[int, int, int, int]:
     return (best, at, at + best, _count(docs, _bytes(ids[at:at + best])))
 
 
-def _check(samples, toy):
-    got = generated_spans(samples, VOCAB, toy["index"])
+def _check(samples, toy, stride=4):
+    got = generated_spans(samples, VOCAB, toy["index"], stride=stride)
     assert got["match_tokens"].dtype == np.int32 and got["corpus_count"].dtype == np.int64
     for k, ids in enumerate(samples):
         row = tuple(int(got[c][k]) for c in ("match_tokens", "match_start", "match_end", "corpus_count"))
@@ -89,7 +89,8 @@ def _check(samples, toy):
     return got
 
 
-def test_random_samples_against_brute_force(toy):
+@pytest.mark.parametrize("stride", [1, 2, 3, 4, 8, 64])  # first-pass spacing never changes results
+def test_random_samples_against_brute_force(toy, stride):
     rng = random.Random(11)
     samples = [[], [EOS, BOS], [EOS]]
     for k in range(120):
@@ -101,7 +102,14 @@ def test_random_samples_against_brute_force(toy):
         for _ in range(rng.choice([0, 0, 1, 3])):
             ids.insert(rng.randrange(len(ids) + 1), rng.choice([EOS, BOS]))
         samples.append(ids)
-    got = _check(samples, toy)
+    for _ in range(60):  # several equal-length slices apart: ties the pruning must keep left
+        length, ids = rng.randint(2, 6), []
+        for _ in range(rng.randint(2, 6)):
+            doc = rng.choice(toy["doc_ids"][:15])  # the random documents and "abab..."
+            a = rng.randrange(len(doc) - length)
+            ids += doc[a:a + length] + [rng.choice([18, 19, 20, EOS])]
+        samples.append(ids[rng.randint(0, 3):])
+    got = _check(samples, toy, stride)
     assert (got["match_tokens"] >= 20).sum() > 30  # long planted spans were really found
     assert got["match_tokens"][:3].tolist() == [0, 0, 0]
 
