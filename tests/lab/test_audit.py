@@ -22,12 +22,12 @@ def audit(tiny_lab):
 def test_audit_writes_its_table(audit, tiny_lab):
     saved = json.loads((tiny_lab / "audit.json").read_text())
     assert saved == json.loads(json.dumps(audit.to_dict()))
-    assert saved["models"] == ["small", "medium", "xl"]
+    assert saved["models"] == ["small", "medium", "xl", "out"]
     assert [int(r) for r in saved["table"]] == list(REPETITIONS)
     for row in saved["table"].values():
-        assert set(row) == {"small", "medium", "xl"} and all(0.0 <= v <= 1.0 for v in row.values())
+        assert set(row) == {"small", "medium", "xl", "out"} and all(0.0 <= v <= 1.0 for v in row.values())
     rows = pq.read_table(tiny_lab / "audit.parquet")
-    assert rows.num_rows == 3 * load_canaries(tiny_lab).num_rows
+    assert rows.num_rows == 4 * load_canaries(tiny_lab).num_rows
     assert {"canary_id", "model", "repetitions", "extracted", "continuation"} <= set(rows.column_names)
 
 
@@ -45,6 +45,11 @@ def test_xl_memorizes_a_frequent_canary(audit):
     # canary that was repeated 16+ times, exactly, from its prefix.
     frequent = [r for r in audit.rows if r["model"] == "xl" and r["repetitions"] >= 16]
     assert any(r["extracted"] for r in frequent), [r["continuation"] for r in frequent]
+
+
+def test_out_never_completes_a_secret(audit):
+    # `out` never saw a canary: a completed secret would mean the disjoint split leaked.
+    assert not [r["canary_id"] for r in audit.rows if r["model"] == "out" and r["extracted"]]
 
 
 def test_extraction_is_exact_containment(audit, tiny_lab):

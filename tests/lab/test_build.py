@@ -17,6 +17,7 @@ from memx.lab import canaries as canary_mod
 from memx.lab import corpus as corpus_mod
 from memx.lab.build import _build_or_reuse
 from memx.lab.canaries import REPETITIONS
+from memx.lab.presets import MODEL_NAMES
 
 
 def _corpus_digest(seed: int) -> str:
@@ -74,7 +75,7 @@ def test_models_load_as_ordinary_hf_directories(tiny_lab):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     sizes = []
-    for name in ("small", "medium", "xl"):
+    for name in MODEL_NAMES:
         path = tiny_lab / "models" / name
         tok = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path)
@@ -84,14 +85,18 @@ def test_models_load_as_ordinary_hf_directories(tiny_lab):
         ids = tok("def main():\n    return 0", add_special_tokens=False)["input_ids"]
         assert tok.decode(ids) == "def main():\n    return 0"
         sizes.append(sum(p.numel() for p in model.parameters()))
-    assert sizes == sorted(sizes) and len(set(sizes)) == 3
+    small, medium, xl, out = sizes
+    assert small < medium < xl == out
 
 
 def test_run_config_validates_and_points_into_the_lab(tiny_lab):
     config = load_config(tiny_lab / "memx.yaml")
     assert config.target.model == str(tiny_lab / "models" / "xl")
-    assert [r.name for r in config.references] == ["small", "medium"]
+    assert [r.name for r in config.references] == ["small", "medium", "out"]
+    assert [r.model for r in config.references] == [str(tiny_lab / "models" / n) for n in ("small", "medium", "out")]
+    assert "ratio_out" in config.metric_names()
     assert config.verify and config.verify.index == str(tiny_lab / "index")
+    assert config.verify.scope == "all"  # the lab knows its ground truth: verify every sample
     assert config.generation.internet.prompts == str(tiny_lab / "corpus" / "heldout.txt")
     assert config.generation.max_new_tokens + 10 <= PRESETS["tiny"].train.context
     # the paper's 50 of 256 tokens, scaled to the lab's sample length
