@@ -130,7 +130,7 @@ def _train(stream, tokenizer, spec: ModelSpec, train: TrainSpec, seed: int, out_
     total = steps or steps_for(len(stream), train)
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.lr, betas=(0.9, 0.95), weight_decay=0.0)
     gen = torch.Generator().manual_seed(seed)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     losses: list[float] = []
     with _Reporter(label, total, progress, bar) as report:
         step = 0
@@ -160,6 +160,8 @@ def _train(stream, tokenizer, spec: ModelSpec, train: TrainSpec, seed: int, out_
         "tokens_seen": total * train.batch_size * train.context,
         "final_loss": round(sum(tail) / len(tail), 4),
         "seconds": round(time.perf_counter() - started, 2),
+        # this process's CPU time: on a shared machine, the work itself, whatever the wait
+        "cpu_seconds": round(time.process_time() - cpu_started, 2),
     }
 
 

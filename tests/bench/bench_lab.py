@@ -3,7 +3,8 @@
     python tests/bench/bench_lab.py --preset default [--out DIR] [--seed 0]
 
 Builds into a fresh temporary directory unless --out names one (an existing complete
-lab there is reused, so its stage times are the original build's). The machine is
+lab there is reused, so its stage times are the original build's). Prints each model's
+parameters as a share of the target's beside the paper's (GPT-2 small/medium of XL). The machine is
 shared: the load average before and after is printed, because contention from other
 processes changes the build time several-fold.
 """
@@ -24,6 +25,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from memx.lab import PRESETS, audit_lab, build_lab  # noqa: E402
+from memx.lab.presets import PAPER_PARAMETERS, TARGET  # noqa: E402
 
 
 def main() -> int:
@@ -52,9 +54,14 @@ def main() -> int:
     console.print(f"corpus: {stats['train_docs']} docs, {stats['train_tokens']:,} tokens; "
                   f"{stats['canaries']} canaries, {stats['canary_copies']} copies = "
                   f"{stats['canary_share']:.1%} of tokens")
+    target = meta["models"][TARGET]["parameters"]
     for name, info in meta["models"].items():
-        console.print(f"model {name}: {info['parameters']:,} params, {info['steps']} steps, "
-                      f"final loss {info['final_loss']}, {info['seconds']:.0f}s")
+        paper = PAPER_PARAMETERS.get(name)
+        share = f"{info['parameters'] / target:.1%} of {TARGET}" + (
+            f" (paper {paper / PAPER_PARAMETERS[TARGET]:.1%})" if paper and name != TARGET else "")
+        console.print(f"model {name}: {info['parameters']:,} params = {share}, {info['split']} split, "
+                      f"{info['steps']} steps, final loss {info['final_loss']}, {info['seconds']:.0f}s "
+                      f"({info.get('cpu_seconds', float('nan')):.0f} CPU s)")
 
     started = time.perf_counter()
     result = audit_lab(lab)
