@@ -95,8 +95,11 @@ def commit_shard(storage: Storage, spec: ShardSpec, written: WrittenShard, **det
         "start": spec.start, "size": spec.size, "seed": spec.seed,
         "rows": written.rows, "bytes": written.nbytes, "sha256": written.sha256,
         "seconds": round(written.seconds, 4), "committed_at": time.time(), "host": socket.gethostname(),
-        **written.extra, **details,
     }
+    clashes = sorted(manifest.keys() & ({**written.extra, **details}).keys())
+    if clashes:  # a runner's detail must never overwrite what status and resume read
+        raise ValueError(f"manifest details {clashes} would overwrite the shard's own fields")
+    manifest.update(written.extra, **details)
     created = storage.create_if_absent(manifest_key(spec), json.dumps(manifest, sort_keys=True).encode())
     if created and storage.exists(failure_key(spec)):
         storage.delete(failure_key(spec))

@@ -150,6 +150,6 @@ class VerifyRunner(_Runner):
         verified = self.verified_table(spec)
         written: WrittenShard = write_shard(self.storage, spec, verified.schema, [verified])
         written.seconds = time.time() - started
-        written.extra = {"index": self.config.verify.index}
+        written.extra = {"corpus_index": self.config.verify.index}  # "index" is the shard's own number
         committed = commit_shard(self.storage, spec, written)
         return {"shard": spec.key, "rows": written.rows, "seconds": written.seconds, "committed": committed}

@@ -31,3 +31,18 @@ class BrokenModelRunner:
 
     def run(self, spec: ShardSpec) -> dict:  # never reached
         raise AssertionError
+
+
+class SlowVerifyRunner:
+    """The real VerifyRunner, made to spend a moment inside each shard so a test can kill it
+    there (a real shard of the tiny family verifies in milliseconds)."""
+
+    def __new__(cls, run: Run, device: str | None = None, num_threads: int | None = None):
+        from memx.stages import VerifyRunner
+
+        class Slow(VerifyRunner):
+            def verified_table(self, spec: ShardSpec):
+                time.sleep(0.6)
+                return super().verified_table(spec)
+
+        return Slow(run, device, num_threads)

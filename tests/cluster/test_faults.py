@@ -213,3 +213,31 @@ def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster
     for column in ("sample_id", "metric", "rank", "text"):
         assert interrupted.column(column).to_pylist() == clean.column(column).to_pylist(), column
     assert interrupted.column("score").to_pylist() == pytest.approx(clean.column("score").to_pylist(), abs=1e-6)
+
+
+def test_sigkill_of_a_verify_actor_mid_shard_verifies_every_sample_once(two_node_cluster, tmp_path, tiny_family):
+    from cluster.actors import Placement
+    from cluster.pool import StageWork, run_stages
+    from memx.index import build_index
+    from memx.stages import VerifyRunner
+
+    build_index([tiny_family["prompts"]], tmp_path / "index", progress=False)
+    raw = run_config(str(tmp_path / "out"), tiny_family, samples=48, shard_size=8, cluster={"actors": 2})
+    raw["generation"].update(strategies=["top_k", "internet"], max_new_tokens=32)
+    raw["verify"] = {"index": str(tmp_path / "index"), "min_match_tokens": 4, "scope": "all"}
+    run = new_run(parse_config(raw))
+    run_shard_stages(run, stages=("samples",), show_progress=False)
+    specs = plan_stage(run.config, "verified")
+    killer = Killer(delay=0.2)
+    killer.start()
+    work = StageWork("verified", specs, Placement(2, 0.0, 1.0, 1), runner="tests.cluster.runners:SlowVerifyRunner")
+    result = run_stages(run, [work], show_progress=False)["verified"]
+    killer.join(timeout=5)
+    assert killer.killed and result.actor_restarts >= 1
+    assert stage_status(run.storage, run.config, "verified").todo == []
+    verified_ids = [sid for spec in specs for sid in read_shard(run.storage, spec, ["sample_id"]).column("sample_id").to_pylist()]
+    assert sorted(verified_ids) == sorted(_sample_ids(run.storage, run.config)) and len(set(verified_ids)) == 96
+    assert len(run.storage.list("_manifest/verified")) == len(specs) == 12
+    clean = VerifyRunner(run, device="cpu", num_threads=1)
+    for spec in specs:
+        assert read_shard(run.storage, spec).equals(clean.verified_table(spec)), spec.key
