@@ -55,6 +55,8 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     from memx.lab import audit_lab, build_lab, lab_config, load_canaries
     from memx.pipeline import CANDIDATES_KEY, read_table
     from memx.report import render_table2, table2
+    from memx.measure import read_memorization
+    from memx.report.headline import headline_sentence, headline_table, metric_table
     from memx.runstate import new_run
 
     console = console or Console()
@@ -91,6 +93,11 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     extracted = canaries_extracted(candidates, load_canaries(lab))
     console.print(canary_table(extracted))
     console.print(audit.render())
+    memorization = read_memorization(run)
+    if memorization is not None:
+        console.print(headline_sentence(memorization), soft_wrap=not console.is_terminal)
+        console.print(headline_table(memorization))
+        console.print(metric_table(memorization))
     wall = time.time() - started
     run_dir = run.uri
     console.print(f"wall time: {wall:.0f}s (lab {lab_seconds:.0f}s)")
@@ -101,4 +108,5 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     console.print(f"open with:  python -c \"import pyarrow.parquet as pq; "
                   f"print(pq.read_table('{run_dir}/candidates.parquet'))\"", soft_wrap=True)
     console.print(f"or:         memx inspect {run_dir} --top 20", soft_wrap=True)
-    return {"config": config, "table2": counts, "canaries": extracted, "audit": audit, "seconds": wall}
+    return {"config": config, "table2": counts, "canaries": extracted, "audit": audit, "seconds": wall,
+            "memorization": memorization}

@@ -165,13 +165,18 @@ def inspect(run: str = typer.Argument(..., help="The run's URI."),
             metric: Optional[str] = typer.Option(None), strategy: Optional[str] = typer.Option(None),
             memorized: Optional[bool] = typer.Option(None, "--memorized/--not-memorized"),
             top: int = typer.Option(20, min=1), no_redact: bool = typer.Option(False, "--no-redact"),
+            summary: bool = typer.Option(False, "--summary", help="How much each strategy memorized and which "
+                                         "metric finds it best (memorization.json), instead of candidates."),
             endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP)):
-    """A table of the top candidates in the terminal."""
+    """A table of the top candidates in the terminal (or, with --summary, the run's headline)."""
     from memx.pipeline import CANDIDATES_KEY, read_table
     from memx.report import inspect_table
 
     handle = _open_run(run, endpoint_url)
     cfg = handle.config
+    if summary:
+        _print_summary(handle)
+        return
     for option, value, known in (("--metric", metric, cfg.metric_names()),
                                  ("--strategy", strategy, list(cfg.generation.strategies))):
         if value is not None and value not in known:
@@ -179,6 +184,20 @@ def inspect(run: str = typer.Argument(..., help="The run's URI."),
     candidates = read_table(handle.storage, CANDIDATES_KEY)
     out.print(inspect_table(candidates, metric=metric, strategy=strategy, memorized=memorized, top=top,
                             redact=not no_redact))
+
+
+def _print_summary(handle) -> None:
+    from memx.measure import read_memorization
+    from memx.report.headline import headline_sentence, headline_table, metric_table
+
+    memorization = read_memorization(handle)
+    if memorization is None:
+        raise ConfigError(f"--summary: {handle.uri} has no memorization.json (it needs `verify.scope: all`, "
+                          "which verifies every sample; set it in config.json's verify section and "
+                          f"run `memx resume {handle.uri}`)")
+    out.print(headline_sentence(memorization), soft_wrap=not out.is_terminal)
+    out.print(headline_table(memorization))
+    out.print(metric_table(memorization))
 
 
 @app.command()

@@ -1,9 +1,11 @@
 """The run report: one self-contained HTML string that opens offline.
 
-`render_report` lays out the run's settings and throughput, the Table 2 analogue
+`render_report` leads with the answer when every sample was verified (how much each
+strategy memorized, which metric ranks it best, precision@k curves), then the Table 2 analogue
 (`<table id="table2">`, every count cell carrying `data-metric`/`data-strategy`, the
 total row `data-metric="total unique"`), the score-vs-perplexity scatters, category
-counts and the candidate list. Styles are inline, figures are base64 PNGs, there is no
+counts, the candidate list with each memorized span marked, and last the run's settings,
+models and throughput. Styles are inline, figures are base64 PNGs, there is no
 script and no external resource. All text from the run is HTML-escaped, and candidate
 text is redacted unless `redact=False`.
 
@@ -20,6 +22,7 @@ from html import escape
 
 import pyarrow as pa
 
+from memx.report.headline import curves_png, headline_html, metric_html, strategies_of
 from memx.report.plots import bar_png, scatter_png
 from memx.report.redact import redact as _redact
 from memx.report.tables import TOTAL, filter_candidates, table2
@@ -35,7 +38,7 @@ tr.total td{font-weight:bold;background:#fafafa}
 tr.mem td{background:#fff3f3}
 pre{white-space:pre-wrap;word-break:break-word;margin:0;max-height:14em;overflow:auto;
 font-size:.85em}
-.note{color:#666;font-size:.9em}img{max-width:100%}
+.note{color:#666;font-size:.9em}img{max-width:100%}mark{background:#ffd966}
 """
 
 
@@ -129,6 +132,19 @@ def _categories_html(mem: Counter, every: Counter) -> str:
                                 "distinct memorized samples"), "categories of memorized samples")
 
 
+def _marked(text: str, span: str, redact: bool) -> str:
+    """Escaped text with the memorized span inside <mark>. Text and span are redacted each
+    whole before the span is looked for, so a mask never splits at the span's edge (a span
+    whose redacted form is not found is simply not marked)."""
+    if redact:
+        text, span = _redact(text), _redact(span)
+    at = text.find(span) if span.strip() else -1
+    if at < 0:
+        return escape(text)
+    end = at + len(span)
+    return f"{escape(text[:at])}<mark>{escape(text[at:end])}</mark>{escape(text[end:])}"
+
+
 def _candidates_html(candidates: pa.Table, redact: bool) -> str:
     verified = "memorized" in candidates.column_names
     ordered = filter_candidates(candidates)
@@ -141,23 +157,47 @@ def _candidates_html(candidates: pa.Table, redact: bool) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in cols) + "<th>text</th>"
     rows = []
     for r in ordered.to_pylist():
-        text = r.get("text") or ""
-        text = _redact(text) if redact else text
+        text = _marked(r.get("text") or "", r.get("match_text") or "" if r.get("memorized") else "", redact)
         cells = "".join(f"<td class=\"num\">{_num(r[c])}</td>" if isinstance(r[c], (int, float))
                         and not isinstance(r[c], bool) else f"<td>{escape(str(r[c]))}</td>" for c in cols)
         cls = " class=\"mem\"" if verified and r["memorized"] else ""
         rows.append(f"<tr{cls} data-sample-id=\"{escape(r['sample_id'])}\">{cells}"
-                    f"<td><pre>{escape(text)}</pre></td></tr>")
+                    f"<td><pre>{text}</pre></td></tr>")
     note = ("Personal data (e-mails, phones, keys, long digit runs) is masked; "
             "`memx report --no-redact` shows it." if redact else "Unredacted: contains personal data as generated.")
     return (f"<p class=\"note\">{note}</p><table id=\"candidates\"><tr>{head}</tr>"
             + "".join(rows) + "</table>")
 
 
+def _answer_html(memorization: dict | None) -> list[str]:
+    """The report's opening: how much was memorized, and which metric finds it best."""
+    if memorization is None:
+        return ["<p class=\"note\">Only the candidates were verified (`verify.scope: candidates`); set "
+                "`verify.scope: all` to measure how much of every strategy's output is memorized and how well "
+                "each metric ranks it.</p>"]
+    parts = ["<h2>How much did the model memorize?</h2>", headline_html(memorization),
+             "<h2>Which metric finds it best?</h2>", metric_html(memorization)]
+    for strategy in strategies_of(memorization):
+        parts.append(_img(curves_png(memorization, strategy), f"precision at k per metric, {strategy}"))
+    return parts
+
+
+def _models_html(models: list[dict] | None) -> str:
+    if not models:
+        return ""
+    head = "<tr><th>role</th><th>name</th><th>model</th><th>parameters</th><th>training split</th></tr>"
+    rows = "".join(f"<tr><td>{escape(m['role'])}</td><td>{escape(m['name'])}</td><td>{escape(m['model'])}</td>"
+                   f"<td class=num>{_num(m['parameters']) if m.get('parameters') else '–'}</td>"
+                   f"<td>{escape(m.get('split') or '–')}</td></tr>" for m in models)
+    return f"<table id=\"models\">{head}{rows}</table>"
+
+
 def render_report(settings: dict, stats: dict, candidates: pa.Table, scatter: pa.Table | None,
-                  redact: bool = True, metric_names=None, strategies=None) -> str:
-    """The whole report as one HTML document. Table 2 rows and columns follow
-    `metric_names`/`strategies`, else the config in `settings`, else the data."""
+                  redact: bool = True, metric_names=None, strategies=None, memorization: dict | None = None,
+                  models: list[dict] | None = None, extra_sections: list[str] | None = None) -> str:
+    """The whole report as one HTML document, the answer first and the settings last. Table 2
+    rows and columns follow `metric_names`/`strategies`, else the config in `settings`, else
+    the data. `models`: role, name, model, parameters, split of each model, when known."""
     from_settings = _names_from_settings(settings)
     metric_names = metric_names if metric_names is not None else from_settings[0]
     strategies = strategies if strategies is not None else from_settings[1]
@@ -171,8 +211,7 @@ def render_report(settings: dict, stats: dict, candidates: pa.Table, scatter: pa
              f"<p class=\"note\">Generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}. "
              f"{len(set(ids))} distinct candidate samples in {candidates.num_rows} rows; "
              f"{'–' if t2['total'] is None else t2['total']} memorized.</p>",
-             "<h2>Settings</h2>", _settings_html(settings),
-             "<h2>Throughput</h2>", _stats_html(stats),
+             *_answer_html(memorization),
              "<h2>Memorized candidates per metric and strategy (Table 2)</h2>", table2_html(t2),
              "<h2>Score vs perplexity</h2>"]
     plotted = scatter_png(scatter, memorized_ids, set(ids)) if scatter is not None else None
@@ -185,5 +224,7 @@ def render_report(settings: dict, stats: dict, candidates: pa.Table, scatter: pa
     else:
         parts.append("<p class=\"note\">No score sample to plot.</p>")
     parts += ["<h2>Categories</h2>", _categories_html(*_categories(candidates)),
-              "<h2>Candidates</h2>", _candidates_html(candidates, redact), "</body></html>"]
+              "<h2>Candidates</h2>", _candidates_html(candidates, redact), *(extra_sections or []),
+              "<h2>Settings</h2>", _models_html(models), _settings_html(settings),
+              "<h2>Throughput</h2>", _stats_html(stats), "</body></html>"]
     return "\n".join(parts)

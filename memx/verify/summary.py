@@ -8,7 +8,8 @@
   a span identified by its token ids), good_turing_unseen (spans seen in exactly one
   sample over memorized samples; null when nothing was memorized: there is no estimate);
 - `metrics.{metric}.{s}`: precision_at {"10","100","1000"} (memorized share of the top
-  min(k, samples) by score descending, ties by sample_id ascending, no de-dup), auc and
+  min(k, samples) by score descending, ties by sample_id ascending, no de-dup; also
+  `precision_curve` {"k": [...], "precision": [...]} at log-spaced k for plots), auc and
   tpr_at_fpr {"0.01","0.001"} (null when the strategy has one class only);
 - `duplication.{bucket}`: samples, memorized, rate per corpus_count bucket ("1", "2-3",
   ... ">=64"; corpus_count 0 is in none; rate null for an empty bucket).
@@ -32,6 +33,7 @@ import pyarrow.compute as pc
 from sklearn.metrics import roc_auc_score, roc_curve
 
 TOP_K = (10, 100, 1000)
+CURVE_K = tuple(sorted({int(round(k)) for k in np.logspace(0, 3, 31)}))  # 1 ... 1000
 FPRS = ("0.01", "0.001")
 BUCKETS = (("1", 1, 1), ("2-3", 2, 3), ("4-7", 4, 7), ("8-15", 8, 15), ("16-31", 16, 31),
            ("32-63", 32, 63), (">=64", 64, None))
@@ -143,12 +145,17 @@ class MemorizationSummary:
 def _ranking_quality(labels: np.ndarray, scores: np.ndarray, top: pa.Table) -> dict:
     hits = top.column("memorized").to_numpy(zero_copy_only=False)
     precision = {str(k): float(hits[:k].mean()) if len(hits) else None for k in TOP_K}
+    # the precision@k curve a report plots: log-spaced k, every one within the samples
+    ks = [int(k) for k in CURVE_K if k <= len(hits)] or ([len(hits)] if len(hits) else [])
+    cumulative = np.cumsum(hits)
+    curve = {"k": ks, "precision": [float(cumulative[k - 1] / k) for k in ks]}
     if labels.all() or not labels.any():  # one class: no ROC curve exists
-        return {"precision_at": precision, "auc": None, "tpr_at_fpr": {x: None for x in FPRS}}
+        return {"precision_at": precision, "precision_curve": curve, "auc": None,
+                "tpr_at_fpr": {x: None for x in FPRS}}
     # every point, not sklearn's thinned curve: a dropped collinear point can be the best
     # one at or under a fixed FPR
     fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
-    return {"precision_at": precision, "auc": float(roc_auc_score(labels, scores)),
+    return {"precision_at": precision, "precision_curve": curve, "auc": float(roc_auc_score(labels, scores)),
             "tpr_at_fpr": {x: float(tpr[fpr <= float(x)].max()) for x in FPRS}}
 
 

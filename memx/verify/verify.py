@@ -31,7 +31,7 @@ from memx.verify.categories import categorize
 from memx.verify.spans import generated_spans
 from memx.verify.tokenbytes import PackedTable
 
-VERIFY_COLUMNS = ("match_tokens", "memorized", "category")
+VERIFY_COLUMNS = ("match_tokens", "memorized", "category", "match_text")
 # GPT-2's pre-tokenizer pattern (without \p classes, which `re` lacks): a stand-in for
 # token boundaries when the tokenizer cannot report offsets.
 _PRETOKEN = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?[^\s\w]+|\s+(?!\S)|\s+")
@@ -149,18 +149,21 @@ def verify_candidate_tokens(candidates: pa.Table, token_ids_by_sample, table, in
     spans = generated_spans(ids, packed, index)
     row_of = {s: k for k, s in enumerate(unique)}
     texts = candidates.column("text").to_pylist()
-    n_tokens, memorized, category = [], [], []
+    n_tokens, memorized, category, matched = [], [], [], []
     for sample_id, text in zip(sample_ids, texts):
         k = row_of[sample_id]
         n = int(spans["match_tokens"][k])
         hit = n >= min_match_tokens
-        if hit:  # the span's edges may cut a character: drop the partial bytes there
-            span = ids[k][int(spans["match_start"][k]):int(spans["match_end"][k])]
-            text = packed.bytes_of(span).decode("utf-8", errors="ignore")
+        span = ids[k][int(spans["match_start"][k]):int(spans["match_end"][k])]
+        # the span's edges may cut a character: drop the partial bytes there
+        span_text = packed.bytes_of(span).decode("utf-8", errors="ignore") if n else ""
         n_tokens.append(n)
         memorized.append(hit)
-        category.append(categorize(text or ""))
+        category.append(categorize((span_text if hit else text) or ""))
+        matched.append(span_text)
     candidates = candidates.append_column("match_tokens", pa.array(n_tokens, pa.int32()))
     candidates = candidates.append_column("memorized", pa.array(memorized, pa.bool_()))
-    return candidates.append_column("category", pa.array(category, pa.string()))
+    candidates = candidates.append_column("category", pa.array(category, pa.string()))
+    # the longest span's own text, so a report can mark it inside `text`
+    return candidates.append_column("match_text", pa.array(matched, pa.string()))
 

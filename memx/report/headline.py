@@ -1,0 +1,153 @@
+"""The answer a run exists for, from memorization.json (SPEC §6): how much each strategy's
+samples memorized, and which membership metric finds it best.
+
+One source of numbers, three renderings: rich tables for the terminal (`memx inspect
+--summary`, the demo), HTML tables for the report, and one precision@k plot per strategy.
+"Best" is precision at 100 (ties broken by AUC): what a user who can check 100 samples
+by hand gets from each ranking. It knows the layout of memorization.json, not how it was
+computed.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from rich.table import Table
+
+BEST_AT = "100"
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _num(value) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def strategies_of(memorization: dict) -> list[str]:
+    return list(memorization.get("strategies", {}))
+
+
+def best_metric(memorization: dict, strategy: str) -> tuple[str, float] | None:
+    """(metric, precision@100) of the best-ranking metric for a strategy."""
+    ranked = []
+    for metric, per in memorization.get("metrics", {}).items():
+        quality = per.get(strategy)
+        if quality and quality["precision_at"].get(BEST_AT) is not None:
+            ranked.append((quality["precision_at"][BEST_AT], quality.get("auc") or 0.0, metric))
+    if not ranked:
+        return None
+    precision, _, metric = max(ranked)
+    return metric, precision
+
+
+def headline_rows(memorization: dict) -> list[list[str]]:
+    rows = []
+    for strategy, s in memorization["strategies"].items():
+        rows.append([strategy, f"{s['samples']:,}", f"{s['memorized']:,}", _pct(s["rate"]),
+                     _pct(s["memorized_token_share"]), f"{s['unique_memorized']:,}", _num(s["good_turing_unseen"])])
+    return rows
+
+
+HEADLINE_COLUMNS = ("strategy", "samples", "memorized", "rate", "token share", "distinct spans", "unseen (GT)")
+
+
+def headline_table(memorization: dict) -> Table:
+    table = Table(title=f"Memorized samples (a verbatim corpus span of >= {memorization.get('min_match_tokens', '?')}"
+                        " generated tokens)")
+    for i, column in enumerate(HEADLINE_COLUMNS):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in headline_rows(memorization):
+        table.add_row(*row)
+    table.caption = ("token share: generated tokens inside a memorized span; unseen (GT): Good-Turing "
+                     "chance that the next memorized sample is a new span")
+    return table
+
+
+def metric_table(memorization: dict) -> Table:
+    """Precision@100 (AUC) of every metric per strategy, the best of each column marked."""
+    strategies = strategies_of(memorization)
+    best = {s: (best_metric(memorization, s) or (None, None))[0] for s in strategies}
+    table = Table(title="Which metric finds it: precision@100 (ROC AUC) over all samples")
+    table.add_column("metric")
+    for s in strategies:
+        table.add_column(s, justify="right")
+    for metric, per in memorization.get("metrics", {}).items():
+        cells = []
+        for s in strategies:
+            q = per.get(s)
+            cell = "–" if not q else f"{_num(q['precision_at'][BEST_AT])} ({_num(q['auc'])})"
+            cells.append(cell + (" *" if best[s] == metric else ""))
+        table.add_row(metric, *cells)
+    table.caption = "* best precision@100 for the strategy"
+    return table
+
+
+def headline_sentence(memorization: dict) -> str:
+    parts = []
+    for strategy, s in memorization["strategies"].items():
+        best = best_metric(memorization, strategy)
+        found = f"; {best[0]} ranks best ({_pct(best[1])} of its top 100)" if best else ""
+        parts.append(f"{strategy}: {s['memorized']:,} of {s['samples']:,} samples memorized "
+                     f"({_pct(s['rate'])}, {s['unique_memorized']:,} distinct spans){found}")
+    return ". ".join(parts) + "."
+
+
+def headline_html(memorization: dict) -> str:
+    head = "".join(f"<th>{escape(c)}</th>" for c in HEADLINE_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td{'' if i == 0 else ' class=num'}>{escape(c)}</td>"
+                                    for i, c in enumerate(row)) + "</tr>" for row in headline_rows(memorization))
+    return (f"<p>{escape(headline_sentence(memorization))}</p>"
+            f"<table id=\"memorization\"><tr>{head}</tr>{body}</table>"
+            "<p class=\"note\">Every sample verified against the training-corpus index: memorized = its generated "
+            f"tokens hold a verbatim corpus span of at least {memorization.get('min_match_tokens', '?')} tokens. "
+            "Token share = generated tokens inside such spans; unseen (GT) = Good–Turing estimate that the next "
+            "memorized sample holds a span not seen yet.</p>")
+
+
+def metric_html(memorization: dict) -> str:
+    strategies = strategies_of(memorization)
+    best = {s: (best_metric(memorization, s) or (None, None))[0] for s in strategies}
+    head = "<tr><th>metric</th>" + "".join(f"<th>{escape(s)}</th>" for s in strategies) + "</tr>"
+    rows = []
+    for metric, per in memorization.get("metrics", {}).items():
+        cells = []
+        for s in strategies:
+            q = per.get(s)
+            text = "–" if not q else (f"{_num(q['precision_at'][BEST_AT])} / {_num(q['auc'])} / "
+                                      f"{_pct(q['tpr_at_fpr']['0.01'])}")
+            strong = best[s] == metric
+            cells.append(f"<td class=num data-metric=\"{escape(metric)}\" data-strategy=\"{escape(s)}\">"
+                         f"{'<b>' if strong else ''}{escape(text)}{'</b>' if strong else ''}</td>")
+        rows.append(f"<tr><td>{escape(metric)}</td>{''.join(cells)}</tr>")
+    return (f"<table id=\"metrics\">{head}{''.join(rows)}</table><p class=\"note\">Each cell: precision@100 / "
+            "ROC AUC / TPR at 1% FPR, over every sample of the strategy (no de-duplication); bold = best "
+            "precision@100.</p>")
+
+
+def curves_png(memorization: dict, strategy: str) -> str | None:
+    """Precision@k against k (log scale) of every metric for one strategy."""
+    from matplotlib.figure import Figure
+
+    from memx.report.plots import _png
+
+    series = {m: per[strategy]["precision_curve"] for m, per in memorization.get("metrics", {}).items()
+              if per.get(strategy) and per[strategy].get("precision_curve", {}).get("k")}
+    if not series:
+        return None
+    fig = Figure(figsize=(6.0, 3.6))
+    ax = fig.add_subplot(1, 1, 1)
+    for metric, curve in series.items():
+        ax.plot(curve["k"], curve["precision"], marker=".", linewidth=1.2, label=metric)
+    rate = memorization["strategies"][strategy]["rate"]
+    if rate is not None:
+        ax.axhline(rate, color="#999", linestyle="--", linewidth=1, label=f"base rate {100 * rate:.1f}%")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("k: top samples by the metric's score (log scale)", fontsize=8)
+    ax.set_ylabel("precision@k: share memorized", fontsize=8)
+    ax.set_title(f"{strategy}: precision@k per metric", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return _png(fig)
