@@ -17,8 +17,8 @@ import ray
 from cluster.actors import Placement, cluster_resources, plan_placement
 from cluster.pool import StageResult, StageWork, run_stages
 from memx.config import Config
-from memx.errors import ConfigError, MemxError, MemxFailure
-from memx.models import local_model_problem
+from memx.errors import MemxError, MemxFailure
+from memx.inputs import check_inputs
 from memx.plan import stages_of
 from memx.runstate import Run, start_run
 from memx.shards import manifest_key
@@ -48,20 +48,6 @@ def connect() -> bool:
     ray.init(address="local", include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True,
              runtime_env=runtime_env)
     return True
-
-
-def check_local_models(config: Config) -> None:
-    """Refuse, before anything is written, a run whose model paths do not exist here. Only
-    for a Ray of our own: a named cluster's nodes may mount paths this machine lacks, and
-    there the actors' bounded restarts end with the same reason."""
-    if os.environ.get("RAY_ADDRESS"):
-        return
-    models = [("target.model", config.target.model)]
-    models += [(f"references.{ref.name}.model", ref.model) for ref in config.references]
-    for field, model in models:
-        problem = local_model_problem(model)
-        if problem:
-            raise ConfigError(f"{field}: {model}: {problem}")
 
 
 def disconnect(started_here: bool) -> None:
@@ -141,7 +127,7 @@ def start_and_run(run: Run, stages: tuple[str, ...] | None = None,
                   show_progress: bool = True) -> dict[str, StageResult]:
     """Every entrypoint's way in: refuse missing local models before anything is written,
     save or check config.json, then run what is missing of `stages` on Ray."""
-    check_local_models(run.config)
+    check_inputs(run.config, local_paths=not os.environ.get("RAY_ADDRESS"))
     start_run(run.storage, run.config)
     started_here = connect()
     try:

@@ -217,12 +217,12 @@ class CorpusIndex:
         self.dir = Path(index_dir)
         meta_path = self.dir / "index.json"
         if not meta_path.is_file():
-            raise ConfigError(f"verify index {self.dir}: no index.json (missing or incomplete; "
+            raise ConfigError(f"verify.index: {self.dir}: no index.json (missing or incomplete; "
                               "run `memx index build`)")
         self.meta = json.loads(meta_path.read_text())
         found = (self.meta.get("format"), self.meta.get("token_dtype"))
         if found != (FORMAT, "u8"):  # the only layout memx.verify.sarray reads
-            raise ConfigError(f"verify.index {self.dir}: an index made for another format (format {found[0]!r}, "
+            raise ConfigError(f"verify.index: {self.dir}: an index made for another format (format {found[0]!r}, "
                               f"token_dtype {found[1]!r}; memx reads {FORMAT!r}, u8): build one with `memx index build`")
         self._shards = [ShardSearcher(self.dir / f"tokenized.{i}", self.dir / f"table.{i}")
                         for i in range(int(self.meta["shards"]))]

@@ -48,24 +48,13 @@ class GenerateRunner(_Runner):
         super().__init__(run, device, num_threads)
         config = run.config
         from memx.generation import load_prompt_corpus
+        from memx.inputs import open_input
         from memx.models import load_causal_lm
 
         self.lm = load_causal_lm(config.target.model, config.target.dtype, device)
         self.prompts = None
         if "internet" in config.generation.strategies:
-            self.prompts = load_prompt_corpus(config.generation.internet.prompts, open_input=self._opener())
-
-    def _opener(self):
-        """Local paths open directly; s3:// prompt files go through the run's storage settings."""
-        storage_cfg = self.config.storage
-
-        def open_input(uri: str):
-            if uri.startswith("s3://"):
-                parent, _, name = uri.rpartition("/")
-                return Storage(parent, storage_cfg.endpoint_url, storage_cfg.region).open_input_file(name)
-            return open(uri, "rb")
-
-        return open_input
+            self.prompts = load_prompt_corpus(config.generation.internet.prompts, open_input=open_input(config))
 
     def run(self, spec: ShardSpec) -> dict:
         done = self.already_committed(spec)

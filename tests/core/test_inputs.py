@@ -1,0 +1,77 @@
+"""Every input path a run reads is checked before anything is written: a missing or empty
+internet prompt file, a verification index that is missing or of another format, or a
+threshold no continuation can reach is exit 2 at once, one line naming the field, and no
+run directory appears (it used to take 8 minutes of actor restarts to fail)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from memx.index import build_index
+
+
+def _config(tmp_path, **changes) -> dict:
+    (tmp_path / "prompts.txt").write_text("Some prompt text for the internet strategy.\n" * 20)
+    config = {
+        "run_id": "inputs", "output": str(tmp_path / "out"),
+        "target": {"model": "gpt2"},  # a hub id: not checked as a path, never loaded here
+        "generation": {"strategies": ["top_k", "internet"], "samples_per_strategy": 8, "shard_size": 8,
+                       "max_new_tokens": 32, "internet": {"prompts": str(tmp_path / "prompts.txt")}},
+        "scoring": {"metrics": ["perplexity"]},
+    }
+    for dotted, value in changes.items():
+        node = config
+        *parents, last = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return config
+
+
+def _memx_run(tmp_path, config: dict) -> subprocess.CompletedProcess:
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    return subprocess.run([sys.executable, "-m", "memx.cli", "run", str(path)], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+@pytest.fixture
+def foreign_index(tmp_path):
+    index = tmp_path / "index"
+    (tmp_path / "corpus.txt").write_text("the training corpus\n" * 50)
+    build_index([tmp_path / "corpus.txt"], index, progress=False)
+    meta = json.loads((index / "index.json").read_text())
+    (index / "index.json").write_text(json.dumps({**meta, "format": "infini-gram-u16", "token_dtype": "u16"}))
+    return index
+
+
+@pytest.mark.parametrize("case,field,says", [
+    ("missing prompts", "generation.internet.prompts", "no such file"),
+    ("empty prompts", "generation.internet.prompts", "is empty"),
+    ("missing index", "verify.index", "not a directory"),
+    ("foreign index", "verify.index", "another format"),
+    ("scope", "verify.scope", "'candidates' or 'all'"),
+    ("threshold", "verify.min_match_tokens", "generation.max_new_tokens (32)"),
+])
+def test_unreadable_inputs_exit_2_before_anything_is_written(tmp_path, foreign_index, case, field, says):
+    changes = {
+        "missing prompts": {"generation.internet.prompts": str(tmp_path / "nope.txt")},
+        "empty prompts": {"generation.internet.prompts": str(tmp_path / "empty.txt")},
+        "missing index": {"verify": {"index": str(tmp_path / "no-index"), "min_match_tokens": 8}},
+        "foreign index": {"verify": {"index": str(foreign_index), "min_match_tokens": 8, "scope": "all"}},
+        "scope": {"verify": {"index": str(foreign_index), "scope": "every"}},
+        "threshold": {"verify": {"index": str(foreign_index), "min_match_tokens": 50, "scope": "all"}},
+    }[case]
+    (tmp_path / "empty.txt").write_text("")
+    proc = _memx_run(tmp_path, _config(tmp_path, **changes))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{field}" in lines[0] and says in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists(), "nothing is written for an input that cannot be read"
