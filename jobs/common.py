@@ -42,6 +42,9 @@ def connect() -> bool:
     if address:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True, runtime_env=runtime_env)
         return False
+    # A Ray of our own lives on loopback and dies with this process; Ray's notice that it
+    # turned token authentication on for it is about Ray, not the run: keep it out of memx's output.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     # "local": always a Ray of our own. Left to itself Ray would join whatever cluster it
     # finds on this machine, and in Ray 2.60 actors created through that auto-join were
     # cancelled before they ran; a cluster is used when it is named, never by accident.

@@ -3,8 +3,9 @@ samples memorized, and which membership metric finds it best.
 
 One source of numbers, three renderings: rich tables for the terminal (`memx inspect
 --summary`, the demo), HTML tables for the report, and one precision@k plot per strategy.
-"Best" is precision at 100 (ties broken by AUC): what a user who can check 100 samples
-by hand gets from each ranking. It knows the layout of memorization.json, not how it was
+"Best" is precision at k (ties broken by AUC), k the largest of 10, 100, 1000 within the
+top tenth of the smallest strategy (100 for the demo's 1,000 samples, 1,000 at the paper's
+scale): what a user who checks the top of each ranking by hand gets from it. It knows the layout of memorization.json, not how it was
 computed.
 """
 
@@ -12,9 +13,8 @@ from __future__ import annotations
 
 from html import escape
 
+from rich import box
 from rich.table import Table
-
-BEST_AT = "100"
 
 
 def _pct(value) -> str:
@@ -29,13 +29,21 @@ def strategies_of(memorization: dict) -> list[str]:
     return list(memorization.get("strategies", {}))
 
 
+def best_k(memorization: dict) -> str:
+    """The precision@k the headline compares metrics at (see the module docstring)."""
+    fewest = min((s["samples"] for s in memorization.get("strategies", {}).values()), default=0)
+    fitting = [k for k in ("10", "100", "1000") if int(k) <= fewest // 10]
+    return fitting[-1] if fitting else "10"
+
+
 def best_metric(memorization: dict, strategy: str) -> tuple[str, float] | None:
-    """(metric, precision@100) of the best-ranking metric for a strategy."""
+    """(metric, precision@k) of the best-ranking metric for a strategy, k = best_k()."""
+    k = best_k(memorization)
     ranked = []
     for metric, per in memorization.get("metrics", {}).items():
         quality = per.get(strategy)
-        if quality and quality["precision_at"].get(BEST_AT) is not None:
-            ranked.append((quality["precision_at"][BEST_AT], quality.get("auc") or 0.0, metric))
+        if quality and quality["precision_at"].get(k) is not None:
+            ranked.append((quality["precision_at"][k], quality.get("auc") or 0.0, metric))
     if not ranked:
         return None
     precision, _, metric = max(ranked)
@@ -50,37 +58,38 @@ def headline_rows(memorization: dict) -> list[list[str]]:
     return rows
 
 
-HEADLINE_COLUMNS = ("strategy", "samples", "memorized", "rate", "token share", "distinct spans", "unseen (GT)")
+HEADLINE_COLUMNS = ("strategy", "samples", "memorized", "rate", "token share", "spans", "unseen (GT)")
 
 
 def headline_table(memorization: dict) -> Table:
     table = Table(title=f"Memorized samples (a verbatim corpus span of >= {memorization.get('min_match_tokens', '?')}"
-                        " generated tokens)")
+                        " generated tokens)", box=box.SIMPLE_HEAD)
     for i, column in enumerate(HEADLINE_COLUMNS):
-        table.add_column(column, justify="left" if i == 0 else "right")
+        table.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in headline_rows(memorization):
         table.add_row(*row)
-    table.caption = ("token share: generated tokens inside a memorized span; unseen (GT): Good-Turing "
-                     "chance that the next memorized sample is a new span")
+    table.caption = ("token share: generated tokens inside a memorized span; spans: distinct memorized "
+                     "spans; unseen (GT): Good-Turing chance that the next memorized sample is a new span")
     return table
 
 
 def metric_table(memorization: dict) -> Table:
-    """Precision@100 (AUC) of every metric per strategy, the best of each column marked."""
+    """Precision@k (AUC) of every metric per strategy, the best of each column marked."""
     strategies = strategies_of(memorization)
+    k = best_k(memorization)
     best = {s: (best_metric(memorization, s) or (None, None))[0] for s in strategies}
-    table = Table(title="Which metric finds it: precision@100 (ROC AUC) over all samples")
-    table.add_column("metric")
+    table = Table(title=f"Which metric finds it: precision@{k} (ROC AUC) over all samples", box=box.SIMPLE_HEAD)
+    table.add_column("metric", no_wrap=True)
     for s in strategies:
         table.add_column(s, justify="right")
     for metric, per in memorization.get("metrics", {}).items():
         cells = []
         for s in strategies:
             q = per.get(s)
-            cell = "–" if not q else f"{_num(q['precision_at'][BEST_AT])} ({_num(q['auc'])})"
+            cell = "–" if not q else f"{_num(q['precision_at'][k])} ({_num(q['auc'])})"
             cells.append(cell + (" *" if best[s] == metric else ""))
         table.add_row(metric, *cells)
-    table.caption = "* best precision@100 for the strategy"
+    table.caption = f"* best precision@{k} for the strategy"
     return table
 
 
@@ -88,7 +97,7 @@ def headline_sentence(memorization: dict) -> str:
     parts = []
     for strategy, s in memorization["strategies"].items():
         best = best_metric(memorization, strategy)
-        found = f"; {best[0]} ranks best ({_pct(best[1])} of its top 100)" if best else ""
+        found = f"; {best[0]} ranks best ({_pct(best[1])} of its top {best_k(memorization)})" if best else ""
         parts.append(f"{strategy}: {s['memorized']:,} of {s['samples']:,} samples memorized "
                      f"({_pct(s['rate'])}, {s['unique_memorized']:,} distinct spans){found}")
     return ". ".join(parts) + "."
@@ -108,6 +117,7 @@ def headline_html(memorization: dict) -> str:
 
 def metric_html(memorization: dict) -> str:
     strategies = strategies_of(memorization)
+    k = best_k(memorization)
     best = {s: (best_metric(memorization, s) or (None, None))[0] for s in strategies}
     head = "<tr><th>metric</th>" + "".join(f"<th>{escape(s)}</th>" for s in strategies) + "</tr>"
     rows = []
@@ -115,15 +125,15 @@ def metric_html(memorization: dict) -> str:
         cells = []
         for s in strategies:
             q = per.get(s)
-            text = "–" if not q else (f"{_num(q['precision_at'][BEST_AT])} / {_num(q['auc'])} / "
+            text = "–" if not q else (f"{_num(q['precision_at'][k])} / {_num(q['auc'])} / "
                                       f"{_pct(q['tpr_at_fpr']['0.01'])}")
             strong = best[s] == metric
             cells.append(f"<td class=num data-metric=\"{escape(metric)}\" data-strategy=\"{escape(s)}\">"
                          f"{'<b>' if strong else ''}{escape(text)}{'</b>' if strong else ''}</td>")
         rows.append(f"<tr><td>{escape(metric)}</td>{''.join(cells)}</tr>")
-    return (f"<table id=\"metrics\">{head}{''.join(rows)}</table><p class=\"note\">Each cell: precision@100 / "
+    return (f"<table id=\"metrics\">{head}{''.join(rows)}</table><p class=\"note\">Each cell: precision@{k} / "
             "ROC AUC / TPR at 1% FPR, over every sample of the strategy (no de-duplication); bold = best "
-            "precision@100.</p>")
+            f"precision@{k}. All of precision@10/100/1000 and TPR at 0.1% FPR are in memorization.json.</p>")
 
 
 def curves_png(memorization: dict, strategy: str) -> str | None:

@@ -12,16 +12,16 @@ import pyarrow as pa
 from rich.console import Console
 
 from memx.report import render_report
-from memx.report.headline import best_metric, headline_sentence, headline_table, metric_table
+from memx.report.headline import best_k, best_metric, headline_sentence, headline_table, metric_table
 from memx.verify.summary import MemorizationSummary
 
 
 def _memorization() -> dict:
-    """A real summary over 300 hand-made samples per strategy: zlib ranks the memorized
+    """A real summary over 1,000 hand-made samples per strategy: zlib ranks the memorized
     ones first, perplexity at random."""
     summary = MemorizationSummary(["perplexity", "zlib"], min_match_tokens=5)
     for strategy, memorized_every in (("top_k", 10), ("internet", 4)):
-        n = 300
+        n = 1000
         hit = [i % memorized_every == 0 for i in range(n)]
         summary.add(pa.table({
             "sample_id": [f"{strategy}-00000-{i:05d}" for i in range(n)],
@@ -43,11 +43,15 @@ def _text(renderable) -> str:
 
 def test_best_metric_and_headline_numbers():
     memorization = _memorization()
-    assert best_metric(memorization, "top_k") == ("zlib", 0.3)  # all 30 memorized top_k samples lead zlib's top 100
-    assert best_metric(memorization, "internet") == ("zlib", 0.75)
+    assert best_k(memorization) == "100"  # the top tenth of 1,000 samples
+    assert best_metric(memorization, "top_k") == ("zlib", 1.0)  # zlib's top 100 are all memorized
+    perplexity = memorization["metrics"]["perplexity"]["top_k"]["precision_at"]["100"]
+    assert perplexity < 0.5
     sentence = headline_sentence(memorization)
-    assert "top_k: 30 of 300 samples memorized (10.0%, 7 distinct spans)" in sentence
-    assert "zlib ranks best" in sentence
+    assert "top_k: 100 of 1,000 samples memorized (10.0%, 7 distinct spans)" in sentence
+    assert "zlib ranks best (100.0% of its top 100)" in sentence
+    small = {"strategies": {"a": {"samples": 150}}, "metrics": {}}
+    assert best_k(small) == "10"
 
 
 def test_terminal_tables_fit_80_columns_with_whole_header_words():
