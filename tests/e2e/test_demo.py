@@ -61,7 +61,7 @@ def demo_run(tmp_path_factory):
                           capture_output=True, text=True, timeout=900, env={**__import__("os").environ,
                                                                               "COLUMNS": "200"})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return out / "demo-tiny", proc.stdout
+    return out / "demo-tiny", proc.stdout + proc.stderr  # memx output, whichever stream it took
 
 
 def test_outputs_follow_the_spec_layout(demo_run):
@@ -75,7 +75,7 @@ def test_outputs_follow_the_spec_layout(demo_run):
         assert [p.stem for p in manifests] == [p.stem for p in samples]
         assert re.fullmatch(r"shard-\d{5}", samples[0].stem)
         table = pq.read_table(samples[0])
-        assert table.column_names == ["sample_id", "strategy", "shard", "seed", "prompt_ids", "token_ids", "text"]
+        assert table.column_names[:7] == ["sample_id", "strategy", "shard", "seed", "prompt_ids", "token_ids", "text"]
         score = pq.read_table(scores[0])
         assert score.column("sample_id").to_pylist() == table.column("sample_id").to_pylist()
     candidates = pq.read_table(run_dir / "candidates.parquet")
@@ -163,3 +163,32 @@ def test_inspect_and_report_on_the_finished_run(demo_run, tmp_path):
     written = _memx("report", str(run_dir), "--out", str(tmp_path / "copy.html"))
     assert written.returncode == 0 and "<html" in (tmp_path / "copy.html").read_text()[:500].lower()
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_every_sample_is_verified_and_memorization_json_says_how_much(demo_run):
+    """The demo runs `verify.scope: all`: a verified sidecar per sample shard, memorization.json
+    in SPEC §6's layout whose counts are those of the sidecars, the headline printed, and no
+    library warning in memx's output."""
+    run_dir, stdout = demo_run
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["verify"]["scope"] == "all"
+    memorization = json.loads((run_dir / "memorization.json").read_text())
+    threshold = config["verify"]["min_match_tokens"]
+    for strategy in config["generation"]["strategies"]:
+        samples = sorted((run_dir / "samples" / strategy).glob("shard-*.parquet"))
+        verified = sorted((run_dir / "verified" / strategy).glob("shard-*.parquet"))
+        assert [p.name for p in verified] == [p.name for p in samples]
+        match = [n for p in verified for n in pq.read_table(p).column("match_tokens").to_pylist()]
+        entry = memorization["strategies"][strategy]
+        assert entry["samples"] == len(match) and entry["memorized"] == sum(n >= threshold for n in match)
+        for metric, per in memorization["metrics"].items():
+            assert set(per[strategy]["precision_at"]) == {"10", "100", "1000"}
+            assert set(per[strategy]["tpr_at_fpr"]) == {"0.01", "0.001"}
+    assert "samples memorized" in stdout and "Which metric finds it" in stdout
+    assert "WARNING" not in stdout
+    status = subprocess.run([sys.executable, "-m", "memx.cli", "status", str(run_dir)], capture_output=True,
+                            text=True, timeout=120)
+    assert re.search(r"^verified\s", status.stdout, re.M) and "every shard is committed" in status.stdout
+    summary = subprocess.run([sys.executable, "-m", "memx.cli", "inspect", str(run_dir), "--summary"],
+                             capture_output=True, text=True, timeout=120)
+    assert summary.returncode == 0 and "ranks best" in summary.stdout
