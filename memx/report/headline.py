@@ -94,20 +94,26 @@ def metric_table(memorization: dict) -> Table:
 
 
 def headline_sentence(memorization: dict) -> str:
+    return ". ".join(headline_points(memorization)) + "."
+
+
+def headline_points(memorization: dict) -> list[str]:
+    """One line per strategy: how much it memorized and which metric ranks it best."""
     parts = []
     for strategy, s in memorization["strategies"].items():
         best = best_metric(memorization, strategy)
         found = f"; {best[0]} ranks best ({_pct(best[1])} of its top {best_k(memorization)})" if best else ""
         parts.append(f"{strategy}: {s['memorized']:,} of {s['samples']:,} samples memorized "
                      f"({_pct(s['rate'])}, {s['unique_memorized']:,} distinct spans){found}")
-    return ". ".join(parts) + "."
+    return parts
 
 
 def headline_html(memorization: dict) -> str:
     head = "".join(f"<th>{escape(c)}</th>" for c in HEADLINE_COLUMNS)
     body = "".join("<tr>" + "".join(f"<td{'' if i == 0 else ' class=num'}>{escape(c)}</td>"
                                     for i, c in enumerate(row)) + "</tr>" for row in headline_rows(memorization))
-    return (f"<p>{escape(headline_sentence(memorization))}</p>"
+    points = "".join(f"<li>{escape(point)}</li>" for point in headline_points(memorization))
+    return (f"<ul id=\"headline\">{points}</ul>"
             f"<table id=\"memorization\"><tr>{head}</tr>{body}</table>"
             "<p class=\"note\">Every sample verified against the training-corpus index: memorized = its generated "
             f"tokens hold a verbatim corpus span of at least {memorization.get('min_match_tokens', '?')} tokens. "
