@@ -40,9 +40,33 @@ class PrefixSequences:
         return len(self.sequence_ids)
 
 
+def _plain_backend(tokenizer) -> bool:
+    """A transformers 5 fast tokenizer whose encoding is its Rust backend's, unmodified."""
+    try:
+        from transformers.tokenization_utils_tokenizers import TokenizersBackend
+    except ImportError:  # transformers 4.x: always the ordinary call
+        return False
+    backend = tokenizer.backend_tokenizer
+    return (isinstance(tokenizer, TokenizersBackend) and type(tokenizer)._encode_plus is TokenizersBackend._encode_plus
+            and backend.truncation is None and backend.padding is None
+            and backend.encode_special_tokens == bool(getattr(tokenizer, "split_special_tokens", False)))
+
+
+def encode_documents(tokenizer, texts: list[str]) -> list[list[int]]:
+    """`tokenizer(texts, add_special_tokens=False)["input_ids"]`, the same ids. Whole documents
+    are long, so where the call would only wrap the Rust backend, its `encode_batch_fast`
+    (no character offsets) is called directly: about twice as fast."""
+    if not texts:
+        return []
+    fast = getattr(getattr(tokenizer, "backend_tokenizer", None), "encode_batch_fast", None)
+    if fast is not None and _plain_backend(tokenizer):
+        return [encoding.ids for encoding in fast(texts, add_special_tokens=False)]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
 def _token_counts_and_flat(tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lengths, starts, flat ids) of every text tokenized without special tokens, in one batch."""
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    encoded = encode_documents(tokenizer, texts)
     lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=len(encoded))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) if len(lengths) else lengths
     flat = np.fromiter(itertools.chain.from_iterable(encoded), dtype=np.int64, count=int(lengths.sum()))
@@ -54,14 +78,16 @@ def draw_sequences(source: DocumentSource, tokenizer, n: int, prefix_tokens: int
     """`n` sequences, in draw order; deterministic in `rng`'s state and the source's content."""
     need = prefix_tokens + suffix_tokens
     docs_out, offsets_out, ids_out = [], [], []
-    found, drawn, read, rate = 0, 0, 0, 1.0
+    found, drawn, read, rate = 0, 0, 0, None
     for _ in range(_MAX_ROUNDS):
         missing = n - found
         if missing <= 0:
             break
-        # Draw enough for the acceptance rate seen so far, so a source of mostly short
-        # documents costs a few large rounds rather than many small ones.
-        k = int(min(_MAX_DRAWS_PER_ROUND, max(16, np.ceil(1.25 * missing / max(rate, 1e-3)))))
+        # First exactly what is missing (every document tokenized costs time), then enough
+        # for the acceptance rate seen so far: a source of mostly short documents costs a few
+        # large rounds rather than many small ones.
+        wanted = missing if rate is None else max(missing, np.ceil(1.1 * missing / max(rate, 1e-3)))
+        k = int(min(_MAX_DRAWS_PER_ROUND, wanted))
         docs = rng.integers(0, source.n_documents, size=k)
         uniforms = rng.random(k)
         drawn += k

@@ -58,6 +58,7 @@ class GenerationStats:
     batches: int = 0
     oom_halvings: int = 0
     batch_size: int = 0  # the size the shard ended with (smaller than configured after OOM)
+    prompt_seconds: float = 0.0  # of `seconds`: making the prompts (prefix: reading and tokenizing documents)
 
     @property
     def tokens_per_second(self) -> float:
@@ -65,7 +66,8 @@ class GenerationStats:
 
 
 def strategy_chooser(strategy: str, gen: GenerationConfig) -> Choose:
-    """The per-step token rule of each SPEC §1 strategy."""
+    """The per-step token rule of each SPEC §1 strategy; `prefix` (SPEC §7) is argmax with
+    decoding: greedy, else the top_k strategy's rule (`generation.top_k`, T = 1)."""
     if strategy == "prefix" and gen.prefix.decoding == "greedy":
         return lambda step, logits, uniforms: greedy(logits)
     if strategy in ("top_k", "internet", "prefix"):
@@ -161,6 +163,7 @@ def generate_shard(
         new_tokens = gen.prefix.suffix_tokens
     else:
         row_prompts, new_tokens = shard_prompts(lm, spec, gen, prompts), gen.max_new_tokens
+    stats.prompt_seconds += time.perf_counter() - started
     choose = strategy_chooser(spec.strategy, gen)
     generator = torch.Generator(device=lm.device)
     generator.manual_seed(spec.seed)

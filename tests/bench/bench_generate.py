@@ -1,21 +1,29 @@
 """CPU benchmark: memx `generate_shard` against the paper's reference generation loop.
 
-The reference is what the paper's public script did: Hugging Face `model.generate(
-do_sample=True, top_k=40, max_length=prompt+N)` on batches of 10, fp32, one process.
-Both run the `top_k` strategy on the same loaded model in one run, alternating in rounds
-(a shared machine's load then hits both alike), and the table reports new tokens per
-second of each and their ratio (target: memx >= 3x on 2 cores).
+Case `top_k`: the reference is what the paper's public script did: Hugging Face
+`model.generate(do_sample=True, top_k=40, max_length=prompt+N)` on batches of 10, fp32,
+one process. Case `prefix`: discoverable extraction, greedy, 50-token prefixes cut from a
+jsonl source (stdlib text in documents of about --document-kb KB) and 50 new tokens;
+memx's `prefix` strategy (documents drawn, read and tokenized inside the timing) against HF `generate(do_sample=False)` on the same prefixes
+at batch 10 (what the extraction benchmark and Pythia's evaluation scripts do). Each case
+runs on the same loaded model, alternating in rounds (a shared machine's load then hits
+both alike), and the table reports new tokens per second of each and their ratio (target:
+memx >= 3x on 2 cores). The prefix case also reports how many continuations agree.
 
-    python tests/bench/bench_generate.py [--model DIR] [--samples 256] [--batch-size 128] [--new-tokens 256]
+    python tests/bench/bench_generate.py [--case all|top_k|prefix] [--model DIR] [--samples 256]
+        [--batch-size 128] [--new-tokens 256] [--prefix-samples 256] [--document-kb 4]
 
-Without --model a GPT-2 of about 5M parameters with random weights is built from config
-(tokenizer trained on the standard library's source): speed does not depend on what the
-weights say. This script knows nothing about Ray or storage; it is not a pytest test.
+Without --model the lab's xl model is used when a lab is cached (~/.cache/memx/lab or
+$MEMX_CACHE/lab), else a GPT-2 of about 5M parameters with random weights is built from
+config (tokenizer trained on the standard library's source): speed does not depend on
+what the weights say. This script knows nothing about Ray or storage; it is not a pytest test.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sysconfig
 import tempfile
 import time
@@ -24,6 +32,7 @@ from pathlib import Path
 import torch
 
 EOT = "<|endoftext|>"
+PREFIX_TOKENS = SUFFIX_TOKENS = 50  # the extraction benchmark's and Pythia's sequence split
 
 
 def build_default_model(directory: Path, vocab_size: int = 8192) -> Path:
@@ -46,6 +55,105 @@ def build_default_model(directory: Path, vocab_size: int = 8192) -> Path:
     tokenizer.save_pretrained(directory)
     model.save_pretrained(directory)
     return directory
+
+
+def cached_lab_model(min_positions: int) -> str | None:
+    """The xl model of a cached lab (`memx demo` / `memx lab build`) with room for
+    `min_positions`, the largest context first (the default preset's 128 before tiny's 64)."""
+    roots = [Path(os.environ["MEMX_CACHE"]) / "lab"] if os.environ.get("MEMX_CACHE") else []
+    roots.append(Path.home() / ".cache" / "memx" / "lab")
+    found = []
+    for root in roots:
+        for model in root.glob("[!.]*/models/xl") if root.is_dir() else []:
+            if (model / "config.json").is_file():
+                positions = json.loads((model / "config.json").read_text()).get("n_positions", 0)
+                if positions >= min_positions:
+                    found.append((positions, str(model)))
+    return max(found)[1] if found else None
+
+
+def write_prefix_source(path: Path, document_kb: float = 4.0, files: int = 400) -> Path:
+    """A jsonl of standard-library source text, one document per line: each file cut at line
+    boundaries into documents of about `document_kb` KB (web pages' size; 0 keeps whole files,
+    28 KB on average). memx tokenizes every drawn document whole, so their size is its cost."""
+    limit = int(document_kb * 1024) or 1 << 62
+    with path.open("w", encoding="utf-8") as out:
+        for source in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))[:files]:
+            lines, size = [], 0
+            for line in source.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
+                lines.append(line)
+                size += len(line)
+                if size >= limit:
+                    out.write(json.dumps({"text": "".join(lines)}) + "\n")
+                    lines, size = [], 0
+            if lines:
+                out.write(json.dumps({"text": "".join(lines)}) + "\n")
+    return path
+
+
+def run_memx_prefix(lm, documents, samples: int, batch_size: int, seed: int) -> tuple[float, int, list, float]:
+    """memx's prefix strategy, greedy: (seconds, new tokens, the rows' prompt and token ids,
+    seconds of those spent drawing the sequences)."""
+    from memx.config import GenerationConfig
+    from memx.generation import GenerationStats, generate_shard
+    from memx.plan import ShardSpec
+
+    gen = GenerationConfig(strategies=["prefix"], samples_per_strategy=samples, shard_size=samples,
+                           batch_size=batch_size,
+                           prefix={"source": documents.uri, "prefix_tokens": PREFIX_TOKENS, "suffix_tokens": SUFFIX_TOKENS})
+    spec = ShardSpec("samples", "prefix", 0, 0, samples, seed)
+    stats = GenerationStats()
+    rows = [r for batch in generate_shard(lm, spec, gen, documents=documents, stats=stats)
+            for r in zip(batch.column("prompt_ids").to_pylist(), batch.column("token_ids").to_pylist())]
+    assert len(rows) == samples
+    return stats.seconds, stats.new_tokens, rows, stats.prompt_seconds
+
+
+def run_reference_greedy(lm, prompts: list[list[int]], new_tokens: int, batch_size: int = 10) -> tuple[float, int, list]:
+    """HF generate(do_sample=False) on batches of 10 equal-length prefixes, no EOS stop (same work as memx)."""
+    model, tokens, outputs = lm.model, 0, []
+    started = time.perf_counter()
+    for first in range(0, len(prompts), batch_size):
+        prompt = torch.tensor(prompts[first : first + batch_size], dtype=torch.long, device=lm.device)
+        with torch.no_grad():
+            output = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), do_sample=False,
+                                    max_new_tokens=new_tokens, eos_token_id=None, pad_token_id=lm.pad_id)
+        new = output[:, prompt.shape[1] :]
+        tokens += new.numel()
+        outputs.extend(new.tolist())
+        lm.tokenizer.batch_decode(output.tolist(), skip_special_tokens=True)
+    return time.perf_counter() - started, tokens, outputs
+
+
+def bench_prefix(lm, args, scratch: Path) -> None:
+    from memx.generation import DocumentSource
+
+    documents = DocumentSource.scan(str(write_prefix_source(scratch / "prefix-source.jsonl", args.document_kb)))
+    run_memx_prefix(lm, documents, 8, 8, 1)  # warm-up
+    run_reference_greedy(lm, [[lm.bos_id] * PREFIX_TOKENS] * 2, 4, 2)
+    ref_seconds = ref_tokens = memx_seconds = memx_tokens = 0.0
+    ratios, agree, compared, drawing = [], 0, 0, 0.0
+    per_round = max(1, args.prefix_samples // args.rounds)
+    for round_ in range(args.rounds):
+        m_s, m_t, rows, d_s = run_memx_prefix(lm, documents, per_round, args.batch_size, 1000 + round_)
+        drawing += d_s
+        reference_rows = rows[: args.reference_prefix_samples]
+        r_s, r_t, outputs = run_reference_greedy(lm, [p for p, _ in reference_rows], SUFFIX_TOKENS)
+        agree += sum(out == t for out, (_, t) in zip(outputs, reference_rows))
+        compared += len(outputs)
+        ref_seconds, ref_tokens, memx_seconds, memx_tokens = ref_seconds + r_s, ref_tokens + r_t, memx_seconds + m_s, memx_tokens + m_t
+        ratios.append((m_t / m_s) / (r_t / r_s))
+    ref_rate, memx_rate = ref_tokens / ref_seconds, memx_tokens / memx_seconds
+    print(f"\ncase prefix: greedy, {PREFIX_TOKENS}-token prefixes from a jsonl source, {SUFFIX_TOKENS} new tokens")
+    print(f"{'engine':<34}{'samples':>8}{'batch':>7}{'tokens':>9}{'seconds':>9}{'tokens/s':>10}")
+    print(f"{'reference (HF generate, greedy)':<34}{compared:>8}{10:>7}{int(ref_tokens):>9}{ref_seconds:>9.1f}{ref_rate:>10.0f}")
+    print(f"{'memx prefix (greedy)':<34}{per_round * args.rounds:>8}{args.batch_size:>7}{int(memx_tokens):>9}"
+          f"{memx_seconds:>9.1f}{memx_rate:>10.0f}")
+    print(f"speed-up memx / reference: {memx_rate / ref_rate:.2f}x (target >= 3x); median round "
+          f"{sorted(ratios)[len(ratios) // 2]:.2f}x; per round: " + ", ".join(f"{r:.2f}x" for r in ratios))
+    print(f"memx seconds spent drawing sequences (reading, tokenizing whole documents): {drawing:.1f}; "
+          f"documents average {documents.byte_bounds().mean() / 1024:.0f} KB")
+    print(f"identical continuations memx vs HF: {agree} of {compared}")
 
 
 def run_memx(lm, samples: int, batch_size: int, new_tokens: int) -> tuple[float, int]:
@@ -79,21 +187,45 @@ def run_reference(lm, samples: int, new_tokens: int, batch_size: int = 10) -> tu
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="a local HF model directory (e.g. the lab's xl analogue)")
+    parser.add_argument("--case", choices=["all", "top_k", "prefix"], default="all")
+    parser.add_argument("--model", help="a local HF model directory (default: a cached lab's xl, else a random GPT-2)")
     parser.add_argument("--samples", type=int, default=256, help="memx samples over all rounds")
     parser.add_argument("--rounds", type=int, default=2, help="alternations reference / memx (10 reference samples each)")
     parser.add_argument("--batch-size", type=int, default=128, help="memx batch (the reference keeps the paper's 10)")
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--prefix-samples", type=int, default=256, help="memx prefix samples over all rounds")
+    parser.add_argument("--document-kb", type=float, default=4.0,
+                        help="prefix source document size (stdlib files cut at lines; 0: whole files)")
+    parser.add_argument("--reference-prefix-samples", type=int, default=20,
+                        help="reference prefix samples per round (the first of memx's round, so both can be compared)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     from memx.models import load_causal_lm
 
     with tempfile.TemporaryDirectory(prefix="memx-bench-") as scratch:
-        model_dir = args.model or str(build_default_model(Path(scratch)))
-        lm = load_causal_lm(model_dir, dtype="float32", device="cpu")
-    params = sum(p.numel() for p in lm.model.parameters()) / 1e6
+        built: list[str] = []
+
+        def load(min_positions: int, lab: bool):
+            """--model, else (prefix case) a cached lab's xl, else one random GPT-2 built once."""
+            model_dir = args.model or (cached_lab_model(min_positions) if lab else None)
+            if model_dir is None:
+                built[:] = built or [str(build_default_model(Path(scratch)))]
+                model_dir = built[0]
+            lm = load_causal_lm(model_dir, dtype="float32", device="cpu")
+            params = sum(p.numel() for p in lm.model.parameters()) / 1e6
+            name = model_dir if model_dir not in built else "random GPT-2 (built)"
+            print(f"\nmodel: {name}  {params:.1f}M params  fp32  threads={args.threads}")
+            return lm
+
+        if args.case in ("all", "prefix"):
+            bench_prefix(load(PREFIX_TOKENS + SUFFIX_TOKENS, lab=True), args, Path(scratch))
+        if args.case in ("all", "top_k"):
+            bench_top_k(load(1 + args.new_tokens, lab=False), args)
+
+
+def bench_top_k(lm, args) -> None:
     run_memx(lm, 8, 8, 8)  # warm-up: first-call allocations and lazy imports
     run_reference(lm, 10, 8)
 
@@ -110,7 +242,7 @@ def main() -> None:
     reference_samples, memx_samples = 10 * args.rounds, per_round * args.rounds
     ref_tokens, memx_tokens = int(ref_tokens), int(memx_tokens)
 
-    print(f"\nmodel: {args.model or 'random GPT-2 (built)'}  {params:.1f}M params  fp32  threads={args.threads}")
+    print("\ncase top_k: BOS prompt, top-k 40")
     print(f"{'engine':<34}{'samples':>8}{'batch':>7}{'tokens':>9}{'seconds':>9}{'tokens/s':>10}")
     print(f"{'reference (HF generate, paper)':<34}{reference_samples:>8}{10:>7}{ref_tokens:>9}{ref_seconds:>9.1f}{ref_rate:>10.0f}")
     print(f"{'memx generate_shard':<34}{memx_samples:>8}{args.batch_size:>7}{memx_tokens:>9}{memx_seconds:>9.1f}{memx_rate:>10.0f}")

@@ -166,3 +166,12 @@ def test_check_prefix_source(tmp_path, tiny_lm):
 def test_prefix_context_problem():
     assert prefix_context_problem(50, 50, 1024) is None and prefix_context_problem(50, 50, None) is None
     assert "exceeds the target model's 64 positions" in prefix_context_problem(50, 50, 64)
+
+
+def test_document_encoding_equals_the_tokenizer_call(tiny_lm):
+    from memx.generation.prefix import _plain_backend, encode_documents
+
+    tok = tiny_lm.tokenizer
+    texts = [english_like_text(20, seed=3), "Before <|endoftext|> after", "", "  spaced\n\nlines  "]
+    assert _plain_backend(tok)  # the fast path is the one under test
+    assert encode_documents(tok, texts) == tok(texts, add_special_tokens=False)["input_ids"]
