@@ -77,6 +77,8 @@ def draw_sequences(source: DocumentSource, tokenizer, n: int, prefix_tokens: int
                    rng: np.random.Generator) -> PrefixSequences:
     """`n` sequences, in draw order; deterministic in `rng`'s state and the source's content."""
     need = prefix_tokens + suffix_tokens
+    if source.n_documents == 0 and n > 0:
+        raise ValueError(f"{source.uri}: the prefix source holds no documents")
     docs_out, offsets_out, ids_out = [], [], []
     found, drawn, read, rate = 0, 0, 0, None
     for _ in range(_MAX_ROUNDS):
@@ -113,6 +115,8 @@ def draw_sequences(source: DocumentSource, tokenizer, n: int, prefix_tokens: int
     if found < n:
         raise ValueError(f"{source.uri}: found {found} of {n} sequences of {need} tokens in {drawn} document draws "
                          f"({read} documents read); most documents are shorter than prefix_tokens + suffix_tokens")
+    if not ids_out:  # n == 0
+        return PrefixSequences(np.zeros((0, prefix_tokens), np.int64), np.zeros((0, suffix_tokens), np.int64), [])
     ids = np.concatenate(ids_out)
     docs, offsets = np.concatenate(docs_out), np.concatenate(offsets_out)
     return PrefixSequences(ids[:, :prefix_tokens], ids[:, prefix_tokens:],
