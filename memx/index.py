@@ -5,7 +5,8 @@ span may cross paragraph breaks), .jsonl (`text` per line) and .parquet (`text` 
 files or directories of them into infini-gram shards of raw UTF-8 bytes (`token_dtype
 u8`, no tokenizer: any target model can be verified against it), has infini-gram build
 the suffix arrays, and writes `index.json` LAST: a directory without it is incomplete.
-`CorpusIndex` answers exact-count and longest-verbatim-match queries across all shards.
+`CorpusIndex` answers exact-count and longest-prefix queries across all shards, in
+batches (`memx.verify.spans` turns the latter into SPEC §6's token spans).
 
 This module knows nothing about models, tokenizers or candidates (see `memx.verify`),
 nor about object stores: sources and the index directory are local paths.
@@ -26,6 +27,7 @@ from typing import Iterator
 import numpy as np
 
 from memx.errors import ConfigError, MemxFailure
+from memx.storage import atomic_local_file
 from memx.verify.sarray import ShardSearcher, pack_queries
 
 SUFFIXES = (".txt", ".jsonl", ".parquet")
@@ -203,9 +205,8 @@ def build_index(sources: list[str | Path], out_dir: str | Path, *, progress: boo
             "docs": writer.docs, "documents": writer.docs,
             "bytes": writer.bytes, "shards": writer.shards,
             "build_seconds": round(time.time() - t0, 3)}
-    tmp = out / "index.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, out / "index.json")
+    with atomic_local_file(str(out / "index.json"), "w", encoding="utf-8") as f:
+        f.write(json.dumps(meta, indent=2))
     _log(progress, f"done in {meta['build_seconds']:.1f}s -> {out}")
     return meta
 
@@ -267,37 +268,3 @@ class CorpusIndex:
         for shard in self._shards:
             np.maximum(best, shard.prefix_lengths(buf, np.asarray(pos, dtype=np.int64)), out=best)
         return best
-
-    def match_ends(self, data: bytes) -> list[int]:
-        """For each byte offset l, the largest r such that data[l:r] occurs in the corpus."""
-        if not data:
-            return []
-        ls = np.arange(len(data), dtype=np.int64)
-        return (ls + self.prefix_lengths([data], [ls])[0]).tolist()
-
-    def longest_match(self, text: str) -> tuple[int, int, int]:
-        """(start_char, end_char, count) of the longest substring of `text` in the corpus."""
-        data = text.encode("utf-8")
-        if not data:
-            return (0, 0, 0)
-        ends = self.match_ends(data)
-        # char index of each byte offset that starts a character (and of the end)
-        char_at = {}
-        pos = 0
-        for ci, ch in enumerate(text):
-            char_at[pos] = ci
-            pos += len(ch.encode("utf-8"))
-        char_at[pos] = len(text)
-        best = (0, 0)
-        for b, ci in char_at.items():
-            if b == len(data):
-                continue
-            r = ends[b]
-            while r > b and r not in char_at:  # a match may end mid-character
-                r -= 1
-            cj = char_at[r]
-            if cj - ci > best[1] - best[0]:
-                best = (ci, cj)
-        if best[1] == best[0]:
-            return (0, 0, 0)
-        return (best[0], best[1], self.count(text[best[0]:best[1]]))

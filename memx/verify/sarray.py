@@ -10,7 +10,7 @@ match is the larger common prefix with the two neighbours of the insertion point
 Why not infini-gram's own `find`/`creativity`: each call spawns threads and costs
 hundreds of microseconds, and verification needs ~10^6 prefix queries; here one numpy
 pass serves them all. This module knows the v4 `u8` file layout only; building the
-index and choosing query positions belong to `memx.index` and `memx.verify.verify`.
+index and choosing query positions belong to `memx.index` and `memx.verify.spans`.
 Queries must end with a byte that never occurs in the corpus (0xFE: invalid in UTF-8)
 so every comparison stops at the query's end.
 """
@@ -36,10 +36,11 @@ class ShardSearcher:
             raise ValueError(f"{table}: size {len(sa)} is not a multiple of {tokenized} size {self.n}")
         self.ptr_size = len(sa) // self.n
         self.sa = sa
-        # power-of-two pointer widths map straight onto an integer view (one gather, no shifts)
+        # power-of-two pointer widths read as integers (one gather, no shifts) through a view
+        # of the same mapping: a second one would count its pages twice in the process's RSS
         self._sa_int = None
         if self.ptr_size in (1, 2, 4, 8):
-            self._sa_int = np.memmap(table, dtype=f"<u{self.ptr_size}", mode="r")
+            self._sa_int = sa.view(f"<u{self.ptr_size}")
         self._shifts = (8 * np.arange(self.ptr_size)).astype(np.int64)
         self._ptr_cols = np.arange(self.ptr_size, dtype=np.int64)
 

@@ -1,9 +1,12 @@
 """verify_candidate_tokens: candidates verified on their samples' generated token ids only.
 
 Over the shared fixture corpus with a real byte-level BPE: a copied `internet` prompt
-that the text-based check counts is ignored, a planted span in the continuation is
-found with the same length as the span rule gives, the category comes from the matched
-span, repeated sample_ids agree, and a candidate without token ids is refused.
+(which would match in full were it searched) is ignored, a planted span in the
+continuation is found with the same length as the span rule gives, the category comes
+from the matched span, each distinct sample is searched once however many rows carry
+it, re-verification replaces earlier columns, a sample without tokens matches nothing,
+a transformers tokenizer gives the same bytes as its raw `tokenizers` backend, and a
+candidate without token ids is refused.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from memx.verify import token_byte_table, verify_candidates
+import memx.verify.verify as verify_module
+from memx.verify import token_byte_table, verify_candidate_tokens
 from memx.verify.spans import generated_spans
-from memx.verify.verify import verify_candidate_tokens
 
 from .conftest import PLANTED
 
@@ -62,23 +65,39 @@ def test_prompt_never_counts_and_planted_continuation_does(corpus, bpe):
     assert n[0] < 5 and n[1] >= len(bpe.encode(PLANTED).ids) - 2
     # the span holds the e-mail and phone of PLANTED: contact, not the noise's category
     assert out.column("category").to_pylist()[1:] == ["contact", "contact"]
-    # the text-based check cannot tell prompt from continuation: it counts the prompt
-    by_text = verify_candidates(cands.slice(0, 1), corpus["index"], bpe, 20)
-    assert by_text.column("memorized").to_pylist() == [True]
+    # the prompt is corpus text: searched with the continuation it would be memorized
+    with_prompt = generated_spans([bpe.encode(prompt).ids + gen_ids], table, corpus["index"])
+    assert with_prompt["match_tokens"][0] >= 20
 
 
-def test_samples_table_input_and_reverification(corpus, bpe):
+def test_samples_table_input_dedupe_and_reverification(corpus, bpe, monkeypatch):
     table = token_byte_table(bpe)
     ids = bpe.encode(PLANTED).ids
-    samples = pa.table({"sample_id": ["top_k-00000-00000", "top_k-00000-00001"],
-                        "token_ids": pa.array([ids, bpe.encode(NOISE).ids], pa.list_(pa.int32()))})
-    cands = _candidates([("top_k-00000-00001", "zlib", NOISE), ("top_k-00000-00000", "zlib", PLANTED)])
+    samples = pa.table({"sample_id": ["top_k-00000-00000", "top_k-00000-00001", "top_k-00000-00002"],
+                        "token_ids": pa.array([ids, bpe.encode(NOISE).ids, []], pa.list_(pa.int32()))})
+    cands = _candidates([("top_k-00000-00001", "zlib", NOISE), ("top_k-00000-00000", "zlib", PLANTED),
+                         ("top_k-00000-00000", "perplexity", PLANTED), ("top_k-00000-00002", "zlib", "")])
+    searched = []
+    real = verify_module.generated_spans
+    monkeypatch.setattr(verify_module, "generated_spans",
+                        lambda token_ids, *a, **k: searched.append(len(token_ids)) or real(token_ids, *a, **k))
     once = verify_candidate_tokens(cands, samples, table, corpus["index"], 10)
-    twice = verify_candidate_tokens(once, samples, table, corpus["index"], 10)
-    assert twice.column_names == once.column_names  # earlier results replaced, not doubled
-    assert twice.column("memorized").to_pylist() == [False, True]
-    assert twice.column("match_tokens").to_pylist()[1] == len(ids)
-    assert twice.schema.field("match_tokens").type == pa.int32()
+    assert searched == [3]  # one batched search of the 3 distinct samples behind 4 rows
+    again = verify_candidate_tokens(once, samples, table, corpus["index"], 10_000)
+    assert again.column_names == once.column_names  # earlier results replaced, not doubled
+    assert once.column("memorized").to_pylist() == [False, True, True, False]
+    assert not any(again.column("memorized").to_pylist())  # the new threshold applies
+    assert again.column("match_tokens").to_pylist() == once.column("match_tokens").to_pylist()
+    assert once.column("match_tokens").to_pylist()[1:] == [len(ids), len(ids), 0]  # no tokens: no match
+    assert once.column("match_text").to_pylist()[1] == PLANTED and once.column("match_text").to_pylist()[3] == ""
+    assert once.schema.field("match_tokens").type == pa.int32()
+
+
+def test_transformers_tokenizer_gives_the_raw_backends_bytes(bpe):
+    from transformers import PreTrainedTokenizerFast
+
+    hf = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
+    assert token_byte_table(hf) == token_byte_table(bpe)
 
 
 def test_missing_token_ids_refused(corpus, bpe):

@@ -1,22 +1,21 @@
 """memx.index: build from txt/jsonl/parquet, index.json last, exact counts and longest
-matches that agree with a plain Python substring search over the same documents."""
+corpus prefixes that agree with a plain Python substring search over the same documents."""
 
 from __future__ import annotations
 
 import json
 import random
 
+import numpy as np
 import pytest
 
 from memx.errors import ConfigError
-from memx.index import CorpusIndex, build_index
+from memx.index import DOC_SEP, CorpusIndex, build_index
 
 from .conftest import PLANTED
 
-SEP = "\uffff"  # never generated, so a joined corpus cannot match across documents
 
-
-def _count_overlapping(hay: str, needle: str) -> int:
+def _count_overlapping(hay: bytes, needle: bytes) -> int:
     n, i = 0, hay.find(needle)
     while i != -1:
         n += 1
@@ -24,13 +23,9 @@ def _count_overlapping(hay: str, needle: str) -> int:
     return n
 
 
-def _brute_longest(hay: str, text: str) -> int:
-    best, i = 0, 0
-    for j in range(1, len(text) + 1):  # two pointers: text[i:j] in hay implies text[i+1:j] is
-        while i < j and text[i:j] not in hay:
-            i += 1
-        best = max(best, j - i)
-    return best
+def _prefixes(idx: CorpusIndex, data: bytes) -> np.ndarray:
+    """The longest corpus prefix of data[at:] for every byte offset `at`."""
+    return idx.prefix_lengths([data], [np.arange(len(data))])[0]
 
 
 def test_meta_and_files(corpus):
@@ -46,33 +41,38 @@ def test_planted_found(corpus):
     idx = corpus["index"]
     assert idx.count(PLANTED) == 1
     assert idx.count("jane.doe@example.com") == 1
-    text = "zzqq " + PLANTED + " qqzz"
-    s, e, c = idx.longest_match(text)
-    assert PLANTED in text[s:e] and c == 1
+    data = ("zzqq " + PLANTED + " qqzz").encode()
+    reach = _prefixes(idx, data)
+    assert reach.max() >= len(PLANTED.encode()) and reach[5] >= len(PLANTED.encode())
 
 
 def test_absent(corpus):
     idx = corpus["index"]
     assert idx.count("this string is not in the corpus at all") == 0
-    assert idx.longest_match("") == (0, 0, 0)
-    assert idx.longest_match("\u0416\u0416\u0416") == (0, 0, 0)
+    assert _prefixes(idx, b"").size == 0
+    assert _prefixes(idx, "\u0416\u0416\u0416".encode()).tolist() == [0] * 6
 
 
 def test_agrees_with_python_search(corpus):
-    idx, docs = corpus["index"], corpus["docs"]
-    hay = SEP.join(docs)
+    idx, docs = corpus["index"], [d.encode() for d in corpus["docs"]]
+    hay = DOC_SEP.join(docs)  # the separator never occurs in a UTF-8 query: no match crosses it
     rng = random.Random(11)
+    queries, pieces = [], []
     for _ in range(300):
         doc = rng.choice(docs)
         a = rng.randrange(len(doc))
-        piece = doc[a:a + rng.randint(1, 120)]
-        text = corpus["rng_text"](rng, rng.randint(0, 8)) + piece + corpus["rng_text"](rng, rng.randint(0, 8))
-        text = text[: rng.randint(1, len(text))] if rng.random() < 0.2 else text
-        s, e, c = idx.longest_match(text)
-        assert e - s == _brute_longest(hay, text), text
-        if e > s:
-            assert text[s:e] in hay and c == _count_overlapping(hay, text[s:e])
-        assert idx.count(piece) == _count_overlapping(hay, piece)
+        piece = doc[a:a + rng.randint(1, 120)]  # may cut a character
+        text = (corpus["rng_text"](rng, rng.randint(0, 8)).encode() + piece
+                + corpus["rng_text"](rng, rng.randint(0, 8)).encode())
+        queries.append(text[: rng.randint(1, len(text))] if rng.random() < 0.2 else text)
+        pieces.append(piece)
+    offsets = [np.arange(0, len(q), 1 + len(q) // 40) for q in queries]
+    for q, offs, reach in zip(queries, offsets, idx.prefix_lengths(queries, offsets)):  # one batched search
+        for at, n in zip(offs.tolist(), reach.tolist()):
+            assert q[at:at + n] in hay, (q, at)
+            assert at + n == len(q) or q[at:at + n + 1] not in hay, (q, at)  # the longest such prefix
+    counts = idx.count_many(pieces)
+    assert counts.tolist() == [_count_overlapping(hay, p) for p in pieces]
 
 
 def test_incomplete_index_refused(corpus, tmp_path):

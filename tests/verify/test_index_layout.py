@@ -90,7 +90,7 @@ def test_searcher_reads_the_fresh_index(built):
     corpus = [d.encode() for shard in docs for d in shard]
     for query in ("the the the the the", "caf\u00e9 data", "zzz", docs[1][0][:40], docs[0][-2]):
         raw = query.encode()
-        longest = index.match_ends(raw)[0]  # longest prefix of the query found in the corpus
+        longest = int(index.prefix_lengths([raw], [np.zeros(1)])[0][0])  # longest prefix found in the corpus
         assert any(raw[:longest] in doc for doc in corpus)
         assert longest == len(raw) or not any(raw[:longest + 1] in doc for doc in corpus), query
 
