@@ -3,9 +3,10 @@
 Target = the `xl` analogue, references = `small` and `medium` (the paper's Small/Medium
 comparisons) and `out` (the target's size trained on disjoint text: the LiRA-style
 reference), `internet` prompts = the held-out slice, verification of every sample against
-the lab's index (the lab has the ground truth, so it measures recall, SPEC §6). Sizes are a CPU demo's, not the paper's: a few hundred samples per
-strategy, with the selection pool and per-configuration counts kept in the paper's
-10:1 proportion. This module only writes a dict / YAML; it does not build or run.
+the lab's index (`scope: all`: the lab has the ground truth, SPEC §6). Sizes are a CPU
+demo's, not the paper's: hundreds to a thousand samples per strategy, with the selection
+pool and per-configuration counts kept in the paper's 10:1 proportion. This module only
+writes a dict / YAML; it does not build or run.
 """
 
 from __future__ import annotations
