@@ -17,7 +17,7 @@ from memx.runstate import Run
 
 def finished(run: Run) -> bool:
     """True when every shard is committed and every result object of the run is written."""
-    from memx.measure import MEMORIZATION_KEY
+    from memx.measure import DISCOVERABLE_KEY, MEMORIZATION_KEY
     from memx.pipeline import CANDIDATES_KEY, REPORT_KEY, read_table
     from memx.status import run_status
 
@@ -28,12 +28,14 @@ def finished(run: Run) -> bool:
         return False
     if config.verify is not None and config.verify.scope == "all" and not storage.exists(MEMORIZATION_KEY):
         return False
+    if "prefix" in config.generation.strategies and not storage.exists(DISCOVERABLE_KEY):
+        return False
     return config.verify is None or "memorized" in read_table(storage, CANDIDATES_KEY).column_names
 
 
 def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool = True) -> dict:
     from jobs.common import start_and_run
-    from memx.measure import memorization_stage, verify_stage
+    from memx.measure import discoverable_stage, memorization_stage, verify_stage
     from memx.pipeline import reduce_stage, report_stage
 
     timings = {}
@@ -58,6 +60,10 @@ def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool =
             memorized = sum(s["memorized"] for s in memorization["strategies"].values())
             total = sum(s["samples"] for s in memorization["strategies"].values())
             log(f"memorization: {memorized} of {total} samples hold a memorized span (memorization.json)")
+    if "prefix" in run.config.generation.strategies:
+        discoverable = discoverable_stage(run)["strategies"]["prefix"]
+        log(f"discoverable: {discoverable['exact']} of {discoverable['rows']} prefix continuations equal the "
+            "true suffix (discoverable.json)")
     where = report_stage(run, redact=redact)
     log(f"report: {where}")
     return timings

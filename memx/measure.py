@@ -130,3 +130,33 @@ def read_memorization(run: Run) -> dict | None:
     if not run.storage.exists(MEMORIZATION_KEY):
         return None
     return json.loads(run.storage.read_bytes(MEMORIZATION_KEY))
+
+
+DISCOVERABLE_KEY = "discoverable.json"
+
+
+def discoverable_stage(run: Run) -> dict:
+    """discoverable.json (SPEC §7) from every `prefix` shard's samples and scores."""
+    from memx.discoverable import discoverable_summary
+
+    config = run.config
+    if "prefix" not in config.generation.strategies:
+        raise ConfigError("generation.strategies: discoverable.json needs the `prefix` strategy")
+    samples, scores = [], []
+    for spec in plan_stage(config, "scores"):
+        if spec.strategy != "prefix":
+            continue
+        sample_spec = ShardSpec("samples", spec.strategy, spec.index, spec.start, spec.size, spec.seed)
+        samples.append(read_shard(run.storage, sample_spec, ["sample_id", "sequence_id"]))
+        scores.append(read_shard(run.storage, spec))
+    result = discoverable_summary(pa.concat_tables(samples), pa.concat_tables(scores), config.metric_names(),
+                                  draws=config.generation.prefix.draws)
+    result["settings"] = config.generation.prefix.model_dump(mode="json")
+    run.storage.write_bytes(DISCOVERABLE_KEY, json.dumps(result, indent=2).encode())
+    return result
+
+
+def read_discoverable(run: Run) -> dict | None:
+    if not run.storage.exists(DISCOVERABLE_KEY):
+        return None
+    return json.loads(run.storage.read_bytes(DISCOVERABLE_KEY))

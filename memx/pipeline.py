@@ -101,12 +101,15 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True) -> str:
     candidates = read_table(storage, CANDIDATES_KEY)
     settings = config.model_dump(mode="json")
     scatter = scatter_sample(run, set(candidates.column("sample_id").to_pylist()))
-    from memx.measure import read_memorization
+    from memx.measure import read_discoverable, read_memorization
     from memx.modelinfo import model_facts
+    from memx.report.discoverable import discoverable_html
 
+    discoverable = read_discoverable(run)
     html = render_report(settings, run_stats(run), candidates, scatter, redact=redact,
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies),
-                         memorization=read_memorization(run), models=model_facts(config))
+                         memorization=read_memorization(run), models=model_facts(config),
+                         extra_sections=[discoverable_html(discoverable)] if discoverable else None)
     if out:
         try:
             with atomic_local_file(out, "w") as stream:

@@ -33,7 +33,7 @@ PLAN_FIELDS = (
     "references",
     "generation.strategies", "generation.samples_per_strategy", "generation.shard_size",
     "generation.max_new_tokens", "generation.top_k", "generation.temperature",
-    "generation.internet", "generation.seed",
+    "generation.internet", "generation.prefix", "generation.seed",
     "scoring.metrics", "scoring.window",
 )
 
@@ -61,7 +61,8 @@ def start_run(storage: Storage, config: Config) -> Config:
         payload = json.dumps(new, indent=2, sort_keys=True).encode()
         if storage.create_if_absent(CONFIG_KEY, payload):
             return config
-    saved = json.loads(storage.read_bytes(CONFIG_KEY))
+    # through the model, so a field added to memx since the run began compares as its default
+    saved = parse_config(json.loads(storage.read_bytes(CONFIG_KEY)), source=storage.uri(CONFIG_KEY)).model_dump(mode="json")
     changed = plan_differences(saved, new)
     if changed:
         field = changed[0]

@@ -52,9 +52,16 @@ class GenerateRunner(_Runner):
         from memx.models import load_causal_lm
 
         self.lm = load_causal_lm(config.target.model, config.target.dtype, device)
-        self.prompts = None
+        self.prompts = self.documents = None
         if "internet" in config.generation.strategies:
             self.prompts = load_prompt_corpus(config.generation.internet.prompts, open_input=open_input(config))
+        if "prefix" in config.generation.strategies:
+            from memx.generation import DocumentSource
+            from memx.inputs import list_input_files
+
+            # one scan per actor: document offsets only (8 bytes a document), never the text
+            self.documents = DocumentSource.scan(config.generation.prefix.source, open_input(config),
+                                                 list_input_files(config))
 
     def run(self, spec: ShardSpec) -> dict:
         done = self.already_committed(spec)
@@ -63,7 +70,8 @@ class GenerateRunner(_Runner):
         from memx.generation import SAMPLE_SCHEMA, GenerationStats, generate_shard
 
         stats = GenerationStats()
-        batches = generate_shard(self.lm, spec, self.config.generation, self.prompts, stats=stats)
+        batches = generate_shard(self.lm, spec, self.config.generation, self.prompts, documents=self.documents,
+                                 stats=stats)
         written = write_shard(self.storage, spec, SAMPLE_SCHEMA, batches)
         tokens = stats.new_tokens
         written.extra = {"tokens": tokens, "model": self.config.target.model, "device": str(self.lm.device),
@@ -86,14 +94,24 @@ class ScoreRunner(_Runner):
         self.target = load_causal_lm(config.target.model, config.target.dtype, device)
         self.references = {ref.name: load_causal_lm(ref.model, ref.dtype, self.target.device)
                            for ref in config.references}
+        self.sequence_counter = None
+        if "prefix" in config.generation.strategies and config.verify is not None:
+            from memx.measure import open_index
+            from memx.scoring.extraction import SequenceCounter
+
+            # how often each whole prefix + suffix occurs in the corpus (SPEC §7 sequence_count)
+            self.sequence_counter = SequenceCounter(self.target.tokenizer, open_index(config))
 
     def score_table(self, spec: ShardSpec):
         """The score rows of one committed sample shard (not written anywhere)."""
         from memx.scoring import score_samples
 
         sample_spec = ShardSpec("samples", spec.strategy, spec.index, spec.start, spec.size, spec.seed)
-        samples = read_shard(self.storage, sample_spec, ["sample_id", "prompt_ids", "token_ids", "text"])
-        return score_samples(samples, self.target, self.references, self.config.scoring, self.config.metric_names())
+        columns = ["sample_id", "prompt_ids", "token_ids", "text"] + (["target_ids"] if spec.strategy == "prefix" else [])
+        samples = read_shard(self.storage, sample_spec, columns)
+        counter = self.sequence_counter if spec.strategy == "prefix" else None
+        return score_samples(samples, self.target, self.references, self.config.scoring, self.config.metric_names(),
+                             sequence_counter=counter)
 
     def run(self, spec: ShardSpec) -> dict:
         done = self.already_committed(spec)
