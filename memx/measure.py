@@ -50,10 +50,17 @@ def open_index(config: Config):
 
 
 def target_token_bytes(config: Config):
-    """The exact bytes of every target token id (the index is byte-level: any tokenizer)."""
-    from transformers import AutoTokenizer
-
+    """The exact bytes of every target token id (the index is byte-level: any tokenizer).
+    A local tokenizer.json is read with `tokenizers` alone: transformers would import torch
+    into a verify actor that needs none of it."""
     from memx.verify import PackedTable, token_byte_table
+
+    local = os.path.join(config.target.model, "tokenizer.json")
+    if os.path.isfile(local):
+        from tokenizers import Tokenizer
+
+        return PackedTable(token_byte_table(Tokenizer.from_file(local)))
+    from transformers import AutoTokenizer
 
     return PackedTable(token_byte_table(AutoTokenizer.from_pretrained(config.target.model)))
 

@@ -28,9 +28,11 @@ def configure_threads(num_threads: int | None) -> None:
 
 class _Runner:
     stage = ""
+    uses_torch = True  # a numpy-only runner skips torch: ~120 MiB and seconds per actor
 
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
-        configure_threads(num_threads)
+        if self.uses_torch:
+            configure_threads(num_threads)
         self.config = run.config
         self.storage: Storage = run.storage
         self.device = device
@@ -131,6 +133,7 @@ class VerifyRunner(_Runner):
     node) and the target's token bytes, loaded once; writes `verified` sidecars (SPEC §6)."""
 
     stage = "verified"
+    uses_torch = False
 
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
         super().__init__(run, device, num_threads)
