@@ -48,9 +48,22 @@ def two_node_cluster(s3_server):
 
 
 def _running_actor_pids() -> list[int]:
-    """Processes whose title says a ShardActor is inside `run` (Ray sets `ray::Class.method`)."""
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [int(line.split()[0]) for line in out.splitlines() if "ray::ShardActor.run" in line]
+    """This test's processes whose title says a ShardActor is inside `run` (Ray sets
+    `ray::Class.method`); only descendants of this process, never another Ray's actors."""
+    out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
+    parent, titles = {}, {}
+    for line in out.splitlines()[1:]:
+        pid, ppid, *args = line.split(None, 2)
+        parent[int(pid)], titles[int(pid)] = int(ppid), " ".join(args)
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            if pid == os.getpid():
+                return True
+            pid = parent.get(pid, 1)
+        return False
+
+    return [pid for pid, title in titles.items() if "ray::ShardActor.run" in title and ours(pid)]
 
 
 def _sample_ids(storage, config) -> list[str]:
