@@ -129,14 +129,16 @@ def memorization_stage(run: Run) -> dict:
     for spec in plan_stage(config, "verified"):
         summary.add(_joined(run, spec), spec.strategy)
     result = {"min_match_tokens": config.verify.min_match_tokens, **summary.result()}
-    run.storage.write_bytes(MEMORIZATION_KEY, json.dumps(result, indent=2).encode())
+    run.storage.write_bytes(MEMORIZATION_KEY, json.dumps(result, indent=2).encode())  # rerun: same bytes
     return result
 
 
+def _read_json(run: Run, key: str) -> dict | None:
+    return json.loads(run.storage.read_bytes(key)) if run.storage.exists(key) else None
+
+
 def read_memorization(run: Run) -> dict | None:
-    if not run.storage.exists(MEMORIZATION_KEY):
-        return None
-    return json.loads(run.storage.read_bytes(MEMORIZATION_KEY))
+    return _read_json(run, MEMORIZATION_KEY)
 
 
 DISCOVERABLE_KEY = "discoverable.json"
@@ -164,6 +166,4 @@ def discoverable_stage(run: Run) -> dict:
 
 
 def read_discoverable(run: Run) -> dict | None:
-    if not run.storage.exists(DISCOVERABLE_KEY):
-        return None
-    return json.loads(run.storage.read_bytes(DISCOVERABLE_KEY))
+    return _read_json(run, DISCOVERABLE_KEY)

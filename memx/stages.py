@@ -40,6 +40,20 @@ class _Runner:
     def already_committed(self, spec: ShardSpec) -> dict | None:
         return read_manifest(self.storage, spec) if self.storage.exists(manifest_key(spec)) else None
 
+    def commit_sidecar(self, spec: ShardSpec, make_table, **details) -> dict:
+        """A sidecar shard (same name as its samples): skipped when committed, else
+        `make_table(spec)` written, then its manifest created."""
+        done = self.already_committed(spec)
+        if done is not None:
+            return {"shard": spec.key, "rows": done["rows"], "skipped": True}
+        started = time.time()
+        table = make_table(spec)
+        written: WrittenShard = write_shard(self.storage, spec, table.schema, [table])
+        written.seconds = time.time() - started
+        written.extra = details
+        committed = commit_shard(self.storage, spec, written)
+        return {"shard": spec.key, "rows": written.rows, "seconds": written.seconds, "committed": committed}
+
 
 class GenerateRunner(_Runner):
     """Loads the target (and the internet prompt corpus) once; writes sample shards."""
@@ -116,16 +130,8 @@ class ScoreRunner(_Runner):
                              sequence_counter=counter)
 
     def run(self, spec: ShardSpec) -> dict:
-        done = self.already_committed(spec)
-        if done is not None:
-            return {"shard": spec.key, "rows": done["rows"], "skipped": True}
-        started = time.time()
-        scores = self.score_table(spec)
-        written: WrittenShard = write_shard(self.storage, spec, scores.schema, [scores])
-        written.seconds = time.time() - started
-        written.extra = {"model": self.config.target.model, "references": sorted(self.references)}
-        committed = commit_shard(self.storage, spec, written)
-        return {"shard": spec.key, "rows": written.rows, "seconds": written.seconds, "committed": committed}
+        return self.commit_sidecar(spec, self.score_table, model=self.config.target.model,
+                                   references=sorted(self.references))
 
 
 class VerifyRunner(_Runner):
@@ -153,13 +159,5 @@ class VerifyRunner(_Runner):
         return pa.table({"sample_id": samples.column("sample_id"), **{k: pa.array(v) for k, v in spans.items()}})
 
     def run(self, spec: ShardSpec) -> dict:
-        done = self.already_committed(spec)
-        if done is not None:
-            return {"shard": spec.key, "rows": done["rows"], "skipped": True}
-        started = time.time()
-        verified = self.verified_table(spec)
-        written: WrittenShard = write_shard(self.storage, spec, verified.schema, [verified])
-        written.seconds = time.time() - started
-        written.extra = {"corpus_index": self.config.verify.index}  # "index" is the shard's own number
-        committed = commit_shard(self.storage, spec, written)
-        return {"shard": spec.key, "rows": written.rows, "seconds": written.seconds, "committed": committed}
+        # "corpus_index": a manifest's "index" is the shard's own number
+        return self.commit_sidecar(spec, self.verified_table, corpus_index=self.config.verify.index)

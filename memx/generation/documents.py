@@ -21,14 +21,13 @@ Compressed files cannot be seeked into and are refused.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
 import numpy as np
 
-from memx.generation.prompts import OpenInput, local_open
+from memx.generation.prompts import OpenInput, jsonl_text, local_open
 
 ListFiles = Callable[[str], list[str]]
 KINDS = {".jsonl": "jsonl", ".parquet": "parquet", ".txt": "txt"}
@@ -185,13 +184,4 @@ def _jsonl_text(stream: BinaryIO, file: _File, line: int) -> str:
     start, end = int(file.bounds[line]), int(file.bounds[line + 1])
     stream.seek(start)
     raw = stream.read(end - start)
-    if not raw.strip():
-        return ""
-    try:
-        record = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{file.uri}: line {line + 1} is not JSON ({error.msg})") from None
-    text = record.get("text") if isinstance(record, dict) else None
-    if not isinstance(text, str):
-        raise ValueError(f"{file.uri}: line {line + 1} has no string 'text' field")
-    return text
+    return jsonl_text(raw, file.uri, line + 1) if raw.strip() else ""

@@ -141,18 +141,22 @@ def _format(uri: str) -> tuple[str, bool]:
     return "text", compressed
 
 
+def jsonl_text(line: bytes, uri: str, number: int) -> str:
+    """The `text` field of one JSON line (`number` counts from 1, for the error)."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{uri}: line {number} is not JSON ({error.msg})") from None
+    text = record.get("text") if isinstance(record, dict) else None
+    if not isinstance(text, str):
+        raise ValueError(f"{uri}: line {number} has no string 'text' field")
+    return text
+
+
 def _jsonl_texts(stream: BinaryIO, uri: str) -> Iterator[str]:
     for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{uri}: line {number} is not JSON ({error.msg})") from None
-        text = record.get("text") if isinstance(record, dict) else None
-        if not isinstance(text, str):
-            raise ValueError(f"{uri}: line {number} has no string 'text' field")
-        yield text
+        if line.strip():
+            yield jsonl_text(line, uri, number)
 
 
 def _parquet_texts(stream: BinaryIO, uri: str) -> Iterator[str]:
