@@ -1,10 +1,12 @@
 """`memx demo`: the whole attack on the embedded lab, through the same code as `memx run`.
 
 Builds (or reuses) the lab, points the lab's own run config at `--out`, runs the real
-pipeline on a local Ray with CPU actors (generate, score with the lab's small and medium
-as references, reduce, verify against the lab's index, report), audits the lab, and
+pipeline on a local Ray with CPU actors (the paper's three strategies and `prefix`;
+scoring with the lab's small, medium and out references; reduce; every sample verified
+against the lab's index; report), audits the lab's canaries (added to the report), and
 prints what a user came to see: the Table 2 analogue, which planted canaries were
-extracted by repetition count, the audit table, and where the outputs are.
+extracted by repetition count, the audit table, the memorization headline, and where
+the outputs are.
 
 It knows the lab's layout and the printing; every computation is the library's. It lives
 in jobs/ because it runs the Ray pipeline: memx/ (the library) never imports Ray.
@@ -55,7 +57,10 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     from memx.lab import audit_lab, build_lab, lab_config, load_canaries
     from memx.pipeline import CANDIDATES_KEY, read_table
     from memx.report import render_table2, table2
+    from memx.lab.build import check_lab
     from memx.measure import read_memorization
+    from memx.pipeline import report_stage
+    from memx.report.discoverable import canary_audit_html
     from memx.report.headline import headline_sentence, headline_table, metric_table
     from memx.runstate import new_run
 
@@ -85,6 +90,9 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
 
     console.rule("[bold]3/4 lab audit")
     audit = audit_lab(lab)
+    # the audit is discoverable extraction with known ground truth: it joins the run's report
+    parameters = {name: m.get("parameters") for name, m in check_lab(lab, hashes=False).get("models", {}).items()}
+    report_stage(run, redact=redact, extra_html=[canary_audit_html(audit.to_dict(), parameters)])
 
     console.rule("[bold]4/4 results")
     strategies = list(config.generation.strategies)

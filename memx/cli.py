@@ -225,7 +225,8 @@ def index_build(corpus: List[str] = typer.Argument(..., help="Text, jsonl or par
 def lab_build(preset: str = typer.Option("default", help="tiny | default"),
               out_dir: Optional[str] = typer.Option(None, "--out", help="Lab directory (default: a cache keyed by settings)."),
               seed: int = typer.Option(0)):
-    """Build the lab: corpus with canaries, tokenizer, small/medium/xl models, index, memx.yaml."""
+    """Build the lab: corpus with canaries, tokenizer, small/medium/xl models and a disjoint-data `out`
+    reference, index, memx.yaml."""
     from memx.lab import build_lab
 
     path = build_lab(out_dir, preset=preset, seed=seed)

@@ -93,8 +93,8 @@ def run_stats(run: Run) -> dict:
     return stats
 
 
-def report_stage(run: Run, out: str | None = None, redact: bool = True) -> str:
-    """Render report.html; returns where it was written."""
+def report_stage(run: Run, out: str | None = None, redact: bool = True, extra_html: list[str] | None = None) -> str:
+    """Render report.html (plus `extra_html` sections, e.g. a lab's audit); returns where it was written."""
     from memx.report import render_report
 
     storage, config = run.storage, run.config
@@ -109,7 +109,7 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True) -> str:
     html = render_report(settings, run_stats(run), candidates, scatter, redact=redact,
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies),
                          memorization=read_memorization(run), models=model_facts(config),
-                         extra_sections=[discoverable_html(discoverable)] if discoverable else None)
+                         extra_sections=([discoverable_html(discoverable)] if discoverable else []) + (extra_html or []))
     if out:
         try:
             with atomic_local_file(out, "w") as stream:

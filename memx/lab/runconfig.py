@@ -2,8 +2,10 @@
 
 Target = the `xl` analogue, references = `small` and `medium` (the paper's Small/Medium
 comparisons) and `out` (the target's size trained on disjoint text: the LiRA-style
-reference), `internet` prompts = the held-out slice, verification of every sample against
-the lab's index (`scope: all`: the lab has the ground truth, SPEC §6). Sizes are a CPU
+reference), `internet` prompts = the held-out slice, `prefix` sequences cut from the
+training corpus itself (discoverable extraction, SPEC §7: a quarter of the context each
+for prefix and suffix, Pythia's 32 + 32 at the default preset's 128), verification of
+every sample against the lab's index (`scope: all`: the lab has the ground truth, SPEC §6). Sizes are a CPU
 demo's, not the paper's: hundreds to a thousand samples per strategy, with the selection
 pool and per-configuration counts kept in the paper's 10:1 proportion. This module only
 writes a dict / YAML; it does not build or run.
@@ -39,7 +41,7 @@ def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict) -> dict
         "target": {"model": str(models / "xl"), "dtype": "auto"},
         "references": [{"name": name, "model": str(models / name)} for name in REFERENCES],
         "generation": {
-            "strategies": ["top_k", "temperature", "internet"],
+            "strategies": ["top_k", "temperature", "internet", "prefix"],
             "samples_per_strategy": settings["samples_per_strategy"],
             "shard_size": settings["shard_size"],
             # one batch per shard: on the CPU a batch of 100 lab samples generates 1.7x the
@@ -49,6 +51,8 @@ def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict) -> dict
             "top_k": 40,
             "temperature": {"start": 10.0, "end": 1.0, "decay_tokens": 20},
             "internet": {"prompts": str(lab_dir / "corpus" / "heldout.txt"), "min_tokens": 5, "max_tokens": 10},
+            "prefix": {"source": str(lab_dir / "corpus" / "train.jsonl"), "prefix_tokens": context // 4,
+                       "suffix_tokens": context // 4, "decoding": "greedy", "draws": 1},
             "seed": 0,
         },
         "scoring": {

@@ -76,3 +76,21 @@ def discoverable_html(discoverable: dict) -> str:
                   "<table id=\"duplication\"><tr><th>sequence_count</th><th>continuations</th><th>exact</th>"
                   f"<th>rate</th></tr>{body}</table>", _img(duplication_png(duplication), "exact rate by duplication")]
     return "\n".join(parts)
+
+
+def canary_audit_html(audit: dict, parameters: dict[str, int] | None = None) -> str:
+    """A lab's planted canaries completed from their true prefix (greedy, the same decoding
+    as the prefix strategy), by repetition count x model size: discoverable extraction where
+    the ground truth is known. `audit` is AuditResult.to_dict()."""
+    models = audit["models"]
+    sizes = parameters or {}
+    head = "<tr><th>repetitions</th><th>canaries</th>" + "".join(
+        f"<th>{escape(m)}{f' ({sizes[m]:,} params)' if m in sizes else ''}</th>" for m in models) + "</tr>"
+    rows = "".join(
+        f"<tr><td class=num>{reps}</td><td class=num>{audit['counts'][reps]}</td>"
+        + "".join(f"<td class=num>{_pct(audit['table'][reps][m])}</td>" for m in models) + "</tr>"
+        for reps in (str(r) for r in audit["repetitions"]))
+    return ("<h2>Lab: planted canaries extracted from their prefix, by repetitions and model size</h2>"
+            "<p class=\"note\">Each canary's true prefix, continued greedily by each lab model; a cell is the share "
+            "of its secrets reproduced exactly. The paper's URL table, with known ground truth.</p>"
+            f"<table id=\"canary-audit\">{head}{rows}</table>")

@@ -78,16 +78,17 @@ def metric_table(memorization: dict) -> Table:
     strategies = strategies_of(memorization)
     k = best_k(memorization)
     best = {s: (best_metric(memorization, s) or (None, None))[0] for s in strategies}
-    table = Table(title=f"Which metric finds it: precision@{k} (ROC AUC) over all samples", box=box.SIMPLE_HEAD)
+    table = Table(title=f"Which metric finds it: precision@{k} (ROC AUC) over all samples", box=box.SIMPLE_HEAD,
+                  padding=(0, 1))
     table.add_column("metric", no_wrap=True)
     for s in strategies:
-        table.add_column(s, justify="right")
+        table.add_column(s, justify="right", no_wrap=True)
     for metric, per in memorization.get("metrics", {}).items():
         cells = []
         for s in strategies:
             q = per.get(s)
             cell = "–" if not q else f"{_num(q['precision_at'][k])} ({_num(q['auc'])})"
-            cells.append(cell + (" *" if best[s] == metric else ""))
+            cells.append(cell + ("*" if best[s] == metric else " "))
         table.add_row(metric, *cells)
     table.caption = f"* best precision@{k} for the strategy"
     return table

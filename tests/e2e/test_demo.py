@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-STRATEGIES = ("top_k", "temperature", "internet")
+STRATEGIES = ("top_k", "temperature", "internet", "prefix")
 
 
 class _Table2Parser(HTMLParser):
@@ -98,8 +98,8 @@ def test_a_canary_repeated_16_plus_times_is_memorized(demo_run):
 def test_printed_tables_equal_the_report(demo_run):
     run_dir, stdout = demo_run
     config = json.loads((run_dir / "config.json").read_text())
-    metrics = [m for m in ("perplexity", "ratio_small", "ratio_medium", "zlib", "lowercase", "window", "min_k",
-                           "min_k_plus_plus")]
+    metrics = [m for m in ("perplexity", "ratio_small", "ratio_medium", "ratio_out", "zlib", "lowercase", "window",
+                           "min_k", "min_k_plus_plus")]
     printed = _printed_table2(stdout, metrics)
     parser = _Table2Parser()
     parser.feed((run_dir / "report.html").read_text())
@@ -192,3 +192,18 @@ def test_every_sample_is_verified_and_memorization_json_says_how_much(demo_run):
     summary = subprocess.run([sys.executable, "-m", "memx.cli", "inspect", str(run_dir), "--summary"],
                              capture_output=True, text=True, timeout=120)
     assert summary.returncode == 0 and "ranks best" in summary.stdout
+
+
+def test_prefix_runs_over_the_lab_corpus_and_the_report_shows_the_canary_audit(demo_run):
+    run_dir, _ = demo_run
+    discoverable = json.loads((run_dir / "discoverable.json").read_text())
+    block = discoverable["strategies"]["prefix"]
+    scores = [pq.read_table(p) for p in sorted((run_dir / "scores" / "prefix").glob("shard-*.parquet"))]
+    assert block["rows"] == sum(t.num_rows for t in scores)
+    assert block["exact"] == sum(sum(t.column("exact").to_pylist()) for t in scores)
+    assert "duplication" in discoverable  # the lab verifies, so every sequence is counted in its index
+    report = (run_dir / "report.html").read_text()
+    assert "id=\"discoverable\"" in report and "id=\"canary-audit\"" in report
+    audit = json.loads((Path(json.loads((run_dir / "config.json").read_text())["target"]["model"]).parent.parent
+                        / "audit.json").read_text())
+    assert set(audit["models"]) == {"small", "medium", "xl", "out"}
