@@ -5,7 +5,10 @@ the longest prefix of buf[pos:] that occurs in one shard: a lower-bound binary s
 every query in lock-step over the memory-mapped suffix array (`table.{i}`, little-endian
 pointers of ⌈log2(size)/8⌉ bytes into `tokenized.{i}`), keeping the common-prefix length
 with both bounds (the Manber–Myers trick) so no byte is compared twice. The longest
-match is the larger common prefix with the two neighbours of the insertion point.
+match is the larger common prefix with the two neighbours of the insertion point. Each
+search starts from a bracket found among 2^18 sampled suffixes' first 8 bytes held in
+RAM, so its first ~18 steps touch no mapped page (1.5x faster alone, and two processes
+no longer contend for memory on those random reads).
 
 Why not infini-gram's own `find`/`creativity`: each call spawns threads and costs
 hundreds of microseconds, and verification needs ~10^6 prefix queries; here one numpy
@@ -25,6 +28,15 @@ SENTINEL = 0xFE
 _BLOCK = 8  # bytes compared in the first round: most comparisons end there
 _LONG_BLOCK = 64  # later rounds: only long shared prefixes are left, read them in bigger steps
 _CHUNK = 200_000  # queries per pass, bounding the (queries x block) temporaries
+_SAMPLE_BITS = 18  # at most 2^18 sampled suffixes per shard (4 MB of keys and ranks)
+_MIN_STEP = 64
+
+
+def _keys(block: np.ndarray) -> np.ndarray:
+    """Rows of 8 bytes (-1 past the end of the data) as big-endian uint64 sort keys; past-end
+    bytes become 0, which keeps keys in suffix-array order (a suffix that ends sorts first)."""
+    b = np.maximum(block, 0).astype(np.uint64)
+    return (b << (8 * np.arange(7, -1, -1, dtype=np.uint64))).sum(axis=1, dtype=np.uint64)
 
 
 class ShardSearcher:
@@ -43,6 +55,12 @@ class ShardSearcher:
             self._sa_int = sa.view(f"<u{self.ptr_size}")
         self._shifts = (8 * np.arange(self.ptr_size)).astype(np.int64)
         self._ptr_cols = np.arange(self.ptr_size, dtype=np.int64)
+        # Every step-th suffix's first 8 bytes as a big-endian integer, in RAM (a few MB at
+        # most): the first ~18 levels of every binary search happen here, in cache, instead
+        # of as random reads of the mapped index that two processes on a node contend for.
+        self._step = max(_MIN_STEP, self.n >> _SAMPLE_BITS)
+        self._sample_ranks = np.arange(0, self.n, self._step, dtype=np.int64)
+        self._sample_keys = _keys(self._corpus_block(self._pointers(self._sample_ranks), 8))
 
     def _pointers(self, ranks: np.ndarray) -> np.ndarray:
         if self._sa_int is not None:
@@ -67,43 +85,64 @@ class ShardSearcher:
             out[s:s + _CHUNK] = self._search(buf, pos[s:s + _CHUNK].astype(np.int64))
         return out
 
+    def _bracket(self, buf: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) ranks with suffix(lo) < query < suffix(hi), from the sampled keys alone:
+        a sampled key strictly below (above) the query's first 8 bytes decides the order."""
+        query = _keys(buf[pos[:, None] + np.arange(8)].astype(np.int16))
+        below = np.searchsorted(self._sample_keys, query, side="left") - 1
+        above = np.searchsorted(self._sample_keys, query, side="right")
+        lo = np.where(below >= 0, self._sample_ranks[np.maximum(below, 0)], -1)
+        hi = np.where(above < len(self._sample_ranks),
+                      self._sample_ranks[np.minimum(above, len(self._sample_ranks) - 1)], self.n)
+        return lo, hi
+
+    def _compare(self, buf: np.ndarray, qpos: np.ndarray, ptr: np.ndarray,
+                 start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(common prefix length, suffix sorts before the query) of each query with the suffix
+        at `ptr`, the first `start` bytes known equal."""
+        lcp = np.empty(len(qpos), dtype=np.int64)
+        less = np.empty(len(qpos), dtype=bool)
+        pend = np.arange(len(qpos))
+        off = start.copy()
+        width = _BLOCK
+        while pend.size:
+            o = off[pend]
+            qb = buf[(qpos[pend] + o)[:, None] + np.arange(width)].astype(np.int16)
+            cb = self._corpus_block(ptr[pend] + o, width)
+            neq = qb != cb
+            hit = neq.any(axis=1)
+            first = neq.argmax(axis=1)
+            done = pend[hit]
+            rows = np.nonzero(hit)[0]
+            f = first[hit]
+            lcp[done] = o[hit] + f
+            less[done] = cb[rows, f] < qb[rows, f]  # suffix sorts before the query
+            pend = pend[~hit]
+            off[pend] += width  # the sentinel guarantees these end in a later block
+            width = _LONG_BLOCK
+        return lcp, less
+
     def _search(self, buf: np.ndarray, pos: np.ndarray) -> np.ndarray:
         q = len(pos)
-        lo = np.full(q, -1, dtype=np.int64)
-        hi = np.full(q, self.n, dtype=np.int64)
+        lo, hi = self._bracket(buf, pos)
         lcp_lo = np.zeros(q, dtype=np.int64)
         lcp_hi = np.zeros(q, dtype=np.int64)
-        act = np.arange(q)
+        # the bracket's ends are real suffixes: their common prefixes are part of the answer
+        for end, lcp_end, virtual in ((lo, lcp_lo, -1), (hi, lcp_hi, self.n)):
+            real = np.nonzero(end != virtual)[0]
+            if real.size:
+                lcp_end[real] = self._compare(buf, pos[real], self._pointers(end[real]),
+                                              np.zeros(real.size, dtype=np.int64))[0]
+        act = np.nonzero(hi - lo > 1)[0]
         while act.size:
             mid = (lo[act] + hi[act]) // 2
-            ptr = self._pointers(mid)
             known = np.minimum(lcp_lo[act], lcp_hi[act])  # shared by every suffix in (lo, hi)
-            lcp = np.empty(act.size, dtype=np.int64)
-            less = np.empty(act.size, dtype=bool)
-            pend = np.arange(act.size)
-            off = known.copy()
-            width = _BLOCK
-            while pend.size:
-                o = off[pend]
-                qb = buf[(pos[act[pend]] + o)[:, None] + np.arange(width)].astype(np.int16)
-                cb = self._corpus_block(ptr[pend] + o, width)
-                neq = qb != cb
-                hit = neq.any(axis=1)
-                first = neq.argmax(axis=1)
-                done = pend[hit]
-                rows = np.nonzero(hit)[0]
-                f = first[hit]
-                lcp[done] = o[hit] + f
-                less[done] = cb[rows, f] < qb[rows, f]  # suffix sorts before the query
-                pend = pend[~hit]
-                off[pend] += width  # the sentinel guarantees these end in a later block
-                width = _LONG_BLOCK
+            lcp, less = self._compare(buf, pos[act], self._pointers(mid), known)
             a_less, a_more = act[less], act[~less]
             lo[a_less], lcp_lo[a_less] = mid[less], lcp[less]
             hi[a_more], lcp_hi[a_more] = mid[~less], lcp[~less]
             act = act[hi[act] - lo[act] > 1]
         return np.maximum(lcp_lo, lcp_hi)
-
 
     def count(self, buf: np.ndarray, pos: np.ndarray, lens: np.ndarray) -> np.ndarray:
         """Occurrences in this shard of each buf[p:p+n] (p in `pos`, n in `lens`; n >= 1).

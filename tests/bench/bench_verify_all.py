@@ -8,8 +8,9 @@ index takes about 25 minutes to build on first use): half carry a planted corpus
 In process (default): `generated_spans` in shard-sized batches, twice (the first pass
 also faults the index into the page cache), with queries per sample, peak RSS and proof
 that the index is memory-mapped. Target (SPEC §6, "cheaper than scoring"): >= 100
-samples/s on one core. Measured on a shared 2-core VM, 1.07 GiB index, 2,000 samples:
-stride 1 ~500-700 samples/s, stride 4 (the default) ~1,100-2,000 at ~73 queries/sample.
+samples/s on one core. Measured on an idle 2-core VM, 1.07 GiB index, 2,000 samples, with
+the sampled-key bracket of `sarray.py`: ~2,850-2,900 samples/s at stride 4 (~73 queries
+per sample; ~1,300-1,900 before the bracket).
 
 `--workers N`: the product's `verified` stage. Sample shards with real manifests go into
 a local run whose target model directory holds the bench tokenizer; `cluster.pool.run_stages`
@@ -18,11 +19,13 @@ time and memory) on a simulated cluster (a head with no CPUs, N nodes of 1 CPU),
 then N actors, after an in-process pass that warms the page cache for both. Throughput
 from the first shard's start to the last commit (manifests' `seconds`, `committed_at`),
 by each actor's own span, and wall (with actor start). Target: within 10% of linear.
-Measured (same VM, other work holding the load at 4.5-6.3): 1 actor ~1,340-1,490
-samples/s, 2 actors ~1,750-2,200 (1.2-1.65x): each actor got 55-72% of a core against
-82-88% alone, while samples per CPU second stayed within 0-7% of one actor's: linear in
-the CPU the actors get. Peak RSS ~5.6 GiB per actor: ~240 MiB anonymous (212 MiB once
-started), the rest the index's file-backed pages, shared through the page cache.
+Measured (idle 2-core VM, with the bracket): 1 actor 2,620-2,690 samples/s, 2 actors
+4,670-4,720: 1.73-1.80x (1.76-1.81x by the actors' own rates), 96-99% of one actor's
+samples per CPU second; the rest is Ray's own processes sharing the two cores (each actor
+got 91-94% of one). Before the bracket the two actors also contended for memory (random
+reads of the mapped index): 1.63-1.79x at 88-97% per CPU second. Peak RSS ~5.6 GiB per
+actor: ~70-100 MiB anonymous, the rest the index's file-backed pages, shared through the
+page cache.
 
 Run: `python tests/bench/bench_verify_all.py [--n 2000] [--batch 1000] [--stride 4]` and
 `python tests/bench/bench_verify_all.py --workers 2 [--shards 120] [--shard-size 250]`.
