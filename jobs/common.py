@@ -106,18 +106,19 @@ def run_shard_stages(run: Run, stages: tuple[str, ...] | None = None,
     if overlapped:
         works = [StageWork("samples", todo["samples"], gen_place),
                  StageWork("scores", todo["scores"], score_place, after="samples")]
-        if verify_todo:
-            used = gen_place.actors * gen_place.num_cpus + score_place.actors * score_place.num_cpus
-            works.append(StageWork("verified", verify_todo, _verify_placement(cpus - used, len(verify_todo)),
+        spare = cpus - (gen_place.actors * gen_place.num_cpus + score_place.actors * score_place.num_cpus)
+        if verify_todo and spare >= 1:  # an actor with no CPU to get would wait for ever
+            works.append(StageWork("verified", verify_todo, _verify_placement(spare, len(verify_todo)),
                                    after="samples"))
+            verify_todo = []
         results.update(run_stages(run, works, ready, show_progress))
     else:
         for stage, place in (("samples", gen_place), ("scores", score_place)):
             if todo[stage]:
                 results.update(run_stages(run, [StageWork(stage, todo[stage], place)], ready, show_progress))
-        if verify_todo:
-            place = _verify_placement(cpus, len(verify_todo))
-            results.update(run_stages(run, [StageWork("verified", verify_todo, place)], ready, show_progress))
+    if verify_todo:  # CPU-only, or no CPU left beside the model replicas: after them, with every core
+        place = _verify_placement(cpus, len(verify_todo))
+        results.update(run_stages(run, [StageWork("verified", verify_todo, place)], ready, show_progress))
     failed = {key: msg for r in results.values() for key, msg in r.failed.items()}
     if failed:
         key, message = next(iter(failed.items()))
