@@ -57,3 +57,24 @@ def test_model_that_cannot_load_fails_after_bounded_restarts(gpu_cluster, tmp_pa
                      runner="tests.cluster.runners:BrokenModelRunner")
     with pytest.raises(MemxFailure, match="model weights are corrupt"):
         run_stages(new_run(config), [work], show_progress=False)
+
+
+def test_on_gpus_verification_overlaps_generation_and_scoring_on_a_spare_cpu(gpu_cluster, tmp_path, tiny_family):
+    """4 fake GPUs and 5 CPUs: 3 generators and 1 scorer on GPUs, and one verify actor on the
+    CPU they leave, all in one pass of the queue; every shard of the three stages commits."""
+    from jobs.common import run_shard_stages
+    from memx.index import build_index
+    from memx.status import stage_status
+    from tests.support.tiny import run_config
+
+    build_index([tiny_family["prompts"]], tmp_path / "index", progress=False)
+    raw = run_config(str(tmp_path / "out"), tiny_family, samples=16, shard_size=4, cluster={"actors": "auto"})
+    raw["generation"].update(strategies=["top_k"], max_new_tokens=16)
+    raw["verify"] = {"index": str(tmp_path / "index"), "min_match_tokens": 4, "scope": "all"}
+    run = new_run(parse_config(raw))
+    results = run_shard_stages(run, show_progress=False)
+    assert set(results) == {"samples", "scores", "verified"}
+    # one run_stages call for all three: they share its elapsed time
+    assert results["verified"].seconds == results["samples"].seconds == results["scores"].seconds
+    for stage in ("samples", "scores", "verified"):
+        assert len(results[stage].done) == 4 and stage_status(run.storage, run.config, stage).todo == []
