@@ -83,12 +83,15 @@ def _prefix_problem(config: Config, local_paths: bool) -> str | None:
     prefix = config.generation.prefix
     if not local_paths:  # the model (and a local source) may exist only on the cluster's nodes
         return None
-    model_config = AutoConfig.from_pretrained(config.target.model)
+    try:  # the same files the actors will load; if they cannot load here, neither can a local run
+        model_config = AutoConfig.from_pretrained(config.target.model)
+        tokenizer = AutoTokenizer.from_pretrained(config.target.model)
+    except (OSError, ValueError) as error:
+        return f"target.model: {config.target.model}: cannot load its config and tokenizer ({str(error).splitlines()[0]})"
     positions = getattr(model_config, "n_positions", None) or getattr(model_config, "max_position_embeddings", None)
     problem = prefix_context_problem(prefix.prefix_tokens, prefix.suffix_tokens, positions)
     if problem:
         return problem
-    tokenizer = AutoTokenizer.from_pretrained(config.target.model)
     return check_prefix_source(prefix.source, open_input(config), tokenizer, prefix.sequence_tokens,
                                list_input_files(config))
 
