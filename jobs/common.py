@@ -58,8 +58,7 @@ def disconnect(started_here: bool) -> None:
         ray.shutdown()
 
 
-def _placements(config: Config, overlap: bool) -> tuple[Placement, Placement, bool]:
-    gpus, cpus = cluster_resources()
+def _placements(config: Config, overlap: bool, gpus: float, cpus: float) -> tuple[Placement, Placement, bool]:
     whole = plan_placement(config, 1.0, gpus, cpus)
     per = config.cluster.gpus_per_actor
     if overlap and gpus >= 2 * per:
@@ -99,8 +98,8 @@ def run_shard_stages(run: Run, stages: tuple[str, ...] | None = None,
         if unready:
             raise MemxFailure(f"{len(unready)} sample shards are not committed yet (e.g. {unready[0].strategy}/"
                               f"{unready[0].name}); run `memx generate` or `memx resume {run.uri}` first")
-    gen_place, score_place, overlapped = _placements(config, overlap=bool(todo["samples"] and todo["scores"]))
     gpus, cpus = cluster_resources()
+    gen_place, score_place, overlapped = _placements(config, bool(todo["samples"] and todo["scores"]), gpus, cpus)
     verify_todo = todo.get("verified", [])
     results: dict[str, StageResult] = {}
     if overlapped:

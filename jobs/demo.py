@@ -3,7 +3,7 @@
 Builds (or reuses) the lab, points the lab's own run config at `--out`, runs the real
 pipeline on a local Ray with CPU actors (the paper's three strategies and `prefix`;
 scoring with the lab's small, medium and out references; reduce; every sample verified
-against the lab's index; report), audits the lab's canaries (added to the report), and
+against the lab's index; report, with the audit of the lab's canaries in it), and
 prints what a user came to see: the Table 2 analogue, which planted canaries were
 extracted by repetition count, the audit table, the memorization headline, and where
 the outputs are.
@@ -55,11 +55,10 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
              console: Console | None = None) -> dict:
     from jobs.run import run_pipeline
     from memx.lab import audit_lab, build_lab, lab_config, load_canaries
-    from memx.pipeline import CANDIDATES_KEY, read_table
-    from memx.report import render_table2, table2
     from memx.lab.build import check_lab
     from memx.measure import read_memorization
-    from memx.pipeline import report_stage
+    from memx.pipeline import CANDIDATES_KEY, read_table
+    from memx.report import render_table2, table2
     from memx.report.discoverable import canary_audit_html
     from memx.report.headline import headline_sentence, headline_table, metric_table
     from memx.runstate import new_run
@@ -84,15 +83,15 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     config = parse_config(raw, source="demo config")
     run = new_run(config)
 
-    console.rule("[bold]2/4 attack: generate -> score -> reduce -> verify -> report")
-    run_pipeline(run, log=console.print, redact=redact)
-    candidates = read_table(run.storage, CANDIDATES_KEY)
-
-    console.rule("[bold]3/4 lab audit")
+    console.rule("[bold]2/4 lab audit")
     audit = audit_lab(lab)
     # the audit is discoverable extraction with known ground truth: it joins the run's report
     parameters = {name: m.get("parameters") for name, m in check_lab(lab, hashes=False).get("models", {}).items()}
-    report_stage(run, redact=redact, extra_html=[canary_audit_html(audit.to_dict(), parameters)])
+    audit_html = canary_audit_html(audit.to_dict(), parameters)
+
+    console.rule("[bold]3/4 attack: generate -> score -> reduce -> verify -> report")
+    run_pipeline(run, log=console.print, redact=redact, report_extra=[audit_html])
+    candidates = read_table(run.storage, CANDIDATES_KEY)
 
     console.rule("[bold]4/4 results")
     strategies = list(config.generation.strategies)

@@ -33,7 +33,9 @@ def finished(run: Run) -> bool:
     return config.verify is None or "memorized" in read_table(storage, CANDIDATES_KEY).column_names
 
 
-def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool = True) -> dict:
+def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool = True,
+                 report_extra: list[str] | None = None) -> dict:
+    """Every stage of the run; `report_extra`: HTML sections the report adds (the demo's lab audit)."""
     from jobs.common import start_and_run
     from memx.measure import discoverable_stage, memorization_stage, verify_stage
     from memx.pipeline import reduce_stage, report_stage
@@ -64,7 +66,7 @@ def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool =
         discoverable = discoverable_stage(run)["strategies"]["prefix"]
         log(f"discoverable: {discoverable['exact']} of {discoverable['rows']} prefix continuations equal the "
             "true suffix (discoverable.json)")
-    where = report_stage(run, redact=redact)
+    where = report_stage(run, redact=redact, extra_html=report_extra)
     log(f"report: {where}")
     return timings
 

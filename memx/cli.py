@@ -3,7 +3,8 @@
 Each verb loads its input, calls one function of the library or of `jobs/`, and prints the
 outcome. It is the one module of memx/ that calls into jobs/ (the face of the Ray jobs);
 the rest of the library never does. A verb on an existing RUN opens the run where the
-user points (`memx.runstate.open_run`), never where its config.json says it was made. Exit 0 on success, 2 on bad input (one line naming the field), 1 on a runtime
+user points (`memx.runstate.open_run`), never where its config.json says it was made.
+Exit 0 on success, 2 on bad input (one line naming the field), 1 on a runtime
 failure (with what to do next). Heavy imports (torch, Ray) happen inside the verbs so
 `memx --help` and config errors answer instantly.
 """

@@ -5,8 +5,9 @@ A bad path must be exit 2 at once, naming the field, not a config.json written a
 actors restarting until their budget runs out minutes later. Local paths are checked only
 when the run uses this machine's own Ray (`local_paths=True`): a named cluster's nodes
 may mount paths this machine lacks, and there the actors' bounded restarts report the
-reason instead. S3 inputs are checked everywhere. Also the one way inputs on S3 are
-opened (`open_input`), with the run's storage settings. It knows no Ray and runs nothing.
+reason instead. S3 inputs are checked everywhere. Also the one way inputs are opened
+(`open_input`, `open_index`), on S3 with the run's storage settings. It knows no Ray and
+runs nothing.
 """
 
 from __future__ import annotations
@@ -18,14 +19,20 @@ from memx.config import Config
 from memx.errors import ConfigError
 
 
+def _input_storage(config: Config, uri: str):
+    """Storage rooted at an s3:// input, with the config's endpoint and region."""
+    from memx.storage import Storage
+
+    return Storage(uri, config.storage.endpoint_url, config.storage.region)
+
+
 def open_input(config: Config):
     """`open(uri)` for input files: local paths directly, s3:// through the run's storage settings."""
-    from memx.storage import Storage
 
     def opener(uri: str) -> BinaryIO:
         if uri.startswith("s3://"):
             parent, _, name = uri.rpartition("/")
-            return Storage(parent, config.storage.endpoint_url, config.storage.region).open_input_file(name)
+            return _input_storage(config, parent).open_input_file(name)
         return open(uri, "rb")
 
     return opener
@@ -33,21 +40,41 @@ def open_input(config: Config):
 
 def list_input_files(config: Config):
     """Files under an s3:// prefix (sorted URIs), for sources given as a prefix."""
-    from memx.storage import Storage
 
     def lister(uri: str) -> list[str]:
-        storage = Storage(uri, config.storage.endpoint_url, config.storage.region)
+        storage = _input_storage(config, uri)
         return [storage.uri(key) for key in storage.list("")]
 
     return lister
 
 
+def local_index_dir(uri: str, config: Config) -> str:
+    """infini-gram reads local files: an s3:// index is synced once into a local cache that
+    every process of the machine shares (memory-mapped, so the OS keeps one copy in RAM)."""
+    if not uri.startswith("s3://"):
+        if not os.path.isdir(uri):
+            raise ConfigError(f"verify.index: {uri} is not a directory (build one with `memx index build`)")
+        return uri
+    from memx.sync import sync_to_local
+
+    cache = os.path.join(os.environ.get("MEMX_CACHE", os.path.expanduser("~/.cache/memx")), "index",
+                         uri[len("s3://"):].replace("/", "_"))
+    return sync_to_local(uri, cache, config.storage.endpoint_url, config.storage.region)
+
+
+def open_index(config: Config):
+    """The run's CorpusIndex, from a local directory or a synced copy of an s3:// one."""
+    from memx.index import CorpusIndex
+
+    if config.verify is None:
+        raise ConfigError("verify: the config has no `verify` section (index, min_match_tokens)")
+    return CorpusIndex(local_index_dir(config.verify.index, config))
+
+
 def _file_problem(field: str, uri: str, config: Config, local_paths: bool) -> str | None:
     if uri.startswith("s3://"):
-        from memx.storage import Storage
-
         parent, _, name = uri.rpartition("/")
-        size = Storage(parent, config.storage.endpoint_url, config.storage.region).size(name)
+        size = _input_storage(config, parent).size(name)
         return None if size else f"{field}: {uri} {'is empty' if size == 0 else 'does not exist'}"
     if not local_paths:
         return None
@@ -62,12 +89,8 @@ def _index_problem(config: Config, local_paths: bool) -> str | None:
         return _file_problem("verify.index", f"{uri.rstrip('/')}/index.json", config, local_paths)
     if not local_paths:
         return None
-    if not os.path.isdir(uri):
-        return f"verify.index: {uri} is not a directory (build one with `memx index build`)"
-    from memx.index import CorpusIndex
-
     try:
-        CorpusIndex(uri)  # reads index.json, checks its format, maps the shards: milliseconds
+        open_index(config)  # reads index.json, checks its format, maps the shards: milliseconds
     except ConfigError as error:
         return str(error)
     except (OSError, ValueError) as error:

@@ -19,34 +19,13 @@ import pyarrow as pa
 
 from memx.config import Config
 from memx.errors import ConfigError, MemxFailure
+from memx.inputs import open_index
 from memx.pipeline import CANDIDATES_KEY, read_table, write_table
 from memx.plan import ShardSpec, plan_stage
 from memx.runstate import Run
 from memx.shards import read_shard
 
 MEMORIZATION_KEY = "memorization.json"
-
-
-def local_index_dir(uri: str, config: Config) -> str:
-    """infini-gram reads local files: an s3:// index is synced once into a local cache that
-    every process of the machine shares (memory-mapped, so the OS keeps one copy in RAM)."""
-    if not uri.startswith("s3://"):
-        if not os.path.isdir(uri):
-            raise ConfigError(f"verify.index: {uri} is not a directory (build one with `memx index build`)")
-        return uri
-    from memx.sync import sync_to_local
-
-    cache = os.path.join(os.environ.get("MEMX_CACHE", os.path.expanduser("~/.cache/memx")), "index",
-                         uri[len("s3://"):].replace("/", "_"))
-    return sync_to_local(uri, cache, config.storage.endpoint_url, config.storage.region)
-
-
-def open_index(config: Config):
-    from memx.index import CorpusIndex
-
-    if config.verify is None:
-        raise ConfigError("verify: the config has no `verify` section (index, min_match_tokens)")
-    return CorpusIndex(local_index_dir(config.verify.index, config))
 
 
 def target_token_bytes(config: Config):
@@ -65,22 +44,18 @@ def target_token_bytes(config: Config):
     return PackedTable(token_byte_table(AutoTokenizer.from_pretrained(config.target.model)))
 
 
-def _sample_spec(config: Config, strategy: str, index: int) -> ShardSpec:
-    for spec in plan_stage(config, "samples"):
-        if (spec.strategy, spec.index) == (strategy, index):
-            return spec
-    raise MemxFailure(f"sample shard {strategy}/shard-{index:05d} is not in this run's plan")
-
-
 def candidate_tokens(run: Run, sample_ids: list[str]) -> dict[str, list[int]]:
     """Generated token ids of the given samples, reading only the shards that hold them."""
     wanted: dict[tuple[str, int], set[str]] = defaultdict(set)
     for sample_id in sample_ids:
         strategy, shard, _ = sample_id.rsplit("-", 2)
         wanted[(strategy, int(shard))].add(sample_id)
+    planned = {(spec.strategy, spec.index): spec for spec in plan_stage(run.config, "samples")}
     found: dict[str, list[int]] = {}
     for (strategy, shard), ids in wanted.items():
-        table = read_shard(run.storage, _sample_spec(run.config, strategy, shard), ["sample_id", "token_ids"])
+        if (strategy, shard) not in planned:
+            raise MemxFailure(f"sample shard {strategy}/shard-{shard:05d} is not in this run's plan")
+        table = read_shard(run.storage, planned[(strategy, shard)], ["sample_id", "token_ids"])
         for sample_id, tokens in zip(table.column("sample_id").to_pylist(), table.column("token_ids").to_pylist()):
             if sample_id in ids:
                 found[sample_id] = tokens
@@ -104,8 +79,7 @@ def verify_stage(run: Run) -> pa.Table:
 def _joined(run: Run, spec: ShardSpec) -> pa.Table:
     """One shard's scores, verified spans and generated tokens, row-aligned on sample_id."""
     def read(stage: str, columns: list[str] | None = None) -> pa.Table:
-        return read_shard(run.storage, ShardSpec(stage, spec.strategy, spec.index, spec.start, spec.size, spec.seed),
-                          columns)
+        return read_shard(run.storage, spec.in_stage(stage), columns)
 
     verified, scores = read("verified"), read("scores")
     samples = read("samples", ["sample_id", "token_ids"])
@@ -155,8 +129,7 @@ def discoverable_stage(run: Run) -> dict:
     for spec in plan_stage(config, "scores"):
         if spec.strategy != "prefix":
             continue
-        sample_spec = ShardSpec("samples", spec.strategy, spec.index, spec.start, spec.size, spec.seed)
-        samples.append(read_shard(run.storage, sample_spec, ["sample_id", "sequence_id"]))
+        samples.append(read_shard(run.storage, spec.in_stage("samples"), ["sample_id", "sequence_id"]))
         scores.append(read_shard(run.storage, spec))
     result = discoverable_summary(pa.concat_tables(samples), pa.concat_tables(scores), config.metric_names(),
                                   draws=config.generation.prefix.draws)

@@ -8,7 +8,7 @@ sample range and a seed derived from the run seed and the shard's name, so that 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from memx.config import Config
 
@@ -38,6 +38,10 @@ class ShardSpec:
     def key(self) -> str:
         """`{stage}/{strategy}/shard-NNNNN`: the shard's identity across storage and manifests."""
         return f"{self.stage}/{self.strategy}/{self.name}"
+
+    def in_stage(self, stage: str) -> "ShardSpec":
+        """The same shard in another stage: a sidecar and its samples share name, seed and rows."""
+        return replace(self, stage=stage)
 
     def sample_id(self, row: int) -> str:
         return f"{self.strategy}-{self.index:05d}-{row:05d}"

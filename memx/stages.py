@@ -112,7 +112,7 @@ class ScoreRunner(_Runner):
                            for ref in config.references}
         self.sequence_counter = None
         if "prefix" in config.generation.strategies and config.verify is not None:
-            from memx.measure import open_index
+            from memx.inputs import open_index
             from memx.scoring.extraction import SequenceCounter
 
             # how often each whole prefix + suffix occurs in the corpus (SPEC §7 sequence_count)
@@ -122,7 +122,7 @@ class ScoreRunner(_Runner):
         """The score rows of one committed sample shard (not written anywhere)."""
         from memx.scoring import score_samples
 
-        sample_spec = ShardSpec("samples", spec.strategy, spec.index, spec.start, spec.size, spec.seed)
+        sample_spec = spec.in_stage("samples")
         columns = ["sample_id", "prompt_ids", "token_ids", "text"] + (["target_ids"] if spec.strategy == "prefix" else [])
         samples = read_shard(self.storage, sample_spec, columns)
         counter = self.sequence_counter if spec.strategy == "prefix" else None
@@ -143,7 +143,8 @@ class VerifyRunner(_Runner):
 
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
         super().__init__(run, device, num_threads)
-        from memx.measure import open_index, target_token_bytes
+        from memx.inputs import open_index
+        from memx.measure import target_token_bytes
 
         self.index = open_index(run.config)
         self.token_bytes = target_token_bytes(run.config)
@@ -153,8 +154,7 @@ class VerifyRunner(_Runner):
 
         from memx.verify import generated_spans
 
-        sample_spec = ShardSpec("samples", spec.strategy, spec.index, spec.start, spec.size, spec.seed)
-        samples = read_shard(self.storage, sample_spec, ["sample_id", "token_ids"])
+        samples = read_shard(self.storage, spec.in_stage("samples"), ["sample_id", "token_ids"])
         spans = generated_spans(samples.column("token_ids"), self.token_bytes, self.index)
         return pa.table({"sample_id": samples.column("sample_id"), **{k: pa.array(v) for k, v in spans.items()}})
 

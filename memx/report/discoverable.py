@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from html import escape
 
-
-def _pct(value) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+from memx.report.headline import percent
 
 
 def duplication_png(duplication: dict) -> str | None:
@@ -47,12 +45,12 @@ def discoverable_html(discoverable: dict) -> str:
     length = (f"{settings.get('prefix_tokens', '?')}-token prefixes, {settings.get('suffix_tokens', '?')}-token "
               f"suffixes, {settings.get('decoding', '?')} decoding, {block.get('draws', 1)} draw(s) per sequence")
     rows = [("sequences", f"{block['sequences']:,}"), ("continuations", f"{block['rows']:,}"),
-            ("exact (continuation = true suffix)", f"{block['exact']:,} ({_pct(block['exact_rate'])})"),
-            ("mean token accuracy", _pct(block["token_accuracy"])),
+            ("exact (continuation = true suffix)", f"{block['exact']:,} ({percent(block['exact_rate'])})"),
+            ("mean token accuracy", percent(block["token_accuracy"])),
             ("mean leading tokens equal", "–" if block.get("match_prefix_tokens") is None
              else f"{block['match_prefix_tokens']:.1f}")]
     for p, share in (block.get("extraction_probability") or {}).items():
-        rows.append((f"sequences extracted with probability >= {p}", _pct(share)))
+        rows.append((f"sequences extracted with probability >= {p}", percent(share)))
     parts = ["<h2>Discoverable extraction (prefix → true suffix)</h2>",
              f"<p class=\"note\">{escape(length)}; sequences cut from the training data at random offsets "
              "(SPEC §7). This run is one prefix length; compare runs of other lengths side by side.</p>",
@@ -61,7 +59,7 @@ def discoverable_html(discoverable: dict) -> str:
     recall = discoverable.get("metrics", {})
     if recall:
         body = "".join(f"<tr><td>{escape(metric)}</td><td class=num>{per['prefix']['recall_at_errors']['100']['exact']}"
-                       f"</td><td class=num>{_pct(per['prefix']['recall_at_errors']['100']['share'])}</td></tr>"
+                       f"</td><td class=num>{percent(per['prefix']['recall_at_errors']['100']['share'])}</td></tr>"
                        for metric, per in recall.items())
         parts.append("<h3>Targeted attack: exact extractions ranked before the 100th wrong one</h3>"
                      "<table id=\"recall\"><tr><th>metric</th><th>exact before 100 errors</th>"
@@ -71,7 +69,7 @@ def discoverable_html(discoverable: dict) -> str:
         from memx.report.html import _img
 
         body = "".join(f"<tr><td>{escape(label)}</td><td class=num>{e['rows']}</td><td class=num>{e['exact']}</td>"
-                       f"<td class=num>{_pct(e['exact_rate'])}</td></tr>" for label, e in duplication.items())
+                       f"<td class=num>{percent(e['exact_rate'])}</td></tr>" for label, e in duplication.items())
         parts += ["<h3>Exact extraction by duplication in the corpus</h3>",
                   "<table id=\"duplication\"><tr><th>sequence_count</th><th>continuations</th><th>exact</th>"
                   f"<th>rate</th></tr>{body}</table>", _img(duplication_png(duplication), "exact rate by duplication")]
@@ -88,7 +86,7 @@ def canary_audit_html(audit: dict, parameters: dict[str, int] | None = None) -> 
         f"<th>{escape(m)}{f' ({sizes[m]:,} params)' if m in sizes else ''}</th>" for m in models) + "</tr>"
     rows = "".join(
         f"<tr><td class=num>{reps}</td><td class=num>{audit['counts'][reps]}</td>"
-        + "".join(f"<td class=num>{_pct(audit['table'][reps][m])}</td>" for m in models) + "</tr>"
+        + "".join(f"<td class=num>{percent(audit['table'][reps][m])}</td>" for m in models) + "</tr>"
         for reps in (str(r) for r in audit["repetitions"]))
     return ("<h2>Lab: planted canaries extracted from their prefix, by repetitions and model size</h2>"
             "<p class=\"note\">Each canary's true prefix, continued greedily by each lab model; a cell is the share "

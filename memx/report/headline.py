@@ -17,7 +17,7 @@ from rich import box
 from rich.table import Table
 
 
-def _pct(value) -> str:
+def percent(value) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
@@ -53,8 +53,8 @@ def best_metric(memorization: dict, strategy: str) -> tuple[str, float] | None:
 def headline_rows(memorization: dict) -> list[list[str]]:
     rows = []
     for strategy, s in memorization["strategies"].items():
-        rows.append([strategy, f"{s['samples']:,}", f"{s['memorized']:,}", _pct(s["rate"]),
-                     _pct(s["memorized_token_share"]), f"{s['unique_memorized']:,}", _num(s["good_turing_unseen"])])
+        rows.append([strategy, f"{s['samples']:,}", f"{s['memorized']:,}", percent(s["rate"]),
+                     percent(s["memorized_token_share"]), f"{s['unique_memorized']:,}", _num(s["good_turing_unseen"])])
     return rows
 
 
@@ -73,23 +73,27 @@ def headline_table(memorization: dict) -> Table:
     return table
 
 
+def metric_grid(memorization: dict) -> tuple[str, list[str], list[tuple[str, list[tuple[dict | None, bool]]]]]:
+    """(k, strategies, rows): per metric, per strategy its quality (or None) and whether it
+    ranks best there; the terminal table and the HTML table render this one grid."""
+    strategies = strategies_of(memorization)
+    best = {s: (best_metric(memorization, s) or (None, None))[0] for s in strategies}
+    rows = [(metric, [(per.get(s), best[s] == metric) for s in strategies])
+            for metric, per in memorization.get("metrics", {}).items()]
+    return best_k(memorization), strategies, rows
+
+
 def metric_table(memorization: dict) -> Table:
     """Precision@k (AUC) of every metric per strategy, the best of each column marked."""
-    strategies = strategies_of(memorization)
-    k = best_k(memorization)
-    best = {s: (best_metric(memorization, s) or (None, None))[0] for s in strategies}
+    k, strategies, rows = metric_grid(memorization)
     table = Table(title=f"Which metric finds it: precision@{k} (ROC AUC) over all samples", box=box.SIMPLE_HEAD,
                   padding=(0, 1))
     table.add_column("metric", no_wrap=True)
     for s in strategies:
         table.add_column(s, justify="right", no_wrap=True)
-    for metric, per in memorization.get("metrics", {}).items():
-        cells = []
-        for s in strategies:
-            q = per.get(s)
-            cell = "–" if not q else f"{_num(q['precision_at'][k])} ({_num(q['auc'])})"
-            cells.append(cell + ("*" if best[s] == metric else " "))
-        table.add_row(metric, *cells)
+    for metric, cells in rows:
+        table.add_row(metric, *[("–" if not q else f"{_num(q['precision_at'][k])} ({_num(q['auc'])})")
+                                + ("*" if strong else " ") for q, strong in cells])
     table.caption = f"* best precision@{k} for the strategy"
     return table
 
@@ -103,9 +107,9 @@ def headline_points(memorization: dict) -> list[str]:
     parts = []
     for strategy, s in memorization["strategies"].items():
         best = best_metric(memorization, strategy)
-        found = f"; {best[0]} ranks best ({_pct(best[1])} of its top {best_k(memorization)})" if best else ""
+        found = f"; {best[0]} ranks best ({percent(best[1])} of its top {best_k(memorization)})" if best else ""
         parts.append(f"{strategy}: {s['memorized']:,} of {s['samples']:,} samples memorized "
-                     f"({_pct(s['rate'])}, {s['unique_memorized']:,} distinct spans){found}")
+                     f"({percent(s['rate'])}, {s['unique_memorized']:,} distinct spans){found}")
     return parts
 
 
@@ -123,21 +127,17 @@ def headline_html(memorization: dict) -> str:
 
 
 def metric_html(memorization: dict) -> str:
-    strategies = strategies_of(memorization)
-    k = best_k(memorization)
-    best = {s: (best_metric(memorization, s) or (None, None))[0] for s in strategies}
+    k, strategies, grid = metric_grid(memorization)
     head = "<tr><th>metric</th>" + "".join(f"<th>{escape(s)}</th>" for s in strategies) + "</tr>"
     rows = []
-    for metric, per in memorization.get("metrics", {}).items():
-        cells = []
-        for s in strategies:
-            q = per.get(s)
+    for metric, cells in grid:
+        tds = []
+        for s, (q, strong) in zip(strategies, cells):
             text = "–" if not q else (f"{_num(q['precision_at'][k])} / {_num(q['auc'])} / "
-                                      f"{_pct(q['tpr_at_fpr']['0.01'])}")
-            strong = best[s] == metric
-            cells.append(f"<td class=num data-metric=\"{escape(metric)}\" data-strategy=\"{escape(s)}\">"
-                         f"{'<b>' if strong else ''}{escape(text)}{'</b>' if strong else ''}</td>")
-        rows.append(f"<tr><td>{escape(metric)}</td>{''.join(cells)}</tr>")
+                                      f"{percent(q['tpr_at_fpr']['0.01'])}")
+            tds.append(f"<td class=num data-metric=\"{escape(metric)}\" data-strategy=\"{escape(s)}\">"
+                       f"{'<b>' if strong else ''}{escape(text)}{'</b>' if strong else ''}</td>")
+        rows.append(f"<tr><td>{escape(metric)}</td>{''.join(tds)}</tr>")
     return (f"<table id=\"metrics\">{head}{''.join(rows)}</table><p class=\"note\">Each cell: precision@{k} / "
             "ROC AUC / TPR at 1% FPR, over every sample of the strategy (no de-duplication); bold = best "
             f"precision@{k}. All of precision@10/100/1000 and TPR at 0.1% FPR are in memorization.json.</p>")

@@ -89,10 +89,8 @@ def _row_bytes(prompt_ids: Any, target_ids: Any, table) -> list[bytes]:
     ids[np.repeat(row_start + p_len, t_len) + t_rank] = pc.list_flatten(targets).to_numpy(zero_copy_only=False)
     if len(ids) and (ids.min() < 0 or ids.max() >= len(packed)):
         raise ValueError("a token id is outside the tokenizer's vocabulary")
-    sizes = packed.length[ids]  # special tokens have no bytes (length 0), like ids_to_bytes
-    token_start = np.cumsum(sizes) - sizes
-    gather = np.repeat(packed.offset[ids] - token_start, sizes) + np.arange(int(sizes.sum()))
-    data = packed.data[gather].tobytes()
+    data = packed.bytes_of(ids)  # one gather for every row; special tokens add no bytes
+    sizes = packed.length[ids]
     row_of_token = np.repeat(np.arange(len(p_len)), p_len + t_len)
     row_bytes = np.bincount(row_of_token, weights=sizes, minlength=len(p_len)).astype(np.int64)
     bounds = np.concatenate([[0], np.cumsum(row_bytes)])

@@ -11,9 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
-import pyarrow as pa
 import pytest
 import yaml
 
@@ -25,8 +23,6 @@ from memx.config import parse_config  # noqa: E402
 from memx.plan import plan_stage  # noqa: E402
 from memx.shards import read_shard  # noqa: E402
 from memx.stages import GenerateRunner, ScoreRunner  # noqa: E402
-from memx.plan import ShardSpec  # noqa: E402
-from dataclasses import astuple  # noqa: E402
 from memx.status import stage_status  # noqa: E402
 from memx.runstate import new_run  # noqa: E402
 from tests.support.s3server import WeedS3  # noqa: E402
@@ -162,7 +158,7 @@ def test_sigkill_of_a_scorer_actor_mid_shard(two_node_cluster, tmp_path, tiny_fa
     clean = ScoreRunner(new_run(parse_config({**raw, "output": str(tmp_path / "out")})), device="cpu", num_threads=1)
     for spec in plan_stage(config, "scores"):
         scores = read_shard(storage, spec)
-        samples = read_shard(storage, ShardSpec("samples", *astuple(spec)[1:]), ["sample_id"])
+        samples = read_shard(storage, spec.in_stage("samples"), ["sample_id"])
         assert scores.column("sample_id").to_pylist() == samples.column("sample_id").to_pylist()
         expected = clean.score_table(spec)
         for name in expected.column_names:
