@@ -4,6 +4,8 @@ Prompts are left-padded; the attention mask marks real tokens and position ids c
 real tokens only, so a padded row sees exactly what it would see alone. Each step's
 token choice is delegated to a `choose(step, last_logits, uniforms)` callable (the
 strategy), and no tensor leaves the device until the batch's token ids are complete.
+The forward passes come from memx's own GPT-2 decoder on the CPU (`gpt2_decoder`) or
+from the HF module with its KV cache (every other model, and GPUs).
 `greedy_complete` is the one greedy completion of memx (the `prefix` strategy's rule and
 the lab audit): `sample_batch` with the argmax rule over batches of many prompts.
 This module does not know about strategies, shards, Arrow or text.
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 
 Choose = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
+CACHES = ("gpt2", "static", "dynamic")
 
 
 def _forward_kwargs(model: torch.nn.Module) -> tuple[str, str | None]:
@@ -48,9 +51,14 @@ def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device) -> tup
     return as_tensor(ids), as_tensor(mask.astype(np.int64)), as_tensor(positions)
 
 
-def default_cache() -> str:
+def default_cache(model: torch.nn.Module | None = None, device: torch.device | str = "cpu") -> str:
+    """"gpt2" (memx's own decoder) for a fp32 GPT-2 on the CPU, else the HF module's cache."""
     import transformers
 
+    from memx.generation.gpt2_decoder import supports
+
+    if model is not None and supports(model, device):
+        return "gpt2"
     # transformers 4.x StaticCache wants batch size, dtype and cache positions up front:
     # the static path is written for the 5.x API only.
     return "static" if int(transformers.__version__.split(".")[0]) >= 5 else "dynamic"
@@ -79,6 +87,42 @@ def first_step_logits(model: torch.nn.Module, prompts: list[list[int]], pad_id: 
     return model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
 
 
+class _HFSteps:
+    """The HF module's KV-cached loop: `prefill()` then one single-token forward per `step`."""
+
+    def __init__(self, model: torch.nn.Module, ids: torch.Tensor, prompt_mask: torch.Tensor,
+                 positions: torch.Tensor, total: int, cache: str):
+        batch, self.seen = ids.shape
+        self.model, self.ids, self.positions = model, ids, positions
+        self.cache_kw, keep_kw = _forward_kwargs(model)
+        self.keep = {keep_kw: 1} if keep_kw else {}
+        # One mask for the whole generation, sliced per step: no per-step allocation.
+        self.mask = torch.ones((batch, total), dtype=prompt_mask.dtype, device=ids.device)
+        self.mask[:, : self.seen] = prompt_mask
+        self.kv = _static_cache(model, total) if cache == "static" else None
+        self.total = total
+
+    def _mask(self) -> torch.Tensor:
+        # A static cache is masked over its full length (causality hides the future slots);
+        # a dynamic one over what it holds so far.
+        return self.mask[:, : self.total if self.kv is not None else self.seen]
+
+    def prefill(self) -> torch.Tensor:
+        cache = {self.cache_kw: self.kv} if self.kv is not None else {}
+        self.output = self.model(input_ids=self.ids, attention_mask=self._mask(), position_ids=self.positions,
+                                 use_cache=True, **cache, **self.keep)
+        self.next_position = self.positions[:, -1:] + 1
+        return self.output.logits[:, -1, :]
+
+    def step(self, token: torch.Tensor) -> torch.Tensor:
+        self.seen += 1
+        cache = self.kv if self.kv is not None else _cache_of(self.output)
+        self.output = self.model(input_ids=token.unsqueeze(-1), attention_mask=self._mask(),
+                                 position_ids=self.next_position, use_cache=True, **{self.cache_kw: cache}, **self.keep)
+        self.next_position = self.next_position + 1
+        return self.output.logits[:, -1, :]
+
+
 @torch.inference_mode()
 def sample_batch(
     model: torch.nn.Module,
@@ -88,14 +132,15 @@ def sample_batch(
     uniforms: torch.Tensor,
     choose: Choose,
     device: torch.device,
-    cache: str = "dynamic",
+    cache: str | None = None,
 ) -> np.ndarray:
     """Generate `max_new_tokens` ids per prompt; returns (B, max_new_tokens) int64 on the host.
 
     `uniforms` (B, max_new_tokens) on `device` drives row b's draw at step t. EOS is not
-    special: like the paper, every row gets the full number of tokens. `cache="static"`
-    preallocates the KV cache for prompt + new tokens (transformers 5 API); "dynamic"
-    grows it by concatenating the whole cache at every step.
+    special: like the paper, every row gets the full number of tokens. `cache="gpt2"` is
+    memx's own GPT-2 decoder (CPU, fp32; `gpt2_decoder`); "static" runs the HF module over
+    a preallocated KV cache (transformers 5 API); "dynamic" grows it by concatenating the
+    whole cache at every step.
     """
     batch = len(prompts)
     ids, prompt_mask, positions = left_pad(prompts, pad_id, device)
@@ -103,37 +148,24 @@ def sample_batch(
     limit = max_positions(model)
     if limit is not None and width + max_new_tokens > limit:
         raise ValueError(f"prompt ({width}) + max_new_tokens ({max_new_tokens}) exceeds the model's {limit} positions")
-    if cache not in ("static", "dynamic"):
-        raise ValueError(f"cache must be 'static' or 'dynamic', got {cache!r}")
-    cache_kw, keep_kw = _forward_kwargs(model)
-    keep = {keep_kw: 1} if keep_kw else {}
+    cache = cache or default_cache(model, device)
+    if cache not in CACHES:
+        raise ValueError(f"cache must be one of {', '.join(CACHES)}, got {cache!r}")
     total = width + max_new_tokens
-    # One mask for the whole generation, sliced per step: no per-step allocation.
-    mask = torch.ones((batch, total), dtype=prompt_mask.dtype, device=device)
-    mask[:, :width] = prompt_mask
-    next_position = positions[:, -1:] + 1
     tokens = torch.empty((batch, max_new_tokens), dtype=torch.long, device=device)
-    kv = _static_cache(model, total) if cache == "static" else None
-    # A static cache is masked over its full length (causality hides the future slots);
-    # a dynamic one over what it holds so far.
-    span = (lambda seen: total) if kv is not None else (lambda seen: seen)  # noqa: E731
-    output = model(
-        input_ids=ids, attention_mask=mask[:, : span(width)], position_ids=positions, use_cache=True,
-        **({cache_kw: kv} if kv is not None else {}), **keep,
-    )
+    if cache == "gpt2":
+        from memx.generation.gpt2_decoder import Gpt2Decoder
+
+        state, logits = Gpt2Decoder.for_model(model).prefill(ids, prompt_mask, positions, total)
+        advance = state.step
+    else:
+        steps = _HFSteps(model, ids, prompt_mask, positions, total, cache)
+        logits, advance = steps.prefill(), steps.step
     for step in range(max_new_tokens):
-        token = choose(step, output.logits[:, -1, :], uniforms[:, step])
+        token = choose(step, logits, uniforms[:, step])
         tokens[:, step] = token
-        if step + 1 == max_new_tokens:
-            break
-        output = model(
-            input_ids=token.unsqueeze(-1),
-            attention_mask=mask[:, : span(width + step + 1)],
-            position_ids=next_position + step,
-            use_cache=True,
-            **{cache_kw: kv if kv is not None else _cache_of(output)},
-            **keep,
-        )
+        if step + 1 < max_new_tokens:
+            logits = advance(token)
     return tokens.cpu().numpy()
 
 
@@ -162,5 +194,5 @@ def greedy_complete(
         rows = order[first : first + batch_size]
         unused = torch.zeros((len(rows), new_tokens), device=device)  # greedy draws nothing
         out[rows] = sample_batch(model, [prompts[r] for r in rows], pad_id, new_tokens, unused, choose, device,
-                                 cache=cache or default_cache())
+                                 cache=cache)
     return out

@@ -149,11 +149,13 @@ def generate_shard(
     On CUDA OOM the batch is halved, for the rest of the shard, and retried.
     `documents` is the `prefix` strategy's source (scanned once per process by the caller);
     its rows get exactly `gen.prefix.suffix_tokens` new tokens, the others `gen.max_new_tokens`.
-    `cache` is the KV cache kind: "static" (the default with transformers 5) writes into
-    a preallocated cache, "dynamic" concatenates the whole cache at every step, which
-    measured 1.4-3x slower on CPU and costs memory bandwidth on GPU. Same tokens either way.
+    `cache` is the decoder: "gpt2" (the default for a fp32 GPT-2 on the CPU) is memx's own
+    GPT-2 decoder; "static" (the default otherwise, with transformers 5) runs the HF module
+    over a preallocated cache, "dynamic" concatenates the whole cache at every step, which
+    measured 1.4-3x slower on CPU and costs memory bandwidth on GPU. Same tokens each way,
+    up to float round-off.
     """
-    cache = cache or default_cache()
+    cache = cache or default_cache(lm.model, lm.device)
     stats = stats if stats is not None else GenerationStats()
     started = time.perf_counter()
     targets = sequence_ids = None

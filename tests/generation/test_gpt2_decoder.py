@@ -1,0 +1,107 @@
+"""memx's GPT-2 CPU decoder against the Hugging Face module it replaces: logits at every
+step equal a fresh HF forward (left padding, GPT-2 config variants, with and without
+oneDNN), the same rows as the HF-cached loop, a repack after an in-place weight change,
+and the HF path for every model it does not compute."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM
+
+from memx.config import GenerationConfig
+from memx.generation import first_step_logits, generate_shard, greedy_complete, load_prompt_corpus, sample_batch
+from memx.generation import gpt2_decoder
+from memx.generation.processors import greedy
+from memx.generation.sampler import default_cache
+from memx.plan import ShardSpec, shard_seed
+
+PROMPTS = [[5, 17, 33, 2, 9, 41, 8, 12, 3], [7, 11], [19, 23, 29, 31], [4]]
+VARIANTS = {
+    "gpt2": {},
+    "untied, exact GELU, scaled by layer": {"tie_word_embeddings": False, "activation_function": "gelu",
+                                            "scale_attn_by_inverse_layer_idx": True},
+    "tanh GELU, unscaled attention": {"activation_function": "gelu_pytorch_tanh", "scale_attn_weights": False},
+}
+
+
+def _model(**overrides) -> GPT2LMHeadModel:
+    torch.manual_seed(11)
+    config = GPT2Config(vocab_size=64, n_positions=48, n_embd=32, n_layer=3, n_head=4,
+                        bos_token_id=0, eos_token_id=0, **overrides)
+    return GPT2LMHeadModel(config).eval()
+
+
+def _recorded_logits(model, prompts, steps, cache):
+    """Every step's logits of the cached loop, and the greedy tokens it chose."""
+    seen: list[torch.Tensor] = []
+
+    def recording(step, logits, uniforms):
+        seen.append(logits.clone())
+        return greedy(logits)
+
+    tokens = sample_batch(model, prompts, 0, steps, torch.zeros((len(prompts), steps)), recording,
+                          torch.device("cpu"), cache=cache)
+    return seen, tokens
+
+
+@pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "plain-linear"])
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_step_matches_a_fresh_hf_forward(variant, onednn, monkeypatch):
+    if onednn and not gpt2_decoder.onednn_available():
+        pytest.skip("this torch build has no oneDNN linear")
+    monkeypatch.setattr(gpt2_decoder, "onednn_available", lambda: onednn)
+    model = _model(**VARIANTS[variant])
+    assert default_cache(model, "cpu") == "gpt2"
+    steps = 6
+    seen, tokens = _recorded_logits(model, PROMPTS, steps, "gpt2")
+    assert (gpt2_decoder.Gpt2Decoder.for_model(model).lm_head.packed is not None) == onednn
+    for step in range(steps):
+        # Each row alone, unpadded and uncached, through HF's own forward.
+        for row, prompt in enumerate(PROMPTS):
+            fresh = first_step_logits(model, [prompt + tokens[row, :step].tolist()], 0, torch.device("cpu"))
+            torch.testing.assert_close(seen[step][row], fresh[0], atol=2e-5, rtol=1e-4)
+
+
+def test_same_rows_as_the_hf_loop_for_every_strategy(tiny_lm, corpus_file):
+    gen = GenerationConfig(samples_per_strategy=14, shard_size=7, batch_size=4, max_new_tokens=12)
+    corpus = load_prompt_corpus(str(corpus_file))
+    for strategy in ("top_k", "temperature", "internet"):
+        spec = ShardSpec("samples", strategy, 2, 14, 7, shard_seed(0, strategy, 2))
+        ours, hf = (pa.Table.from_batches(list(generate_shard(tiny_lm, spec, gen, corpus, cache=kind)))
+                    for kind in ("gpt2", "static"))
+        assert ours.equals(hf), strategy
+
+
+def test_greedy_matches_the_hf_loop_on_padded_batches():
+    model = _model()
+    ours = greedy_complete(model, PROMPTS * 3, 0, 12, torch.device("cpu"), batch_size=5, cache="gpt2")
+    hf = greedy_complete(model, PROMPTS * 3, 0, 12, torch.device("cpu"), batch_size=5, cache="static")
+    assert ours.tolist() == hf.tolist()
+    assert ours[: len(PROMPTS)].tolist() == ours[len(PROMPTS) : 2 * len(PROMPTS)].tolist()  # batch-independent
+
+
+def test_an_in_place_weight_change_repacks():
+    model = _model(tie_word_embeddings=False)
+    before = greedy_complete(model, PROMPTS, 0, 4, torch.device("cpu"), cache="gpt2")
+    with torch.no_grad():
+        model.lm_head.weight.neg_()  # every logit flips sign: the argmax becomes the argmin
+    after = greedy_complete(model, PROMPTS, 0, 4, torch.device("cpu"), cache="gpt2")
+    assert after[0, 0] != before[0, 0]
+    assert after.tolist() == greedy_complete(model, PROMPTS, 0, 4, torch.device("cpu"), cache="static").tolist()
+
+
+def test_other_models_use_the_hf_module():
+    neox = GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                            intermediate_size=64, max_position_embeddings=48)).eval()
+    relu = _model(activation_function="relu")
+    assert not gpt2_decoder.supports(neox, "cpu") and default_cache(neox, "cpu") != "gpt2"
+    assert not gpt2_decoder.supports(relu, "cpu")
+    assert not gpt2_decoder.supports(_model(), "cuda")
+    assert not gpt2_decoder.supports(_model().to(torch.bfloat16), "cpu")
+    # The fallback is whole: the HF path generates for a model the decoder refuses.
+    assert greedy_complete(relu, PROMPTS, 0, 3, torch.device("cpu")).shape == (len(PROMPTS), 3)
+    with pytest.raises(ValueError, match="cache must be one of gpt2, static, dynamic"):
+        sample_batch(relu, PROMPTS, 0, 2, torch.zeros((4, 2)), lambda s, logits, u: greedy(logits),
+                     torch.device("cpu"), cache="paged")
