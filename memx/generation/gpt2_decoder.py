@@ -8,7 +8,9 @@ decode shapes). This decoder reads the weights of a loaded `GPT2LMHeadModel`, pr
 every linear layer once for oneDNN (`torch.ops.mkldnn`, the kernels torch's own CPU
 compiler emits), fuses the GELU into the MLP's first GEMM, and attends each step over the
 filled part of the cache only. The arithmetic is HF's GPT-2 up to float round-off; the
-tests compare logits, and tokens with the HF path.
+tests compare logits, and tokens with the HF path. The prepacked weights are a second copy
+beside the model's (its size again in RAM), made once per model and made again only when a
+parameter is written in place.
 
 Left padding is handled as in `sampler.left_pad`: pad keys are masked for every real
 query, so a padded row computes what it would alone (a pad query attends to itself only,
