@@ -19,6 +19,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from memx.generation.gpt2_decoder import Gpt2Decoder, supports
+
 Choose = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
 CACHES = ("gpt2", "static", "dynamic")
 
@@ -54,8 +56,6 @@ def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device) -> tup
 def default_cache(model: torch.nn.Module | None = None, device: torch.device | str = "cpu") -> str:
     """"gpt2" (memx's own decoder) for a fp32 GPT-2 on the CPU, else the HF module's cache."""
     import transformers
-
-    from memx.generation.gpt2_decoder import supports
 
     if model is not None and supports(model, device):
         return "gpt2"
@@ -154,8 +154,6 @@ def sample_batch(
     total = width + max_new_tokens
     tokens = torch.empty((batch, max_new_tokens), dtype=torch.long, device=device)
     if cache == "gpt2":
-        from memx.generation.gpt2_decoder import Gpt2Decoder
-
         state, logits = Gpt2Decoder.for_model(model).prefill(ids, prompt_mask, positions, total)
         advance = state.step
     else:

@@ -132,8 +132,8 @@ def run_reference_greedy(lm, prompts: list[list[int]], new_tokens: int, batch_si
 class Tally:
     """Seconds and new tokens of one engine over all rounds, and its per-round rates."""
 
-    def __init__(self, name: str, samples_per_round: int, batch: int):
-        self.name, self.samples_per_round, self.batch = name, samples_per_round, batch
+    def __init__(self, name: str, batch: int):
+        self.name, self.batch = name, batch
         self.seconds = self.tokens = 0.0
         self.rates: list[float] = []
         self.samples = 0
@@ -164,9 +164,9 @@ def bench_prefix(lm, args, scratch: Path) -> None:
 
     documents = DocumentSource.scan(str(write_prefix_source(scratch / "prefix-source.jsonl", args.document_kb)))
     per_round = max(1, args.prefix_samples // args.rounds)
-    reference = Tally("reference (HF generate, greedy)", args.reference_prefix_samples, 10)
-    engines = [Tally("memx prefix (GPT-2 decoder)", per_round, args.batch_size),
-               Tally("memx prefix (HF module, static cache)", per_round, args.batch_size)]
+    reference = Tally("reference (HF generate, greedy)", 10)
+    engines = [Tally("memx prefix (GPT-2 decoder)", args.batch_size),
+               Tally("memx prefix (HF module, static cache)", args.batch_size)]
     for cache in ("gpt2", "static"):
         run_memx_prefix(lm, documents, 8, 8, 1, cache)  # warm-up: packing, first-call allocations
     run_reference_greedy(lm, [[lm.bos_id] * PREFIX_TOKENS] * 2, 4, 2)
@@ -264,9 +264,9 @@ def bench_top_k(lm, args) -> None:
         run_memx(lm, 8, 8, 8, cache)  # warm-up: packing, first-call allocations and lazy imports
     run_reference(lm, 10, 8)
     per_round = max(1, args.samples // args.rounds)
-    reference = Tally("reference (HF generate, paper)", 10, 10)
-    engines = [Tally("memx generate_shard (GPT-2 decoder)", per_round, args.batch_size),
-               Tally("memx generate_shard (HF module, static)", per_round, args.batch_size)]
+    reference = Tally("reference (HF generate, paper)", 10)
+    engines = [Tally("memx generate_shard (GPT-2 decoder)", args.batch_size),
+               Tally("memx generate_shard (HF module, static)", args.batch_size)]
     # Interleaved rounds: the machine is shared, so every engine must see the same load.
     for _ in range(args.rounds):
         r_s, r_t = run_reference(lm, 10, args.new_tokens)

@@ -14,6 +14,7 @@ from memx.generation import (
     shard_prompts, strategy_chooser,
 )
 from memx.generation import shard as shard_module
+from memx.generation.sampler import CACHES
 from memx.plan import ShardSpec, shard_seed
 
 GEN = GenerationConfig(samples_per_strategy=14, shard_size=7, batch_size=4, max_new_tokens=12)
@@ -117,13 +118,14 @@ def test_kv_cache_loop_matches_full_recompute(tiny_lm):
         torch.testing.assert_close(seen[step], fresh, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("strategy", ["temperature", "internet"])
-def test_static_and_dynamic_cache_give_the_same_rows(tiny_lm, corpus, strategy):
+@pytest.mark.parametrize("strategy", ["top_k", "temperature", "internet"])
+def test_every_decoder_gives_the_same_rows(tiny_lm, corpus, strategy):
+    """memx's GPT-2 decoder and the HF module with either cache."""
     spec = _spec(strategy, 3)
-    static, dynamic = (
-        pa.Table.from_batches(list(generate_shard(tiny_lm, spec, GEN, corpus, cache=kind))) for kind in ("static", "dynamic")
+    gpt2, static, dynamic = (
+        pa.Table.from_batches(list(generate_shard(tiny_lm, spec, GEN, corpus, cache=kind))) for kind in CACHES
     )
-    assert static.equals(dynamic)
+    assert gpt2.equals(static) and static.equals(dynamic)
 
 
 def test_cuda_oom_halves_the_batch_and_keeps_the_rows(tiny_lm, corpus, monkeypatch):
