@@ -1,54 +1,89 @@
-"""Every input a run reads, checked before anything is written: model directories, the
-`internet` prompt corpus, the `prefix` document source and the verification index.
+"""Every input a run reads, resolved once and checked before anything is written: model
+directories, the `internet` prompt corpus, the `prefix` document source and the
+verification index.
+
+`Inputs` is how a run opens them: local paths directly, s3:// through one Storage per
+bucket, built the first time the bucket is read and kept for the rest of the process
+(an index is opened once too). A command makes one with its `Run`; an actor rebuilds it
+once from the Run's wire form, so no file opened costs a new S3 client.
 
 A bad path must be exit 2 at once, naming the field, not a config.json written and
 actors restarting until their budget runs out minutes later. Local paths are checked only
 when the run uses this machine's own Ray (`local_paths=True`): a named cluster's nodes
 may mount paths this machine lacks, and there the actors' bounded restarts report the
-reason instead. S3 inputs are checked everywhere. Also the one way inputs are opened
-(`open_input`, `open_index`), on S3 with the run's storage settings. It knows no Ray and
-runs nothing.
+reason instead. S3 inputs are checked everywhere. It knows no Ray and runs nothing.
 """
 
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from memx.config import Config
 from memx.errors import ConfigError
+from memx.storage import Storage
+
+if TYPE_CHECKING:
+    from memx.index import CorpusIndex
+    from memx.runstate import Run
 
 
-def _input_storage(config: Config, uri: str):
-    """Storage rooted at an s3:// input, with the config's endpoint and region."""
-    from memx.storage import Storage
+class Inputs:
+    """A run's inputs, resolved once: one Storage per s3:// bucket (the config's endpoint
+    and region), and each verification index opened once."""
 
-    return Storage(uri, config.storage.endpoint_url, config.storage.region)
+    def __init__(self, endpoint_url: str | None = None, region: str | None = None):
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._buckets: dict[str, Storage] = {}
+        self._indexes: dict[str, CorpusIndex] = {}
 
+    @classmethod
+    def of(cls, config: Config) -> "Inputs":
+        return cls(config.storage.endpoint_url, config.storage.region)
 
-def open_input(config: Config):
-    """`open(uri)` for input files: local paths directly, s3:// through the run's storage settings."""
+    def to_wire(self) -> dict:
+        """Plain JSON for an actor: the storage settings, never credentials nor open clients."""
+        return {"endpoint_url": self.endpoint_url, "region": self.region}
 
-    def opener(uri: str) -> BinaryIO:
+    @classmethod
+    def from_wire(cls, wire: dict) -> "Inputs":
+        return cls(wire["endpoint_url"], wire["region"])
+
+    def _locate(self, uri: str) -> tuple[Storage, str]:
+        """(the bucket's Storage, the key inside it) of an s3:// URI."""
+        bucket, _, key = uri[len("s3://"):].partition("/")
+        if bucket not in self._buckets:
+            self._buckets[bucket] = Storage(f"s3://{bucket}", self.endpoint_url, self.region)
+        return self._buckets[bucket], key.strip("/")
+
+    def open(self, uri: str) -> BinaryIO:
+        """`open(uri, "rb")` for an input file, local or s3:// (seekable)."""
         if uri.startswith("s3://"):
-            parent, _, name = uri.rpartition("/")
-            return _input_storage(config, parent).open_input_file(name)
+            storage, key = self._locate(uri)
+            return storage.open_input_file(key)
         return open(uri, "rb")
 
-    return opener
+    def list_files(self, uri: str) -> list[str]:
+        """The files under an s3:// prefix (sorted URIs), for sources given as a prefix."""
+        storage, key = self._locate(uri)
+        return [storage.uri(found) for found in storage.list(key)]
+
+    def size(self, uri: str) -> int | None:
+        """An s3:// object's size, None when there is none."""
+        storage, key = self._locate(uri)
+        return storage.size(key)
+
+    def index(self, uri: str) -> "CorpusIndex":
+        """The CorpusIndex at `uri` (local, or an s3:// one synced once into the machine's cache)."""
+        if uri not in self._indexes:
+            from memx.index import CorpusIndex
+
+            self._indexes[uri] = CorpusIndex(local_index_dir(uri, self))
+        return self._indexes[uri]
 
 
-def list_input_files(config: Config):
-    """Files under an s3:// prefix (sorted URIs), for sources given as a prefix."""
-
-    def lister(uri: str) -> list[str]:
-        storage = _input_storage(config, uri)
-        return [storage.uri(key) for key in storage.list("")]
-
-    return lister
-
-
-def local_index_dir(uri: str, config: Config) -> str:
+def local_index_dir(uri: str, inputs: Inputs) -> str:
     """infini-gram reads local files: an s3:// index is synced once into a local cache that
     every process of the machine shares (memory-mapped, so the OS keeps one copy in RAM)."""
     if not uri.startswith("s3://"):
@@ -59,22 +94,19 @@ def local_index_dir(uri: str, config: Config) -> str:
 
     cache = os.path.join(os.environ.get("MEMX_CACHE", os.path.expanduser("~/.cache/memx")), "index",
                          uri[len("s3://"):].replace("/", "_"))
-    return sync_to_local(uri, cache, config.storage.endpoint_url, config.storage.region)
+    return sync_to_local(uri, cache, inputs.endpoint_url, inputs.region)
 
 
-def open_index(config: Config):
-    """The run's CorpusIndex, from a local directory or a synced copy of an s3:// one."""
-    from memx.index import CorpusIndex
-
-    if config.verify is None:
+def open_index(run: "Run") -> "CorpusIndex":
+    """The run's verification index, opened once per process by the run's Inputs."""
+    if run.config.verify is None:
         raise ConfigError("verify: the config has no `verify` section (index, min_match_tokens)")
-    return CorpusIndex(local_index_dir(config.verify.index, config))
+    return run.inputs.index(run.config.verify.index)
 
 
-def _file_problem(field: str, uri: str, config: Config, local_paths: bool) -> str | None:
+def _file_problem(field: str, uri: str, inputs: Inputs, local_paths: bool) -> str | None:
     if uri.startswith("s3://"):
-        parent, _, name = uri.rpartition("/")
-        size = _input_storage(config, parent).size(name)
+        size = inputs.size(uri)
         return None if size else f"{field}: {uri} {'is empty' if size == 0 else 'does not exist'}"
     if not local_paths:
         return None
@@ -83,14 +115,14 @@ def _file_problem(field: str, uri: str, config: Config, local_paths: bool) -> st
     return None if os.path.getsize(uri) else f"{field}: {uri} is empty"
 
 
-def _index_problem(config: Config, local_paths: bool) -> str | None:
-    uri = config.verify.index
+def _index_problem(run: "Run", local_paths: bool) -> str | None:
+    uri = run.config.verify.index
     if uri.startswith("s3://"):
-        return _file_problem("verify.index", f"{uri.rstrip('/')}/index.json", config, local_paths)
+        return _file_problem("verify.index", f"{uri.rstrip('/')}/index.json", run.inputs, local_paths)
     if not local_paths:
         return None
     try:
-        open_index(config)  # reads index.json, checks its format, maps the shards: milliseconds
+        open_index(run)  # reads index.json, checks its format, maps the shards: milliseconds
     except ConfigError as error:
         return str(error)
     except (OSError, ValueError) as error:
@@ -98,7 +130,7 @@ def _index_problem(config: Config, local_paths: bool) -> str | None:
     return None
 
 
-def _prefix_problem(config: Config, local_paths: bool) -> str | None:
+def _prefix_problem(config: Config, inputs: Inputs, local_paths: bool) -> str | None:
     from transformers import AutoConfig, AutoTokenizer
 
     from memx.generation.prefix import check_prefix_source, prefix_context_problem
@@ -115,14 +147,14 @@ def _prefix_problem(config: Config, local_paths: bool) -> str | None:
     problem = prefix_context_problem(prefix.prefix_tokens, prefix.suffix_tokens, positions)
     if problem:
         return problem
-    return check_prefix_source(prefix.source, open_input(config), tokenizer, prefix.sequence_tokens,
-                               list_input_files(config))
+    return check_prefix_source(prefix.source, inputs.open, tokenizer, prefix.sequence_tokens, inputs.list_files)
 
 
-def check_inputs(config: Config, local_paths: bool = True) -> None:
+def check_inputs(run: "Run", local_paths: bool = True) -> None:
     """Raise ConfigError (exit 2) naming the first input that cannot be read."""
     from memx.models import local_model_problem
 
+    config = run.config
     if local_paths:
         models = [("target.model", config.target.model)]
         models += [(f"references.{ref.name}.model", ref.model) for ref in config.references]
@@ -133,11 +165,11 @@ def check_inputs(config: Config, local_paths: bool = True) -> None:
     gen = config.generation
     problems = []
     if "internet" in gen.strategies:
-        problems.append(_file_problem("generation.internet.prompts", gen.internet.prompts, config, local_paths))
+        problems.append(_file_problem("generation.internet.prompts", gen.internet.prompts, run.inputs, local_paths))
     if config.verify is not None:
-        problems.append(_index_problem(config, local_paths))
+        problems.append(_index_problem(run, local_paths))
     if "prefix" in gen.strategies:
-        problems.append(_prefix_problem(config, local_paths))
+        problems.append(_prefix_problem(config, run.inputs, local_paths))
     for problem in problems:
         if problem:
             raise ConfigError(problem)

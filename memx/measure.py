@@ -67,7 +67,7 @@ def verify_stage(run: Run) -> pa.Table:
     from memx.verify import verify_candidate_tokens
 
     config = run.config
-    index = open_index(config)
+    index = open_index(run)
     candidates = read_table(run.storage, CANDIDATES_KEY)
     tokens = candidate_tokens(run, list(dict.fromkeys(candidates.column("sample_id").to_pylist())))
     verified = verify_candidate_tokens(candidates, tokens, target_token_bytes(config), index,

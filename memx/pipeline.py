@@ -43,7 +43,7 @@ def reduce_stage(run: Run) -> pa.Table:
     from memx.reduce import run_reduce
 
     storage, config = run.storage, run.config
-    statuses = run_status(storage, config, verify_checksums=False)
+    statuses = run_status(run, verify_checksums=False)
     missing = sum(len(s.todo) for s in statuses.values())
     if missing:
         if not storage.exists(CONFIG_KEY):  # never started: there is nothing to resume yet
@@ -86,7 +86,7 @@ def scatter_sample(run: Run, candidate_ids: set[str] = frozenset(),
 
 def run_stats(run: Run) -> dict:
     stats = {}
-    for stage, status in run_status(run.storage, run.config, verify_checksums=False).items():
+    for stage, status in run_status(run, verify_checksums=False).items():
         stats[stage] = {"shards": len(status.committed), "planned": status.planned, "samples": status.samples,
                         "seconds": round(status.busy_seconds, 2),
                         "samples_per_s": round(status.samples_per_second, 3)}

@@ -1,8 +1,9 @@
 """A run: where it lives, what it plans (config.json), and the resume rule.
 
 A `Run` pairs the run's storage, resolved once where a command starts from the URI the
-user named, with the config saved in it. Everything downstream (stages, actors, status,
-report) receives the Run and never rebuilds a location from `output`/`run_id`: those two
+user named, with the config saved in it and the run's `Inputs` (one storage per input
+bucket, built once). Everything downstream (stages, actors, status, report) receives the
+Run and never rebuilds a location from `output`/`run_id` nor an input's storage: those two
 fields only say where `memx run CONFIG` creates a run, so a run copied or synced
 elsewhere works in place and `resume` of a copy finishes the copy.
 
@@ -17,11 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from memx.config import Config, parse_config
 from memx.errors import ConfigError
+from memx.inputs import Inputs
 from memx.storage import Storage
 
 CONFIG_KEY = "config.json"
@@ -54,8 +56,9 @@ def load_saved_config(storage: Storage) -> Config | None:
     return parse_config(json.loads(storage.read_bytes(CONFIG_KEY)), source=storage.uri(CONFIG_KEY))
 
 
-def start_run(storage: Storage, config: Config) -> Config:
+def start_run(run: "Run") -> Config:
     """Save config.json on first start; on a later start refuse a changed plan. Returns the config to use."""
+    storage, config = run.storage, run.config
     new = config.model_dump(mode="json")
     if not storage.exists(CONFIG_KEY):
         payload = json.dumps(new, indent=2, sort_keys=True).encode()
@@ -78,10 +81,17 @@ def start_run(storage: Storage, config: Config) -> Config:
 
 @dataclass(frozen=True)
 class Run:
-    """A run's storage (its root is the run) and its config (the plan)."""
+    """A run's storage (its root is the run), its config (the plan) and its inputs, each
+    resolved once by the command that opened the run (inputs default to the config's
+    storage settings)."""
 
     storage: Storage
     config: Config
+    inputs: Inputs = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.inputs is None:
+            object.__setattr__(self, "inputs", Inputs.of(self.config))
 
     @property
     def uri(self) -> str:
@@ -90,11 +100,13 @@ class Run:
     def to_wire(self) -> dict:
         """What an actor needs to open the same run: plain JSON, no credentials."""
         return {"root": self.storage.root, "endpoint_url": self.storage.endpoint_url,
-                "region": self.storage.region, "config": self.config.model_dump(mode="json")}
+                "region": self.storage.region, "config": self.config.model_dump(mode="json"),
+                "inputs": self.inputs.to_wire()}
 
     @classmethod
     def from_wire(cls, wire: dict) -> "Run":
-        return cls(Storage(wire["root"], wire["endpoint_url"], wire["region"]), parse_config(wire["config"]))
+        return cls(Storage(wire["root"], wire["endpoint_url"], wire["region"]), parse_config(wire["config"]),
+                   Inputs.from_wire(wire["inputs"]))
 
 
 def new_run(config: Config) -> Run:

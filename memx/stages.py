@@ -64,20 +64,19 @@ class GenerateRunner(_Runner):
         super().__init__(run, device, num_threads)
         config = run.config
         from memx.generation import load_prompt_corpus
-        from memx.inputs import open_input
         from memx.models import load_causal_lm
 
         self.lm = load_causal_lm(config.target.model, config.target.dtype, device)
         self.prompts = self.documents = None
         if "internet" in config.generation.strategies:
-            self.prompts = load_prompt_corpus(config.generation.internet.prompts, open_input=open_input(config))
+            self.prompts = load_prompt_corpus(config.generation.internet.prompts, open_input=run.inputs.open)
         if "prefix" in config.generation.strategies:
             from memx.generation import DocumentSource
-            from memx.inputs import list_input_files
 
-            # one scan per actor: document offsets only (8 bytes a document), never the text
-            self.documents = DocumentSource.scan(config.generation.prefix.source, open_input(config),
-                                                 list_input_files(config))
+            # one scan per actor: document offsets only (8 bytes a document), never the text;
+            # every later read opens its files through the same Inputs (no new S3 client)
+            self.documents = DocumentSource.scan(config.generation.prefix.source, run.inputs.open,
+                                                 run.inputs.list_files)
 
     def run(self, spec: ShardSpec) -> dict:
         done = self.already_committed(spec)
@@ -116,7 +115,7 @@ class ScoreRunner(_Runner):
             from memx.scoring.extraction import SequenceCounter
 
             # how often each whole prefix + suffix occurs in the corpus (SPEC §7 sequence_count)
-            self.sequence_counter = SequenceCounter(self.target.tokenizer, open_index(config))
+            self.sequence_counter = SequenceCounter(self.target.tokenizer, open_index(run))
 
     def score_table(self, spec: ShardSpec):
         """The score rows of one committed sample shard (not written anywhere)."""
@@ -146,7 +145,7 @@ class VerifyRunner(_Runner):
         from memx.inputs import open_index
         from memx.measure import target_token_bytes
 
-        self.index = open_index(run.config)
+        self.index = open_index(run)
         self.token_bytes = target_token_bytes(run.config)
 
     def verified_table(self, spec: ShardSpec):

@@ -10,10 +10,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from memx.config import Config
 from memx.plan import ShardSpec, plan_stage, stages_of
+from memx.runstate import Run
 from memx.shards import FAILURE_ROOT, checksum_ok, committed_manifests
-from memx.storage import Storage
 
 
 @dataclass
@@ -49,9 +48,10 @@ class StageStatus:
         return remaining / rate if rate > 0 and remaining > 0 else (0.0 if remaining <= 0 else None)
 
 
-def stage_status(storage: Storage, config: Config, stage: str, verify_checksums: bool = True,
+def stage_status(run: Run, stage: str, verify_checksums: bool = True,
                  specs: list[ShardSpec] | None = None) -> StageStatus:
-    specs = specs if specs is not None else plan_stage(config, stage)
+    storage = run.storage
+    specs = specs if specs is not None else plan_stage(run.config, stage)
     manifests = committed_manifests(storage, stage)
     failed_keys = set(storage.list(f"{FAILURE_ROOT}/{stage}", suffix=".json"))
     status = StageStatus(stage, planned=len(specs), planned_samples=sum(s.size for s in specs))
@@ -79,5 +79,5 @@ def stage_status(storage: Storage, config: Config, stage: str, verify_checksums:
     return status
 
 
-def run_status(storage: Storage, config: Config, verify_checksums: bool = True) -> dict[str, StageStatus]:
-    return {stage: stage_status(storage, config, stage, verify_checksums) for stage in stages_of(config)}
+def run_status(run: Run, verify_checksums: bool = True) -> dict[str, StageStatus]:
+    return {stage: stage_status(run, stage, verify_checksums) for stage in stages_of(run.config)}

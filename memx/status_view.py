@@ -26,7 +26,7 @@ def _duration(seconds: float | None) -> str:
 
 def status_record(run: Run, verify_checksums: bool = True) -> dict:
     """The same facts as the table, for scripts (`memx status --json`)."""
-    statuses = run_status(run.storage, run.config, verify_checksums)
+    statuses = run_status(run, verify_checksums)
     stages = {stage: {"planned": s.planned, "committed": len(s.committed), "missing": [x.key for x in s.missing],
                       "corrupt": [x.key for x in s.corrupt], "failed": [x.key for x in s.failed],
                       "samples": s.samples, "samples_per_second": round(s.samples_per_second, 3),
@@ -51,7 +51,7 @@ def plain_table(title: str, rows: list[list[str]], headers: tuple[str, ...] = CO
 
 
 def print_status(run: Run, console: Console, verify_checksums: bool = True) -> None:
-    statuses = run_status(run.storage, run.config, verify_checksums)
+    statuses = run_status(run, verify_checksums)
     rows = [_cells(stage, status) for stage, status in statuses.items()]
     if console.is_terminal:
         table = Table(title=run.uri)

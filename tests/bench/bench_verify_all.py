@@ -156,7 +156,7 @@ def write_run(root: Path, index_dir: Path, tokenizer, samples: list, shards: int
         "scoring": {"metrics": ["perplexity"]},
         "verify": {"index": str(index_dir), "min_match_tokens": MIN_MATCH, "scope": "all"}})
     run = new_run(config)
-    start_run(run.storage, config)
+    start_run(run)
     for spec in plan_stage(config, "samples"):
         ids = samples[spec.start:spec.start + spec.size]
         n = len(ids)
@@ -186,7 +186,7 @@ def verify_round(run, workers: int, planted: list) -> dict:
                         show_progress=False)["verified"]
     wall = time.perf_counter() - started
     assert not result.failed and len(result.done) == len(specs), result.failed
-    status = stage_status(run.storage, run.config, "verified", verify_checksums=False)
+    status = stage_status(run, "verified", verify_checksums=False)
     samples = sum(spec.size for spec in specs)
     steady = status.last_commit - status.first_commit
     merged: dict = {}

@@ -52,13 +52,13 @@ def test_generate_then_restart_redoes_only_missing_and_corrupt(config):
     for spec in (specs[1], specs[4]):
         storage.delete(manifest_key(spec))
     storage.write_bytes(data_key(altered), storage.read_bytes(data_key(altered))[:-7])
-    status = stage_status(storage, config, "samples")
+    status = stage_status(new_run(config), "samples")
     assert {s.key for s in status.missing} == {specs[1].key, specs[4].key}
     assert [s.key for s in status.corrupt] == [altered.key]
 
     again = run_shard_stages(new_run(config), stages=("samples",), show_progress=False)
     assert sorted(again["samples"].done) == sorted([specs[1].key, specs[4].key, altered.key])
-    assert stage_status(storage, config, "samples").todo == []
+    assert stage_status(new_run(config), "samples").todo == []
     second = _all_samples(storage, config)
     for key in first:
         assert second[key].equals(first[key]), f"{key} differs after being redone"

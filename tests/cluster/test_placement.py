@@ -77,4 +77,4 @@ def test_on_gpus_verification_overlaps_generation_and_scoring_on_a_spare_cpu(gpu
     # one run_stages call for all three: they share its elapsed time
     assert results["verified"].seconds == results["samples"].seconds == results["scores"].seconds
     for stage in ("samples", "scores", "verified"):
-        assert len(results[stage].done) == 4 and stage_status(run.storage, run.config, stage).todo == []
+        assert len(results[stage].done) == 4 and stage_status(run, stage).todo == []

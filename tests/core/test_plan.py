@@ -47,23 +47,21 @@ def test_shard_seed_depends_only_on_run_seed_and_name():
     ({"samples_per_strategy": 3000}, "generation.samples_per_strategy"),
 ])
 def test_resume_refuses_a_changed_plan(tmp_path, change, field):
-    storage = new_run(make(tmp_path)).storage
-    start_run(storage, make(tmp_path))
+    start_run(new_run(make(tmp_path)))
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
-        start_run(storage, make(tmp_path, **change))
+        start_run(new_run(make(tmp_path, **change)))
 
 
 def test_resume_refuses_a_changed_model(tmp_path):
     config = make(tmp_path)
-    start_run(new_run(config).storage, config)
+    start_run(new_run(config))
     other = parse_config({**config.model_dump(mode="json"), "target": {"model": "other-model"}})
     with pytest.raises(ConfigError, match=r"target\.model"):
-        start_run(new_run(other).storage, other)
+        start_run(new_run(other))
 
 
 def test_batch_size_may_change_and_is_recorded(tmp_path):
     config = make(tmp_path)
-    storage = new_run(config).storage
-    start_run(storage, config)
-    start_run(storage, make(tmp_path, batch_size=8))
+    start_run(new_run(config))
+    start_run(new_run(make(tmp_path, batch_size=8)))
     assert json.loads(Storage(config.run_uri).read_bytes("config.json"))["generation"]["batch_size"] == 8

@@ -107,8 +107,9 @@ def test_credentials_never_reach_config_json(s3_server, tmp_path):
     config = parse_config({"run_id": "creds", "output": f"s3://{s3_server.bucket}/c",
                            "storage": {"endpoint_url": s3_server.endpoint}, "target": {"model": "gpt2"},
                            "generation": {"strategies": ["top_k"]}, "scoring": {"metrics": ["perplexity"]}})
-    storage = new_run(config).storage
-    start_run(storage, config)
+    run = new_run(config)
+    start_run(run)
+    storage = run.storage
     saved = storage.read_bytes("config.json").decode()
     assert s3_server.env["AWS_SECRET_ACCESS_KEY"] not in saved
     assert s3_server.env["AWS_ACCESS_KEY_ID"] not in saved
