@@ -1,26 +1,24 @@
-"""The `memx` command line (SPEC §2): argument parsing and exit codes, nothing else.
+"""The `memx` command line (SPEC §2): argument parsing and printing, nothing else.
 
-Each verb loads its input, calls one function of the library or of `jobs/`, and prints the
-outcome. It is the one module of memx/ that calls into jobs/ (the face of the Ray jobs);
-the rest of the library never does. A verb on an existing RUN opens the run where the
-user points (`memx.runstate.open_run`), never where its config.json says it was made.
-Exit 0 on success, 2 on bad input (one line naming the field), 1 on a runtime
-failure (with what to do next). Heavy imports (torch, Ray) happen inside the verbs so
-`memx --help` and config errors answer instantly.
+It sits above the library and the Ray jobs (the composition root): each verb loads its
+input, calls one function of memx/ or of jobs/, and prints the outcome; memx/ never calls
+back up here. A verb on an existing RUN opens the run where the user points
+(`memx.runstate.open_run`), never where its config.json says it was made. Exit codes come
+from jobs.exits (0 success, 2 bad input, 1 runtime failure). Heavy imports (torch, Ray)
+happen inside the verbs so `memx --help` and config errors answer instantly.
 """
 
 from __future__ import annotations
 
 import json
-
-import logging
 import sys
 from typing import List, Optional
 
 import typer
 from rich.console import Console
 
-from memx.errors import ConfigError, MemxError
+from jobs.exits import exit_code_of
+from memx.errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="memx: find the training data a language model has memorized (Carlini et al. 2021), at scale.")
@@ -76,10 +74,10 @@ def run(config: str = typer.Argument(..., help="YAML config (SPEC §3).")):
 
 def _stage(config: str, stages: tuple[str, ...]) -> None:
     from jobs.common import start_and_run
+    from jobs.run import log_stage_results
 
     results = start_and_run(_new_run(config), stages)
-    for stage, result in results.items():
-        out.print(f"{stage}: {len(result.done)} shards, {result.rows} rows in {result.seconds:.1f}s")
+    log_stage_results(results, out.print)
     if not results:
         out.print("nothing to do: every shard is committed")
 
@@ -109,16 +107,9 @@ def reduce(config: str = typer.Argument(..., help="YAML config.")):
 def verify(config: str = typer.Argument(..., help="YAML config with a `verify` section.")):
     """Check each candidate against the training-corpus index (with `scope: all`, every sample
     first, then memorization.json); set match_tokens, memorized, category."""
-    from memx.measure import memorization_stage, verify_stage
+    from jobs.run import verify_run
 
-    handle = _new_run(config)
-    if handle.config.verify is not None and handle.config.verify.scope == "all":
-        _stage(config, ("verified",))  # every sample, on the cluster, before the summary
-    table = verify_stage(handle)
-    out.print(f"verified {table.num_rows} candidate rows, {sum(table.column('memorized').to_pylist())} memorized")
-    if handle.config.verify.scope == "all":
-        memorization_stage(handle)
-        out.print(f"memorization.json: {handle.storage.uri('memorization.json')}", soft_wrap=True)
+    verify_run(_new_run(config), log=lambda line: out.print(line, soft_wrap=True))
 
 
 @app.command()
@@ -243,25 +234,7 @@ def lab_audit(lab: str = typer.Argument(..., help="A lab directory.")):
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        app(args=argv, prog_name="memx", standalone_mode=False)
-    except MemxError as error:
-        print(f"memx: error: {error}", file=sys.stderr)
-        return error.exit_code
-    except typer.Exit as done:
-        return done.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        print("memx: interrupted; `memx resume RUN` continues where this stopped", file=sys.stderr)
-        return 130
-    except Exception as error:  # click usage errors carry their own exit code (2)
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            return error.exit_code
-        raise
-    return 0
+    return exit_code_of(lambda: app(args=argv, prog_name="memx", standalone_mode=False))
 
 
 if __name__ == "__main__":

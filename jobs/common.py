@@ -17,7 +17,7 @@ import ray
 from cluster.actors import Placement, cluster_resources, plan_placement
 from cluster.pool import StageResult, StageWork, run_stages
 from memx.config import Config
-from memx.errors import MemxError, MemxFailure
+from memx.errors import MemxFailure
 from memx.inputs import check_inputs
 from memx.plan import stages_of
 from memx.runstate import Run, start_run
@@ -85,7 +85,7 @@ def run_shard_stages(run: Run, stages: tuple[str, ...] | None = None,
     """
     storage, config = run.storage, run.config
     stages = tuple(s for s in (stages or stages_of(config)) if s in stages_of(config))
-    statuses = {stage: stage_status(storage, config, stage) for stage in stages_of(config)}
+    statuses = {stage: stage_status(run, stage) for stage in stages_of(config)}
     for status in statuses.values():
         for spec in status.corrupt:  # a corrupt shard is redone: its manifest must go first
             log.warning("%s is corrupt (checksum mismatch); redoing it", spec.key)
@@ -130,8 +130,8 @@ def start_and_run(run: Run, stages: tuple[str, ...] | None = None,
                   show_progress: bool = True) -> dict[str, StageResult]:
     """Every entrypoint's way in: refuse missing local models before anything is written,
     save or check config.json, then run what is missing of `stages` on Ray."""
-    check_inputs(run.config, local_paths=not os.environ.get("RAY_ADDRESS"))
-    start_run(run.storage, run.config)
+    check_inputs(run, local_paths=not os.environ.get("RAY_ADDRESS"))
+    start_run(run)
     started_here = connect()
     try:
         return run_shard_stages(run, stages, show_progress=show_progress)
@@ -141,21 +141,20 @@ def start_and_run(run: Run, stages: tuple[str, ...] | None = None,
 
 def job_main(argv: list[str] | None, description: str, work: Callable[[Run], object]) -> int:
     """A `python -m jobs.X CONFIG` entrypoint (what a Ray job runs): the run at the config's
-    `{output}/{run_id}`, `work` on it, and memx's exit codes (2 bad input, 1 runtime failure)."""
+    `{output}/{run_id}`, `work` on it, and memx's exit codes (jobs.exits)."""
     import argparse
 
+    from jobs.exits import exit_code_of
     from memx.config import load_config
     from memx.runstate import new_run
 
     parser = argparse.ArgumentParser(description=description.strip().splitlines()[0])
     parser.add_argument("config", help="YAML config (SPEC §3)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
+
+    def job() -> None:
         run = new_run(load_config(args.config))
         work(run)
-    except MemxError as error:
-        print(f"memx: error: {error}", file=sys.stderr)
-        return error.exit_code
-    print(f"done: {run.uri}")
-    return 0
+        print(f"done: {run.uri}")
+
+    return exit_code_of(job)

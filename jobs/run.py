@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Callable
 
+import pyarrow as pa
+
+from memx.measure import MEMORIZATION_KEY
 from memx.runstate import Run
 
 
 def finished(run: Run) -> bool:
     """True when every shard is committed and every result object of the run is written."""
-    from memx.measure import DISCOVERABLE_KEY, MEMORIZATION_KEY
+    from memx.measure import DISCOVERABLE_KEY
     from memx.pipeline import CANDIDATES_KEY, REPORT_KEY, read_table
     from memx.status import run_status
 
     storage, config = run.storage, run.config
-    if any(s.todo for s in run_status(storage, config).values()):
+    if any(s.todo for s in run_status(run).values()):
         return False
     if not (storage.exists(CANDIDATES_KEY) and storage.exists(REPORT_KEY)):
         return False
@@ -33,35 +37,54 @@ def finished(run: Run) -> bool:
     return config.verify is None or "memorized" in read_table(storage, CANDIDATES_KEY).column_names
 
 
+def log_stage_results(results: dict, log: Callable[[str], object]) -> None:
+    """One line per sharded stage that ran: shards, rows, seconds (and actor restarts)."""
+    for stage, result in results.items():
+        log(f"{stage}: {len(result.done)} shards, {result.rows} rows in {result.seconds:.1f}s"
+            + (f", {result.actor_restarts} actor restarts" if result.actor_restarts else ""))
+
+
+def verify_run(run: Run, log: Callable[[str], object] = print, shards_done: bool = False) -> pa.Table:
+    """The verify sequence, the one place it is written: with `scope: all` every sample's
+    verified shard first (on Ray, unless `shards_done`: the pipeline ran them beside
+    generation), then the candidates against the index, then memorization.json."""
+    from jobs.common import start_and_run
+    from memx.measure import memorization_stage, verify_stage
+
+    every_sample = run.config.verify is not None and run.config.verify.scope == "all"
+    if every_sample and not shards_done:
+        log_stage_results(start_and_run(run, ("verified",)), log)
+    candidates = verify_stage(run)
+    log(f"verify: {candidates.num_rows} candidate rows, {sum(candidates.column('memorized').to_pylist())} memorized")
+    if every_sample:
+        memorization = memorization_stage(run)
+        memorized = sum(s["memorized"] for s in memorization["strategies"].values())
+        total = sum(s["samples"] for s in memorization["strategies"].values())
+        log(f"memorization: {memorized} of {total} samples hold a memorized span "
+            f"({run.storage.uri(MEMORIZATION_KEY)})")
+    return candidates
+
+
 def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool = True,
                  report_extra: list[str] | None = None) -> dict:
     """Every stage of the run; `report_extra`: HTML sections the report adds (the demo's lab audit)."""
     from jobs.common import start_and_run
-    from memx.measure import discoverable_stage, memorization_stage, verify_stage
+    from memx.measure import discoverable_stage
     from memx.pipeline import reduce_stage, report_stage
 
     timings = {}
     started = time.time()
     results = start_and_run(run, show_progress=show_progress)
     timings["generate+score"] = time.time() - started
-    for stage, result in results.items():
-        log(f"{stage}: {len(result.done)} shards, {result.rows} rows in {result.seconds:.1f}s"
-            + (f", {result.actor_restarts} actor restarts" if result.actor_restarts else ""))
+    log_stage_results(results, log)
     started = time.time()
     candidates = reduce_stage(run)
     timings["reduce"] = time.time() - started
     log(f"reduce: {candidates.num_rows} candidate rows")
     if run.config.verify is not None:
         started = time.time()
-        candidates = verify_stage(run)
+        verify_run(run, log, shards_done=True)
         timings["verify"] = time.time() - started
-        log(f"verify: {sum(candidates.column('memorized').to_pylist())} memorized candidate rows")
-        if run.config.verify.scope == "all":
-            memorization = memorization_stage(run)
-            timings["verify"] = time.time() - started
-            memorized = sum(s["memorized"] for s in memorization["strategies"].values())
-            total = sum(s["samples"] for s in memorization["strategies"].values())
-            log(f"memorization: {memorized} of {total} samples hold a memorized span (memorization.json)")
     if "prefix" in run.config.generation.strategies:
         discoverable = discoverable_stage(run)["strategies"]["prefix"]
         log(f"discoverable: {discoverable['exact']} of {discoverable['rows']} prefix continuations equal the "

@@ -70,14 +70,14 @@ def main() -> None:
             shards = 600 if workers == 8 else 75 * workers
             config = parse_config(config_dict(os.path.join(root, f"w{workers}"), shards, args.tokens, 250))
             specs = plan_stage(config, "samples")
-            start_run(new_run(config).storage, config)
+            start_run(new_run(config))
             work = StageWork("samples", specs, Placement(workers, 1.0, 0.5, 1), runner="tests.bench.standin:FixedRateRunner")
             started = time.perf_counter()
             result = run_stages(new_run(config), [work], show_progress=False)["samples"]
             wall = time.perf_counter() - started
             assert len(result.done) == shards and result.rows == shards * 1000
             ideal = shards * args.shard_seconds / workers
-            status = stage_status(new_run(config).storage, config, "samples", verify_checksums=False)
+            status = stage_status(new_run(config), "samples", verify_checksums=False)
             steady = status.last_commit - status.first_commit  # from the first shard's start: no actor start-up
             rows.append((workers, shards, wall, steady, ideal, result.rows / steady))
             print(f"workers={workers} shards={shards} wall={wall:.1f}s steady={steady:.1f}s ideal={ideal:.1f}s",
@@ -91,20 +91,20 @@ def main() -> None:
         for spec in lost:
             storage.delete(manifest_key(spec))
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "memx.cli", "status", os.path.join(big, "scale")],
+        proc = subprocess.run([sys.executable, "-m", "jobs.cli", "status", os.path.join(big, "scale")],
                               capture_output=True, text=True)
         status_seconds = time.perf_counter() - started
         assert proc.returncode == 0, proc.stderr
         join_cluster()
         started = time.perf_counter()
-        todo = stage_status(storage, big_config, "samples").todo
+        todo = stage_status(new_run(big_config), "samples").todo
         scan_seconds = time.perf_counter() - started
         assert sorted(s.key for s in todo) == sorted(s.key for s in lost)
         work = StageWork("samples", todo, Placement(8, 1.0, 0.5, 1), runner="tests.bench.standin:FixedRateRunner")
         result = run_stages(new_run(big_config), [work], show_progress=False)["samples"]
         resume_seconds = time.perf_counter() - started
         assert len(result.done) == len(lost)
-        final = stage_status(storage, big_config, "samples")
+        final = stage_status(new_run(big_config), "samples")
         assert len(final.committed) == 600 and final.samples == 600_000
     finally:
         if ray.is_initialized():

@@ -98,7 +98,7 @@ def test_sigkill_of_a_generation_actor_mid_shard(two_node_cluster, tmp_path, tin
     storage = new_run(config).storage
     ids = _sample_ids(storage, config)
     assert len(ids) == len(set(ids)) == 32, "every planned sample_id exactly once"
-    assert stage_status(storage, config, "samples").todo == []
+    assert stage_status(new_run(config), "samples").todo == []
     # Every shard, the redone one included, equals a clean single-process generation of its spec.
     clean = GenerateRunner(new_run(parse_config({**raw, "output": str(tmp_path / "clean")})), device="cpu", num_threads=1)
     for spec in plan_stage(config, "samples"):
@@ -115,12 +115,12 @@ def test_s3_stopped_mid_run_fails_clearly_then_resume_completes(two_node_cluster
         path = tmp_path / "memx.yaml"
         path.write_text(yaml.safe_dump(raw))
         env = {**os.environ, "RAY_ADDRESS": two_node_cluster.address, "MEMX_STORAGE_ATTEMPTS": "3"}
-        proc = subprocess.Popen([sys.executable, "-m", "memx.cli", "generate", str(path)], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "jobs.cli", "generate", str(path)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         config = parse_config(raw)
         storage = new_run(config).storage
         deadline = time.time() + 120
-        while time.time() < deadline and len(stage_status(storage, config, "samples", False).committed) < 2:
+        while time.time() < deadline and len(stage_status(new_run(config), "samples", False).committed) < 2:
             time.sleep(0.2)
         server.stop()
         _, stderr = proc.communicate(timeout=180)
@@ -130,12 +130,12 @@ def test_s3_stopped_mid_run_fails_clearly_then_resume_completes(two_node_cluster
         assert server.env["AWS_SECRET_ACCESS_KEY"] not in stderr
 
         server.start()
-        before = stage_status(storage, config, "samples")
+        before = stage_status(new_run(config), "samples")
         assert 0 < len(before.committed) < 12
-        proc = subprocess.run([sys.executable, "-m", "memx.cli", "generate", str(path)], env=env,
+        proc = subprocess.run([sys.executable, "-m", "jobs.cli", "generate", str(path)], env=env,
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr
-        after = stage_status(storage, config, "samples")
+        after = stage_status(new_run(config), "samples")
         assert after.todo == [] and len(after.committed) == 12
         ids = _sample_ids(storage, config)
         assert len(ids) == len(set(ids)) == 48
@@ -180,7 +180,7 @@ def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster
     config = parse_config(raw)
     storage = new_run(config).storage
     env = {**os.environ, "RAY_ADDRESS": two_node_cluster.address}
-    driver = subprocess.Popen([sys.executable, "-m", "memx.cli", "run", str(path)], env=env,
+    driver = subprocess.Popen([sys.executable, "-m", "jobs.cli", "run", str(path)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 180
     while time.time() < deadline and len(committed_manifests(storage, "samples")) < 3:
@@ -191,11 +191,11 @@ def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster
 
     before = {key: m["committed_at"] for key, m in committed_manifests(storage, "samples").items()}
     assert 3 <= len(before) < 16
-    status = subprocess.run([sys.executable, "-m", "memx.cli", "status", config.run_uri], env=env,
+    status = subprocess.run([sys.executable, "-m", "jobs.cli", "status", config.run_uri], env=env,
                             capture_output=True, text=True, timeout=120)
     assert status.returncode == 0, status.stderr
     assert "memx resume" in status.stdout
-    as_json = subprocess.run([sys.executable, "-m", "memx.cli", "status", config.run_uri, "--json"], env=env,
+    as_json = subprocess.run([sys.executable, "-m", "jobs.cli", "status", config.run_uri, "--json"], env=env,
                              capture_output=True, text=True, timeout=120)
     samples = json.loads(as_json.stdout)["stages"]["samples"]
     assert (samples["planned"], samples["committed"], len(samples["missing"])) == (16, len(before), 16 - len(before))
@@ -203,14 +203,14 @@ def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster
     # No RAY_ADDRESS for the resume, with the cluster still running on this machine: memx
     # starts a Ray of its own beside it (it once crashed there, joining that cluster).
     no_address = {key: value for key, value in env.items() if key != "RAY_ADDRESS"}
-    resumed = subprocess.run([sys.executable, "-m", "memx.cli", "resume", config.run_uri], env=no_address,
+    resumed = subprocess.run([sys.executable, "-m", "jobs.cli", "resume", config.run_uri], env=no_address,
                              capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     after = committed_manifests(storage, "samples")
     assert len(after) == 16
     regenerated = [key for key, m in after.items() if before.get(key) != m["committed_at"]]
     assert len(regenerated) == 16 - len(before), "resume redid only the missing shards"
-    again = subprocess.run([sys.executable, "-m", "memx.cli", "resume", config.run_uri], env=env,
+    again = subprocess.run([sys.executable, "-m", "jobs.cli", "resume", config.run_uri], env=env,
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "nothing to resume" in again.stdout
 
@@ -243,7 +243,7 @@ def test_sigkill_of_a_verify_actor_mid_shard_verifies_every_sample_once(two_node
     result = run_stages(run, [work], show_progress=False)["verified"]
     killer.join(timeout=5)
     assert killer.killed and result.actor_restarts >= 1
-    assert stage_status(run.storage, run.config, "verified").todo == []
+    assert stage_status(run, "verified").todo == []
     verified_ids = [sid for spec in specs for sid in read_shard(run.storage, spec, ["sample_id"]).column("sample_id").to_pylist()]
     assert sorted(verified_ids) == sorted(_sample_ids(run.storage, run.config)) and len(set(verified_ids)) == 96
     assert len(run.storage.list("_manifest/verified")) == len(specs) == 12

@@ -24,7 +24,7 @@ HEADERS = ("stage", "planned", "committed", "missing", "corrupt", "failed", "sam
 
 def memx(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {key: value for key, value in (env or os.environ).items() if key != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, "-m", "memx.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
 
 

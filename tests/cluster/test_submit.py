@@ -73,7 +73,7 @@ def test_submit_runs_the_config_to_the_end(ray_head, tmp_path, tiny_family):
     # the submitter holds the token but sets no mode: memx presents the token itself
     env = {key: value for key, value in os.environ.items() if key != "RAY_AUTH_MODE"}
     env["RAY_AUTH_TOKEN_PATH"] = str(tmp_path / "auth_token")
-    proc = subprocess.run([sys.executable, "-m", "memx.cli", "submit", str(path), "--address", ray_head, "--wait"],
+    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "submit", str(path), "--address", ray_head, "--wait"],
                           capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "job id: memx-submitted-" in proc.stdout

@@ -99,7 +99,7 @@ def test_bad_config_exits_2_naming_the_field(tmp_path, what, data, field):
     data = dict(data, output=str(out))
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data))
-    proc = subprocess.run([sys.executable, "-m", "memx.cli", "generate", str(path)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "generate", str(path)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -112,7 +112,7 @@ def test_bad_config_exits_2_naming_the_field(tmp_path, what, data, field):
 def test_malformed_yaml_exits_2(tmp_path, text):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "memx.cli", "run", str(path)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "run", str(path)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
@@ -135,7 +135,7 @@ def test_local_model_that_is_not_there_exits_2_before_writing(tmp_path, verb, fi
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(data))
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    proc = subprocess.run([sys.executable, "-m", "memx.cli", verb, str(path)], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "jobs.cli", verb, str(path)], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path, env=env)
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith(f"memx: error: {field}: ")

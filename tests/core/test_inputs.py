@@ -38,7 +38,7 @@ def _memx_run(tmp_path, config: dict) -> subprocess.CompletedProcess:
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, "-m", "memx.cli", "run", str(path)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "jobs.cli", "run", str(path)], capture_output=True, text=True,
                           timeout=120, env=env)
 
 

@@ -57,7 +57,7 @@ def _printed_table2(stdout: str, metrics: list[str]) -> dict[tuple[str, str], st
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    proc = subprocess.run([sys.executable, "-m", "memx.cli", "demo", "--preset", "tiny", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "demo", "--preset", "tiny", "--out", str(out)],
                           capture_output=True, text=True, timeout=900, env={**__import__("os").environ,
                                                                               "COLUMNS": "200"})
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -146,7 +146,7 @@ def test_candidate_text_and_score_belong_to_the_same_sample(demo_run):
 
 
 def _memx(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "memx.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_inspect_and_report_on_the_finished_run(demo_run, tmp_path):
@@ -186,10 +186,10 @@ def test_every_sample_is_verified_and_memorization_json_says_how_much(demo_run):
             assert set(per[strategy]["tpr_at_fpr"]) == {"0.01", "0.001"}
     assert "samples memorized" in stdout and "Which metric finds it" in stdout
     assert "WARNING" not in stdout
-    status = subprocess.run([sys.executable, "-m", "memx.cli", "status", str(run_dir)], capture_output=True,
+    status = subprocess.run([sys.executable, "-m", "jobs.cli", "status", str(run_dir)], capture_output=True,
                             text=True, timeout=120)
     assert re.search(r"^verified\s", status.stdout, re.M) and "every shard is committed" in status.stdout
-    summary = subprocess.run([sys.executable, "-m", "memx.cli", "inspect", str(run_dir), "--summary"],
+    summary = subprocess.run([sys.executable, "-m", "jobs.cli", "inspect", str(run_dir), "--summary"],
                              capture_output=True, text=True, timeout=120)
     assert summary.returncode == 0 and "ranks best" in summary.stdout
 
