@@ -22,13 +22,13 @@ from memx.runstate import Run
 
 
 class ShardActor:
-    def __init__(self, stage: str, runner: str, run_wire: dict, num_threads: int | None = None):
+    def __init__(self, runner: str, run_wire: dict, num_threads: int | None = None):
         run = Run.from_wire(run_wire)  # the driver's resolved storage, not one rebuilt from the config
         gpu_ids = ray.get_gpu_ids()
         device = "cuda" if gpu_ids and _cuda_available() else "cpu"
         self.runner = _import(runner)(run, device=device, num_threads=num_threads)
         self.info = {"pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id(),
-                     "gpu_ids": [str(g) for g in gpu_ids], "device": device, "stage": stage}
+                     "gpu_ids": [str(g) for g in gpu_ids], "device": device}
 
     def run(self, spec: dict) -> dict:
         result = self.runner.run(ShardSpec(**spec))
@@ -87,15 +87,9 @@ def plan_placement(config: Config, share: float = 1.0, gpus: float | None = None
     return Placement(actors, 0.0, float(threads), threads)
 
 
-DEFAULT_RUNNERS = {"samples": "memx.stages:GenerateRunner", "scores": "memx.stages:ScoreRunner",
-                   "verified": "memx.stages:VerifyRunner"}
-
-
-def start_actor(stage: str, run: Run, placement: Placement, runner: str | None = None, name: str | None = None):
+def start_actor(runner: str, run: Run, placement: Placement):
+    """An actor hosting `runner` (`module:Class`) over the run, with the placement's reservation."""
     remote_cls = ray.remote(ShardActor)
     options = {"num_gpus": placement.num_gpus, "num_cpus": placement.num_cpus, "max_restarts": 0,
                "max_task_retries": 0, "max_concurrency": 1}
-    if name:
-        options["name"] = name
-    return remote_cls.options(**options).remote(stage, runner or DEFAULT_RUNNERS[stage], run.to_wire(),
-                                              placement.threads)
+    return remote_cls.options(**options).remote(runner, run.to_wire(), placement.threads)

@@ -85,13 +85,17 @@ def _stage(config: str, stages: tuple[str, ...]) -> None:
 @app.command()
 def generate(config: str = typer.Argument(..., help="YAML config.")):
     """Generate the sample shards that are missing (Ray actors, one model replica per GPU)."""
-    _stage(config, ("samples",))
+    from memx.stagedefs import SAMPLES
+
+    _stage(config, (SAMPLES,))
 
 
 @app.command()
 def score(config: str = typer.Argument(..., help="YAML config.")):
     """Score every committed sample shard that has no score shard yet."""
-    _stage(config, ("scores",))
+    from memx.stagedefs import SCORES
+
+    _stage(config, (SCORES,))
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """What every Ray job entrypoint shares: connecting to Ray, deciding what is left to do
-from the manifests, and splitting the cluster between generation and scoring.
+from the manifests, and splitting the cluster between the stages `memx.stagedefs`
+declares (which run on model replicas, which on spare CPUs, what runs after what).
 
 The address comes from `RAY_ADDRESS` (set by `ray job submit` and by users), else a local
 Ray is started for this process and stopped with it.
@@ -19,17 +20,13 @@ from cluster.pool import StageResult, StageWork, run_stages
 from memx.config import Config
 from memx.errors import MemxFailure
 from memx.inputs import check_inputs
-from memx.plan import stages_of
+from memx.plan import ShardSpec
 from memx.runstate import Run, start_run
 from memx.shards import manifest_key
+from memx.stagedefs import STAGES, Stage, stage_named, stages_of
 from memx.status import stage_status
 
 log = logging.getLogger(__name__)
-
-# Scoring costs one forward pass per model over a sample that took `max_new_tokens`
-# sequential passes to generate, so one scorer keeps up with many generators.
-GENERATORS_PER_SCORER = 8
-
 
 def connect() -> bool:
     """Connect to the cluster in RAY_ADDRESS or start a local one. True if we started it."""
@@ -58,21 +55,64 @@ def disconnect(started_here: bool) -> None:
         ray.shutdown()
 
 
-def _placements(config: Config, overlap: bool, gpus: float, cpus: float) -> tuple[Placement, Placement, bool]:
-    whole = plan_placement(config, 1.0, gpus, cpus)
-    per = config.cluster.gpus_per_actor
-    if overlap and gpus >= 2 * per:
-        scorers = max(1, int(gpus // per) // (GENERATORS_PER_SCORER + 1))
-        scorer_share = scorers * per / gpus
-        return (plan_placement(config, 1.0 - scorer_share, gpus, cpus),
-                plan_placement(config, scorer_share, gpus, cpus), True)
-    return whole, whole, False
+def _gpu_shares(config: Config, replicas: list[Stage], gpus: float) -> dict[str, float]:
+    """Shares of the GPUs for replica stages that run at once, in proportion to their
+    `gpu_weight` with at least one replica each; the heaviest takes what the others leave."""
+    per, total = config.cluster.gpus_per_actor, int(gpus // config.cluster.gpus_per_actor)
+    weight = sum(stage.gpu_weight for stage in replicas)
+    heaviest = max(replicas, key=lambda stage: stage.gpu_weight)
+    shares = {stage.name: max(1, total * stage.gpu_weight // weight) * per / gpus
+              for stage in replicas if stage is not heaviest}
+    shares[heaviest.name] = 1.0 - sum(shares.values())
+    return shares
 
 
-def _verify_placement(cpus_free: float, shards: int) -> Placement:
-    """Verification is numpy over a memory-mapped index: one single-threaded actor per CPU."""
+def _cpu_placement(cpus_free: float, shards: int) -> Placement:
+    """A CPU stage (verification: numpy over a memory-mapped index): one single-threaded actor per CPU."""
     actors = max(1, min(int(cpus_free), shards))
     return Placement(actors, 0.0, 1.0, 1)
+
+
+def _passes(config: Config, todo: dict[str, list[ShardSpec]], gpus: float, cpus: float) -> list[list[StageWork]]:
+    """The calls of the queue, in order, each a list of stages that run side by side.
+
+    With a GPU per replica stage to spare, the replica stages overlap (a shard starts as
+    soon as the one it runs after is committed) and CPU stages join them on the CPUs the
+    replicas leave free. Otherwise each stage runs alone with the whole cluster, in
+    declaration order, CPU stages last with every core."""
+    replicas = [s for s in STAGES if s.actors == "replicas" and todo.get(s.name)]
+    cpu_stages = [s for s in STAGES if s.actors == "cpu" and todo.get(s.name)]
+    passes: list[list[StageWork]] = []
+    if len(replicas) >= 2 and gpus >= len(replicas) * config.cluster.gpus_per_actor:
+        shares = _gpu_shares(config, replicas, gpus)
+        works = [StageWork(s.name, todo[s.name], plan_placement(config, shares[s.name], gpus, cpus), after=s.after)
+                 for s in replicas]
+        spare = cpus - sum(w.placement.actors * w.placement.num_cpus for w in works)
+        for stage in list(cpu_stages):
+            if spare >= 1:  # an actor with no CPU to get would wait for ever
+                place = _cpu_placement(spare, len(todo[stage.name]))
+                works.append(StageWork(stage.name, todo[stage.name], place, after=stage.after))
+                spare -= place.actors
+                cpu_stages.remove(stage)
+        passes.append(works)
+    else:
+        whole = plan_placement(config, 1.0, gpus, cpus)
+        passes += [[StageWork(s.name, todo[s.name], whole, after=s.after)] for s in replicas]
+    passes += [[StageWork(s.name, todo[s.name], _cpu_placement(cpus, len(todo[s.name])), after=s.after)]
+               for s in cpu_stages]
+    return passes
+
+
+def _refuse_unready(run: Run, wanted: tuple[str, ...], todo: dict[str, list[ShardSpec]], ready: set) -> None:
+    """A stage asked for alone needs the shards it runs after committed already."""
+    for name in wanted:
+        after = stage_named(name).after
+        if after is None or after in wanted:
+            continue
+        unready = [s for s in todo[name] if (after, s.strategy, s.index) not in ready]
+        if unready:
+            raise MemxFailure(f"{len(unready)} {after} shards are not committed yet (e.g. {after}/{unready[0].strategy}/"
+                              f"{unready[0].name}); run `memx resume {run.uri}` first")
 
 
 def run_shard_stages(run: Run, stages: tuple[str, ...] | None = None,
@@ -81,43 +121,21 @@ def run_shard_stages(run: Run, stages: tuple[str, ...] | None = None,
 
     With GPUs to spare, scoring overlaps generation and verification runs on the CPUs the
     model replicas leave free, each shard as soon as its samples are committed. On a CPU-only
-    cluster the stages run one after another, each with every core.
+    cluster the stages run one after another, each with every core (`_passes`).
     """
-    storage, config = run.storage, run.config
-    stages = tuple(s for s in (stages or stages_of(config)) if s in stages_of(config))
-    statuses = {stage: stage_status(run, stage) for stage in stages_of(config)}
+    in_run = stages_of(run.config)
+    wanted = tuple(s for s in (stages or in_run) if s in in_run)
+    statuses = {stage: stage_status(run, stage) for stage in in_run}
     for status in statuses.values():
         for spec in status.corrupt:  # a corrupt shard is redone: its manifest must go first
             log.warning("%s is corrupt (checksum mismatch); redoing it", spec.key)
-            storage.delete(manifest_key(spec))
-    ready = {("samples", s.strategy, s.index) for s in statuses["samples"].committed}
-    todo = {stage: statuses[stage].todo if stage in stages else [] for stage in statuses}
-    if "samples" not in stages:
-        unready = [s for stage in ("scores", "verified") for s in todo.get(stage, [])
-                   if ("samples", s.strategy, s.index) not in ready]
-        if unready:
-            raise MemxFailure(f"{len(unready)} sample shards are not committed yet (e.g. {unready[0].strategy}/"
-                              f"{unready[0].name}); run `memx generate` or `memx resume {run.uri}` first")
-    gpus, cpus = cluster_resources()
-    gen_place, score_place, overlapped = _placements(config, bool(todo["samples"] and todo["scores"]), gpus, cpus)
-    verify_todo = todo.get("verified", [])
+            run.storage.delete(manifest_key(spec))
+    ready = {(stage, s.strategy, s.index) for stage, status in statuses.items() for s in status.committed}
+    todo = {stage: statuses[stage].todo for stage in wanted}
+    _refuse_unready(run, wanted, todo, ready)
     results: dict[str, StageResult] = {}
-    if overlapped:
-        works = [StageWork("samples", todo["samples"], gen_place),
-                 StageWork("scores", todo["scores"], score_place, after="samples")]
-        spare = cpus - (gen_place.actors * gen_place.num_cpus + score_place.actors * score_place.num_cpus)
-        if verify_todo and spare >= 1:  # an actor with no CPU to get would wait for ever
-            works.append(StageWork("verified", verify_todo, _verify_placement(spare, len(verify_todo)),
-                                   after="samples"))
-            verify_todo = []
+    for works in _passes(run.config, todo, *cluster_resources()):
         results.update(run_stages(run, works, ready, show_progress))
-    else:
-        for stage, place in (("samples", gen_place), ("scores", score_place)):
-            if todo[stage]:
-                results.update(run_stages(run, [StageWork(stage, todo[stage], place)], ready, show_progress))
-    if verify_todo:  # CPU-only, or no CPU left beside the model replicas: after them, with every core
-        place = _verify_placement(cpus, len(verify_todo))
-        results.update(run_stages(run, [StageWork("verified", verify_todo, place)], ready, show_progress))
     failed = {key: msg for r in results.values() for key, msg in r.failed.items()}
     if failed:
         key, message = next(iter(failed.items()))

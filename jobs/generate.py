@@ -10,8 +10,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     from jobs.common import job_main, start_and_run
+    from memx.stagedefs import SAMPLES
 
-    return job_main(argv, __doc__, lambda run: start_and_run(run, ("samples",)))
+    return job_main(argv, __doc__, lambda run: start_and_run(run, (SAMPLES,)))
 
 
 if __name__ == "__main__":

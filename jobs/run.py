@@ -50,10 +50,11 @@ def verify_run(run: Run, log: Callable[[str], object] = print, shards_done: bool
     generation), then the candidates against the index, then memorization.json."""
     from jobs.common import start_and_run
     from memx.measure import memorization_stage, verify_stage
+    from memx.stagedefs import VERIFIED
 
     every_sample = run.config.verify is not None and run.config.verify.scope == "all"
     if every_sample and not shards_done:
-        log_stage_results(start_and_run(run, ("verified",)), log)
+        log_stage_results(start_and_run(run, (VERIFIED,)), log)
     candidates = verify_stage(run)
     log(f"verify: {candidates.num_rows} candidate rows, {sum(candidates.column('memorized').to_pylist())} memorized")
     if every_sample:

@@ -10,8 +10,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     from jobs.common import job_main, start_and_run
+    from memx.stagedefs import SCORES
 
-    return job_main(argv, __doc__, lambda run: start_and_run(run, ("scores",)))
+    return job_main(argv, __doc__, lambda run: start_and_run(run, (SCORES,)))
 
 
 if __name__ == "__main__":

@@ -21,9 +21,10 @@ from memx.config import Config
 from memx.errors import ConfigError, MemxFailure
 from memx.inputs import open_index
 from memx.pipeline import CANDIDATES_KEY, read_table, write_table
-from memx.plan import ShardSpec, plan_stage
+from memx.plan import ShardSpec
 from memx.runstate import Run
 from memx.shards import read_shard
+from memx.stagedefs import SAMPLES, SCORES, VERIFIED, plan_stage
 
 MEMORIZATION_KEY = "memorization.json"
 
@@ -50,7 +51,7 @@ def candidate_tokens(run: Run, sample_ids: list[str]) -> dict[str, list[int]]:
     for sample_id in sample_ids:
         strategy, shard, _ = sample_id.rsplit("-", 2)
         wanted[(strategy, int(shard))].add(sample_id)
-    planned = {(spec.strategy, spec.index): spec for spec in plan_stage(run.config, "samples")}
+    planned = {(spec.strategy, spec.index): spec for spec in plan_stage(run, SAMPLES)}
     found: dict[str, list[int]] = {}
     for (strategy, shard), ids in wanted.items():
         if (strategy, shard) not in planned:
@@ -81,8 +82,8 @@ def _joined(run: Run, spec: ShardSpec) -> pa.Table:
     def read(stage: str, columns: list[str] | None = None) -> pa.Table:
         return read_shard(run.storage, spec.in_stage(stage), columns)
 
-    verified, scores = read("verified"), read("scores")
-    samples = read("samples", ["sample_id", "token_ids"])
+    verified, scores = read(VERIFIED), read(SCORES)
+    samples = read(SAMPLES, ["sample_id", "token_ids"])
     ids = verified.column("sample_id")
     if not (ids.equals(scores.column("sample_id")) and ids.equals(samples.column("sample_id"))):
         raise MemxFailure(f"{spec.strategy}/{spec.name}: samples, scores and verified rows differ; "
@@ -100,7 +101,7 @@ def memorization_stage(run: Run) -> dict:
     if config.verify is None or config.verify.scope != "all":
         raise ConfigError("verify.scope: memorization.json needs `scope: all` (every sample verified)")
     summary = MemorizationSummary(config.metric_names(), config.verify.min_match_tokens)
-    for spec in plan_stage(config, "verified"):
+    for spec in plan_stage(run, VERIFIED):
         summary.add(_joined(run, spec), spec.strategy)
     result = {"min_match_tokens": config.verify.min_match_tokens, **summary.result()}
     run.storage.write_bytes(MEMORIZATION_KEY, json.dumps(result, indent=2).encode())  # rerun: same bytes
@@ -126,10 +127,10 @@ def discoverable_stage(run: Run) -> dict:
     if "prefix" not in config.generation.strategies:
         raise ConfigError("generation.strategies: discoverable.json needs the `prefix` strategy")
     samples, scores = [], []
-    for spec in plan_stage(config, "scores"):
+    for spec in plan_stage(run, SCORES):
         if spec.strategy != "prefix":
             continue
-        samples.append(read_shard(run.storage, spec.in_stage("samples"), ["sample_id", "sequence_id"]))
+        samples.append(read_shard(run.storage, spec.in_stage(SAMPLES), ["sample_id", "sequence_id"]))
         scores.append(read_shard(run.storage, spec))
     result = discoverable_summary(pa.concat_tables(samples), pa.concat_tables(scores), config.metric_names(),
                                   draws=config.generation.prefix.draws)

@@ -15,10 +15,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from memx.errors import ConfigError, MemxFailure
-from memx.plan import plan_stage
 from memx.progress import StageProgress
 from memx.runstate import CONFIG_KEY, Run
 from memx.shards import StorageRunReader, read_shard
+from memx.stagedefs import SAMPLES, SCORES, plan_stage
 from memx.status import run_status
 from memx.storage import Storage, atomic_local_file
 
@@ -49,7 +49,7 @@ def reduce_stage(run: Run) -> pa.Table:
         if not storage.exists(CONFIG_KEY):  # never started: there is nothing to resume yet
             raise MemxFailure(f"nothing generated at {run.uri} yet; run `memx run CONFIG` first")
         raise MemxFailure(f"{missing} shards are missing or corrupt; run `memx resume {run.uri}` first")
-    specs = plan_stage(config, "samples") + plan_stage(config, "scores")
+    specs = plan_stage(run, SAMPLES) + plan_stage(run, SCORES)
     reader = StorageRunReader(storage, specs)
     bars: dict[str, StageProgress] = {}
 
@@ -70,7 +70,7 @@ def scatter_sample(run: Run, candidate_ids: set[str] = frozenset(),
                    rows: int = SCATTER_ROWS) -> pa.Table:
     """Every candidate's scores plus a deterministic subsample of all other samples, for the
     score-vs-perplexity figure (the candidates must all be there: they are the point)."""
-    storage, specs = run.storage, plan_stage(run.config, "scores")
+    storage, specs = run.storage, plan_stage(run, SCORES)
     per_shard = max(1, rows // max(1, len(specs)))
     tables = []
     for spec in specs:

@@ -1,8 +1,10 @@
 """Shard planning: which named shards a run consists of, and the seed each one owns.
 
-A shard spec fixes everything needed to produce the shard on its own: strategy, index,
-sample range and a seed derived from the run seed and the shard's name, so that shard
-`top_k/shard-00042` is reproducible without any other shard. Pure: no I/O, no Ray.
+A shard spec fixes everything needed to produce the shard on its own: strategy (or, in a
+stage over a source, the family's name), index, row range and a seed derived from the run
+seed and the shard's name, so that shard `top_k/shard-00042` is reproducible without any
+other shard. Which stages a run has and which planner each uses: `memx.stagedefs`.
+Pure: no I/O, no Ray.
 """
 
 from __future__ import annotations
@@ -11,14 +13,6 @@ import hashlib
 from dataclasses import asdict, dataclass, replace
 
 from memx.config import Config
-
-STAGES = ("samples", "scores", "verified")
-
-
-def stages_of(config: Config) -> tuple[str, ...]:
-    """The sharded stages this run has: `verified` only with `verify.scope: all`."""
-    verify_all = config.verify is not None and config.verify.scope == "all"
-    return STAGES if verify_all else STAGES[:2]
 
 
 @dataclass(frozen=True, order=True)
@@ -55,11 +49,8 @@ def shard_seed(run_seed: int, strategy: str, index: int) -> int:
     return int.from_bytes(digest[:8], "big") >> 1  # 63 bits: fits int64 and torch.manual_seed
 
 
-def plan_stage(config: Config, stage: str) -> list[ShardSpec]:
-    if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}")
-    if stage not in stages_of(config):
-        return []
+def strategy_shards(config: Config, stage: str) -> list[ShardSpec]:
+    """One shard family per generation strategy, `samples_per_strategy` rows in `shard_size` shards."""
     gen = config.generation
     specs = []
     for strategy in gen.strategies:

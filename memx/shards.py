@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from memx.plan import ShardSpec
+from memx.stagedefs import SAMPLES, SCORES
 from memx.storage import Storage
 
 MANIFEST_ROOT = "_manifest"
@@ -145,14 +146,14 @@ class StorageRunReader:
         self.storage = storage
         self._specs = {(s.stage, s.strategy, s.index): s for s in specs}
         self.strategies = sorted({s.strategy for s in specs}, key=[s.strategy for s in specs].index)
-        self._committed = {stage: committed_manifests(storage, stage) for stage in ("samples", "scores")}
+        self._committed = {stage: committed_manifests(storage, stage) for stage in (SAMPLES, SCORES)}
 
     def shards(self, strategy: str) -> list[int]:
-        both = set(self._committed["samples"]) & set(self._committed["scores"])
+        both = set(self._committed[SAMPLES]) & set(self._committed[SCORES])
         return sorted(index for (name, index) in both if name == strategy)
 
     def read_scores(self, strategy: str, shard: int, columns: list[str]) -> pa.Table:
-        return read_shard(self.storage, self._specs[("scores", strategy, shard)], columns)
+        return read_shard(self.storage, self._specs[(SCORES, strategy, shard)], columns)
 
     def read_samples(self, strategy: str, shard: int, columns: list[str]) -> pa.Table:
-        return read_shard(self.storage, self._specs[("samples", strategy, shard)], columns)
+        return read_shard(self.storage, self._specs[(SAMPLES, strategy, shard)], columns)

@@ -1,7 +1,8 @@
 """Shard runners: the pure unit of work behind every actor.
 
 A runner loads its models once (`__init__`) and then turns shard spec after shard spec
-into a committed shard on storage (`run`). Runners know the run's config and storage,
+into a committed shard on storage (`run`); which stage each one serves, and what it runs
+after, is declared in `memx.stagedefs`. Runners know the run's config and storage,
 but not Ray: `cluster/` wraps them in actors, tests and single-process runs call them
 directly. A runner receives its `Run` (storage resolved by the command that started the
 job) and never rebuilds a location from the config. A shard whose manifest already
@@ -27,7 +28,6 @@ def configure_threads(num_threads: int | None) -> None:
 
 
 class _Runner:
-    stage = ""
     uses_torch = True  # a numpy-only runner skips torch: ~120 MiB and seconds per actor
 
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
@@ -57,8 +57,6 @@ class _Runner:
 
 class GenerateRunner(_Runner):
     """Loads the target (and the internet prompt corpus) once; writes sample shards."""
-
-    stage = "samples"
 
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
         super().__init__(run, device, num_threads)
@@ -99,8 +97,6 @@ class GenerateRunner(_Runner):
 class ScoreRunner(_Runner):
     """Holds the target and every reference model on one device; writes score sidecars."""
 
-    stage = "scores"
-
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
         super().__init__(run, device, num_threads)
         config = run.config
@@ -121,7 +117,7 @@ class ScoreRunner(_Runner):
         """The score rows of one committed sample shard (not written anywhere)."""
         from memx.scoring import score_samples
 
-        sample_spec = spec.in_stage("samples")
+        sample_spec = spec.in_stage(SAMPLES)
         columns = ["sample_id", "prompt_ids", "token_ids", "text"] + (["target_ids"] if spec.strategy == "prefix" else [])
         samples = read_shard(self.storage, sample_spec, columns)
         counter = self.sequence_counter if spec.strategy == "prefix" else None
@@ -137,7 +133,6 @@ class VerifyRunner(_Runner):
     """CPU only: the index (memory-mapped, shared through the page cache by every actor of a
     node) and the target's token bytes, loaded once; writes `verified` sidecars (SPEC §6)."""
 
-    stage = "verified"
     uses_torch = False
 
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
@@ -153,7 +148,7 @@ class VerifyRunner(_Runner):
 
         from memx.verify import generated_spans
 
-        samples = read_shard(self.storage, spec.in_stage("samples"), ["sample_id", "token_ids"])
+        samples = read_shard(self.storage, spec.in_stage(SAMPLES), ["sample_id", "token_ids"])
         spans = generated_spans(samples.column("token_ids"), self.token_bytes, self.index)
         return pa.table({"sample_id": samples.column("sample_id"), **{k: pa.array(v) for k, v in spans.items()}})
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from memx.plan import ShardSpec, plan_stage, stages_of
+from memx.plan import ShardSpec
 from memx.runstate import Run
 from memx.shards import FAILURE_ROOT, checksum_ok, committed_manifests
+from memx.stagedefs import plan_stage, stages_of
 
 
 @dataclass
@@ -51,7 +52,7 @@ class StageStatus:
 def stage_status(run: Run, stage: str, verify_checksums: bool = True,
                  specs: list[ShardSpec] | None = None) -> StageStatus:
     storage = run.storage
-    specs = specs if specs is not None else plan_stage(run.config, stage)
+    specs = specs if specs is not None else plan_stage(run, stage)
     manifests = committed_manifests(storage, stage)
     failed_keys = set(storage.list(f"{FAILURE_ROOT}/{stage}", suffix=".json"))
     status = StageStatus(stage, planned=len(specs), planned_samples=sum(s.size for s in specs))

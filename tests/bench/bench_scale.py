@@ -47,7 +47,7 @@ def main() -> None:
     from cluster.actors import Placement
     from cluster.pool import StageWork, run_stages
     from memx.config import parse_config
-    from memx.plan import plan_stage
+    from memx.stagedefs import plan_stage
     from memx.runstate import start_run
     from memx.shards import manifest_key
     from memx.status import stage_status
@@ -69,7 +69,7 @@ def main() -> None:
         for workers in [int(w) for w in args.workers.split(",")]:
             shards = 600 if workers == 8 else 75 * workers
             config = parse_config(config_dict(os.path.join(root, f"w{workers}"), shards, args.tokens, 250))
-            specs = plan_stage(config, "samples")
+            specs = plan_stage(new_run(config), "samples")
             start_run(new_run(config))
             work = StageWork("samples", specs, Placement(workers, 1.0, 0.5, 1), runner="tests.bench.standin:FixedRateRunner")
             started = time.perf_counter()
@@ -86,7 +86,7 @@ def main() -> None:
         big = os.path.join(root, "w8")
         big_config = parse_config(config_dict(big, 600, args.tokens, 250))
         storage = new_run(big_config).storage
-        specs = plan_stage(big_config, "samples")
+        specs = plan_stage(new_run(big_config), "samples")
         lost = specs[::75]  # 8 shards, spread over the run
         for spec in lost:
             storage.delete(manifest_key(spec))

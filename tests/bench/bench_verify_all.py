@@ -141,7 +141,7 @@ def write_run(root: Path, index_dir: Path, tokenizer, samples: list, shards: int
 
     from memx.config import parse_config
     from memx.generation import SAMPLE_SCHEMA
-    from memx.plan import plan_stage
+    from memx.stagedefs import plan_stage
     from memx.runstate import new_run, start_run
     from memx.shards import commit_shard, write_shard
 
@@ -157,7 +157,7 @@ def write_run(root: Path, index_dir: Path, tokenizer, samples: list, shards: int
         "verify": {"index": str(index_dir), "min_match_tokens": MIN_MATCH, "scope": "all"}})
     run = new_run(config)
     start_run(run)
-    for spec in plan_stage(config, "samples"):
+    for spec in plan_stage(new_run(config), "samples"):
         ids = samples[spec.start:spec.start + spec.size]
         n = len(ids)
         columns = {"sample_id": [spec.sample_id(r) for r in range(n)], "strategy": [spec.strategy] * n,
@@ -173,13 +173,13 @@ def verify_round(run, workers: int, planted: list) -> dict:
     """Every shard verified by `workers` actors through the product's shard queue."""
     from cluster.actors import Placement
     from cluster.pool import StageWork, run_stages
-    from memx.plan import plan_stage
+    from memx.stagedefs import plan_stage
     from memx.shards import read_shard
     from memx.status import stage_status
 
     for stage_dir in ("verified", "_manifest/verified"):  # the previous round's shards
         shutil.rmtree(Path(run.uri) / stage_dir, ignore_errors=True)
-    specs = plan_stage(run.config, "verified")
+    specs = plan_stage(run, "verified")
     load = os.getloadavg()[0]
     started = time.perf_counter()
     result = run_stages(run, [StageWork("verified", specs, Placement(workers, 0.0, 1.0, 1), runner=RUNNER)],

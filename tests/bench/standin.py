@@ -19,8 +19,6 @@ TOKENS_PER_SECOND = float(os.environ.get("MEMX_STANDIN_TOKENS_PER_S", "100000"))
 
 
 class FixedRateRunner(_Runner):
-    stage = "samples"
-
     def run(self, spec: ShardSpec) -> dict:
         done = self.already_committed(spec)
         if done is not None:

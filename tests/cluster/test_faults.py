@@ -20,7 +20,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 
 from jobs.common import run_shard_stages  # noqa: E402
 from memx.config import parse_config  # noqa: E402
-from memx.plan import plan_stage  # noqa: E402
+from memx.stagedefs import plan_stage  # noqa: E402
 from memx.shards import read_shard  # noqa: E402
 from memx.stages import GenerateRunner, ScoreRunner  # noqa: E402
 from memx.status import stage_status  # noqa: E402
@@ -63,7 +63,7 @@ def _running_actor_pids() -> list[int]:
 
 
 def _sample_ids(storage, config) -> list[str]:
-    return [sid for spec in plan_stage(config, "samples")
+    return [sid for spec in plan_stage(new_run(config), "samples")
             for sid in read_shard(storage, spec, ["sample_id"]).column("sample_id").to_pylist()]
 
 
@@ -101,7 +101,7 @@ def test_sigkill_of_a_generation_actor_mid_shard(two_node_cluster, tmp_path, tin
     assert stage_status(new_run(config), "samples").todo == []
     # Every shard, the redone one included, equals a clean single-process generation of its spec.
     clean = GenerateRunner(new_run(parse_config({**raw, "output": str(tmp_path / "clean")})), device="cpu", num_threads=1)
-    for spec in plan_stage(config, "samples"):
+    for spec in plan_stage(new_run(config), "samples"):
         clean.run(spec)
         assert read_shard(storage, spec).equals(read_shard(clean.storage, spec)), spec.key
 
@@ -156,7 +156,7 @@ def test_sigkill_of_a_scorer_actor_mid_shard(two_node_cluster, tmp_path, tiny_fa
     assert killer.killed and results.actor_restarts >= 1
     storage = new_run(config).storage
     clean = ScoreRunner(new_run(parse_config({**raw, "output": str(tmp_path / "out")})), device="cpu", num_threads=1)
-    for spec in plan_stage(config, "scores"):
+    for spec in plan_stage(new_run(config), "scores"):
         scores = read_shard(storage, spec)
         samples = read_shard(storage, spec.in_stage("samples"), ["sample_id"])
         assert scores.column("sample_id").to_pylist() == samples.column("sample_id").to_pylist()
@@ -236,7 +236,7 @@ def test_sigkill_of_a_verify_actor_mid_shard_verifies_every_sample_once(two_node
     raw["verify"] = {"index": str(tmp_path / "index"), "min_match_tokens": 4, "scope": "all"}
     run = new_run(parse_config(raw))
     run_shard_stages(run, stages=("samples",), show_progress=False)
-    specs = plan_stage(run.config, "verified")
+    specs = plan_stage(run, "verified")
     killer = Killer(delay=0.2)
     killer.start()
     work = StageWork("verified", specs, Placement(2, 0.0, 1.0, 1), runner="tests.cluster.runners:SlowVerifyRunner")

@@ -12,7 +12,7 @@ from cluster.actors import plan_placement  # noqa: E402
 from cluster.pool import StageWork, run_stages  # noqa: E402
 from memx.config import parse_config  # noqa: E402
 from memx.errors import MemxFailure  # noqa: E402
-from memx.plan import plan_stage  # noqa: E402
+from memx.stagedefs import plan_stage  # noqa: E402
 from memx.runstate import new_run  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def test_one_replica_per_gpu_on_distinct_devices(gpu_cluster, tmp_path):
     config = _config(tmp_path)
     placement = plan_placement(config)
     assert placement.actors == 4 and placement.num_gpus == 1
-    work = StageWork("samples", plan_stage(config, "samples"), placement, runner="tests.cluster.runners:WhereAmIRunner")
+    work = StageWork("samples", plan_stage(new_run(config), "samples"), placement, runner="tests.cluster.runners:WhereAmIRunner")
     result = run_stages(new_run(config), [work], show_progress=False)["samples"]
     assert len(result.done) == 8
     by_actor = {r["pid"]: (r["node_id"], tuple(r["gpu_ids"])) for r in result.records}
@@ -53,7 +53,7 @@ def test_one_replica_per_gpu_on_distinct_devices(gpu_cluster, tmp_path):
 
 def test_model_that_cannot_load_fails_after_bounded_restarts(gpu_cluster, tmp_path):
     config = _config(tmp_path, actors=1, gpus_per_actor=1)
-    work = StageWork("samples", plan_stage(config, "samples"), plan_placement(config), max_restarts=2,
+    work = StageWork("samples", plan_stage(new_run(config), "samples"), plan_placement(config), max_restarts=2,
                      runner="tests.cluster.runners:BrokenModelRunner")
     with pytest.raises(MemxFailure, match="model weights are corrupt"):
         run_stages(new_run(config), [work], show_progress=False)

@@ -13,7 +13,7 @@ import pytest
 
 from memx import storage as storage_module
 from memx.config import parse_config
-from memx.plan import plan_stage
+from memx.stagedefs import plan_stage
 from memx.runstate import Run, new_run
 from tests.support.tiny import build_family, prose, run_config
 
@@ -77,7 +77,7 @@ def test_a_prefix_shard_over_several_s3_files_builds_no_storage_per_file(tmp_pat
     assert built == [f"s3://{s3_server.bucket}"], "the scan builds the bucket's Storage once"
     built.clear()
     opened.clear()
-    result = runner.run(plan_stage(run.config, "samples")[0])
+    result = runner.run(plan_stage(run, "samples")[0])
     files_read = {key for key in opened if key.endswith(".jsonl")}
     assert result["rows"] == 16 and len(files_read) >= 2, (result, opened)
     assert built == [], f"{len(built)} Storage objects built for {len(opened)} input files opened"

@@ -1,0 +1,82 @@
+"""The sharded stages of a run, declared once: what each is called, which runner makes its
+shards, which stage's same-named shard it runs after, which actors run it, how many of
+the GPUs it gets beside the others, whether a run has it, and how its shards are planned.
+
+`cluster/` (which runner an actor hosts), `jobs/` (placement, overlap, order), status and
+resume read this table; nothing else names a stage. A stage is added here plus its runner
+(a class with `__init__(run, device, num_threads)` and `run(spec) -> dict`; see
+`memx.stages`). The runner is named `module:Class`, not imported: actors import it, and
+this module stays free of torch and of the runners' own imports.
+
+Planning takes the Run (config and inputs), so a stage whose shards depend on an input
+(documents of a source) can be planned as easily as one fixed by the config alone. A
+planned spec's `strategy` slot names the shard family inside the stage (a strategy, or
+for a stage over a source its section's name): the shard is `{stage}/{family}/shard-NNNNN`.
+Pure: no I/O beyond what a planner reads through the Run's inputs, no Ray.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Literal
+
+from memx.config import Config
+from memx.plan import ShardSpec, strategy_shards
+
+if TYPE_CHECKING:
+    from memx.runstate import Run
+
+SAMPLES, SCORES, VERIFIED = "samples", "scores", "verified"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    runner: str  # `module:Class` of its shard runner
+    plan: Callable[["Run", str], list[ShardSpec]]  # (run, stage name) -> every shard the stage has
+    in_run: Callable[[Config], bool]  # whether a run with this config has the stage at all
+    after: str | None = None  # its shard of the same (family, index) must be committed first
+    # "replicas": one model replica per GPU (CPU threads without GPUs), pinned there;
+    # "cpu": one single-threaded actor per CPU the replicas leave free
+    actors: Literal["replicas", "cpu"] = "replicas"
+    # GPUs shared among replica stages that run at once, in proportion to this (see SAMPLES)
+    gpu_weight: int = 1
+
+
+def _plan_per_strategy(run: "Run", stage: str) -> list[ShardSpec]:
+    return strategy_shards(run.config, stage)
+
+
+def _samples_in_run(config: Config) -> bool:
+    return bool(config.generation.strategies)
+
+
+def _verify_all(config: Config) -> bool:
+    return config.verify is not None and config.verify.scope == "all"
+
+
+STAGES: tuple[Stage, ...] = (
+    # Generation takes `max_new_tokens` sequential passes per sample where scoring takes one
+    # per model, so one scorer keeps up with about 8 generators.
+    Stage(SAMPLES, "memx.stages:GenerateRunner", _plan_per_strategy, _samples_in_run, gpu_weight=8),
+    Stage(SCORES, "memx.stages:ScoreRunner", _plan_per_strategy, _samples_in_run, after=SAMPLES),
+    Stage(VERIFIED, "memx.stages:VerifyRunner", _plan_per_strategy, _verify_all, after=SAMPLES, actors="cpu"),
+)
+_BY_NAME = {stage.name: stage for stage in STAGES}
+
+
+def stage_named(name: str) -> Stage:
+    if name not in _BY_NAME:
+        raise ValueError(f"unknown stage {name!r} (stages: {', '.join(_BY_NAME)})")
+    return _BY_NAME[name]
+
+
+def stages_of(config: Config) -> tuple[str, ...]:
+    """The names of the sharded stages this run has, in declaration order."""
+    return tuple(stage.name for stage in STAGES if stage.in_run(config))
+
+
+def plan_stage(run: "Run", name: str) -> list[ShardSpec]:
+    """Every shard spec of stage `name` in this run ([] when the run does not have it)."""
+    stage = stage_named(name)
+    return stage.plan(run, name) if stage.in_run(run.config) else []
