@@ -54,8 +54,7 @@ def canary_table(extracted: dict[int, tuple[int, int, int]]) -> Table:
 def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, redact: bool = True,
              console: Console | None = None) -> dict:
     from jobs.run import run_pipeline
-    from memx.lab import audit_lab, build_lab, lab_config, load_canaries
-    from memx.lab.build import check_lab
+    from memx.lab import audit_lab, build_lab, check_lab, lab_config, load_canaries
     from memx.measure import read_memorization
     from memx.pipeline import CANDIDATES_KEY, read_table
     from memx.report import render_table2, table2

@@ -2,7 +2,7 @@
 
 Data streams (Parquet in and out) go through pyarrow.fs; writes to S3 and the one
 operation where S3 semantics matter, creating a manifest only if it is absent, go
-through boto3 (`memx.s3upload`; locally: an exclusive hard link of a complete temp file).
+through boto3 (`memx.s3`; locally: an exclusive hard link of a complete temp file).
 Credentials come only from the usual AWS chain (env, profile, role); this module never
 reads, stores or prints them.
 
@@ -27,12 +27,12 @@ from typing import IO, Callable, Iterator, TypeVar
 import pyarrow.fs as pafs
 
 from memx.errors import ConfigError, StorageUnavailable
+from memx.s3 import S3Upload, boto_client, put_if_absent, s3_filesystem
 
 T = TypeVar("T")
 
 ATTEMPTS_ENV = "MEMX_STORAGE_ATTEMPTS"
 DEFAULT_ATTEMPTS = 5
-CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5, 30  # seconds, for botocore and pyarrow alike
 # Errors pyarrow raises about a path, not about the store: they mean what they say at once.
 _PATH_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
 
@@ -134,7 +134,7 @@ class Storage:
                 raise ConfigError(f"output: {root!r} names no bucket")
             self.bucket, _, self.prefix = bucket_and_prefix.partition("/")
             self.attempts = storage_attempts()
-            self.fs = _s3_filesystem(endpoint_url, region, self.attempts)
+            self.fs = s3_filesystem(endpoint_url, region, self.attempts)
             self._base = f"{self.bucket}/{self.prefix}".rstrip("/")
             self._boto = None
         elif "://" in self.root:
@@ -212,9 +212,7 @@ class Storage:
         S3: a multipart upload completed on close. Local: `atomic_local_file`.
         """
         if self.is_s3:
-            from memx.s3upload import S3Upload
-
-            stream = S3Upload(self, f"{self.prefix}/{key}".lstrip("/"), key)
+            stream = S3Upload(self._client(), self.bucket, f"{self.prefix}/{key}".lstrip("/"), key, self.call)
             try:
                 yield stream
             except BaseException:
@@ -239,15 +237,11 @@ class Storage:
         return link_if_absent(final, data)
 
     def _s3_create_if_absent(self, key: str, data: bytes) -> bool:
-        from memx.s3upload import put_if_absent
-
         object_key = f"{self.prefix}/{key}".lstrip("/")
         return self.call(f"create {key}", lambda: put_if_absent(self._client(), self.bucket, object_key, data))
 
     def _client(self):
         if self._boto is None:
-            from memx.s3upload import boto_client
-
             self._boto = boto_client(self.endpoint_url, self.region, self.attempts)
         return self._boto
 
@@ -262,14 +256,4 @@ class Storage:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         if self.is_s3:
-            self.fs = _s3_filesystem(self.endpoint_url, self.region, self.attempts)
-
-
-def _s3_filesystem(endpoint_url: str | None, region: str | None, attempts: int) -> pafs.S3FileSystem:
-    kwargs: dict = {"region": region or "us-east-1",
-                    "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=attempts),
-                    "connect_timeout": CONNECT_TIMEOUT_S, "request_timeout": READ_TIMEOUT_S}
-    if endpoint_url:
-        scheme, _, host = endpoint_url.partition("://")
-        kwargs.update(endpoint_override=host.rstrip("/"), scheme=scheme, force_virtual_addressing=False)
-    return pafs.S3FileSystem(**kwargs)
+            self.fs = s3_filesystem(self.endpoint_url, self.region, self.attempts)

@@ -10,7 +10,8 @@ run the attack itself: the lab is an ordinary target for every other memx comman
 """
 
 from memx.lab.audit import AuditResult, audit_lab, load_canaries
-from memx.lab.build import build_lab, check_lab, lab_path
+from memx.lab.build import build_lab
+from memx.lab.labdir import check_lab, lab_path
 from memx.lab.presets import PRESETS, LabSettings
 from memx.lab.runconfig import lab_config
 

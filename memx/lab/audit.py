@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from memx.lab.labdir import check_lab
 from memx.lab.presets import MODEL_NAMES
 
 # Room after the secret's own length, so a secret that starts a few tokens late (after
@@ -91,7 +92,6 @@ def greedy_continuations(loaded, prompts: list[str], max_new_tokens: int, batch_
 
 def audit_lab(lab_dir: str | Path, models: list[str] | None = None, batch_size: int = 32, save: bool = True) -> AuditResult:
     """Prompt every model size with every canary's prefix; tabulate exact secret completions."""
-    from memx.lab.build import check_lab
     from memx.models import load_causal_lm
 
     lab_dir = Path(lab_dir).resolve()

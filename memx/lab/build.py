@@ -3,7 +3,7 @@
 A build runs in a temporary sibling directory and is renamed into place only after
 `lab.json` (settings, file hashes, per-stage seconds) is written inside it, so a
 directory at the final path is either complete or was damaged afterwards: `check_lab`
-tells which, comparing every file with the hashes in `lab.json`. A damaged entry is an
+(memx.lab.labdir) tells which, comparing every file with the hashes in `lab.json`. A damaged entry is an
 error that names the problem and says to delete the directory (memx never deletes a
 directory holding a `lab.json` by itself); a directory with our marker but no
 `lab.json` is a half-finished build and is rebuilt, never reused.
@@ -13,7 +13,6 @@ This module sequences the stages; what each stage does lives in its own module.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,24 +27,12 @@ from pathlib import Path
 from memx.errors import ConfigError, MemxFailure
 from memx.lab import canaries as canary_mod
 from memx.lab import corpus as corpus_mod
+from memx.lab.labdir import MARKER, check_lab, file_hashes, lab_path, sha256_file
 from memx.lab.presets import (FORMAT, MODEL_NAMES, MODEL_SPLITS, TARGET, LabSettings, get_preset, model_spec,
                                python_version, settings_key)
 from memx.lab.runconfig import make_config, write_config
 from memx.lab.tokenizer import encode_documents, train_tokenizer
 from memx.lab.train import parameter_count, steps_for, train_model
-
-MARKER = ".memx-lab"
-
-
-def default_cache_root() -> Path:
-    return Path(os.environ.get("MEMX_CACHE") or Path.home() / ".cache" / "memx").expanduser()
-
-
-def lab_path(preset: str = "default", seed: int = 0) -> Path:
-    """Where `build_lab(out=None, ...)` keeps this preset and seed."""
-    key = settings_key(preset, get_preset(preset), seed)
-    return default_cache_root() / "lab" / f"{preset}-{key}"
-
 
 def _say(progress: bool, message: str) -> None:
     if progress:
@@ -60,7 +47,7 @@ def build_lab(out: str | Path | None = None, preset: str = "default", seed: int 
 
 def _build_or_reuse(out, preset: str, settings: LabSettings, seed: int, progress: bool) -> Path:
     key = settings_key(preset, settings, seed)
-    target = Path(out).expanduser().resolve() if out else default_cache_root().resolve() / "lab" / f"{preset}-{key}"
+    target = Path(out).expanduser().resolve() if out else lab_path(preset, seed)
     if (target / "lab.json").exists():
         meta = check_lab(target)
         if meta["key"] != key:
@@ -165,9 +152,9 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": settings.to_dict(), "stats": stats, "models": model_stats,
         "stage_seconds": seconds, "build_seconds": round(sum(seconds.values()), 2),
-        "corpus_sha256": _sha256(tmp / "corpus" / "train.jsonl"),
-        "canaries_sha256": _sha256(tmp / "canaries.parquet"),
-        "files": _file_hashes(tmp),
+        "corpus_sha256": sha256_file(tmp / "corpus" / "train.jsonl"),
+        "canaries_sha256": sha256_file(tmp / "canaries.parquet"),
+        "files": file_hashes(tmp),
     }
     # Written last, through a rename: its presence is the completion marker.
     (tmp / "lab.json.tmp").write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -207,47 +194,3 @@ def _train_job(stream, tokenizer_dir, spec, train, seed, out_dir, label, progres
     # Two processes cannot share one progress bar: plain log lines from each.
     return train_model(stream, tokenizer, spec, train, seed, Path(out_dir), label=label, progress=progress,
                        bar=False, steps=steps)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _file_hashes(root: Path) -> dict[str, dict]:
-    out = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        rel = path.relative_to(root).as_posix()
-        if rel in ("lab.json", MARKER) or rel.startswith(("runs/", "audit.")):
-            continue  # outputs written into a finished lab are not part of the build
-        out[rel] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
-    return out
-
-
-def check_lab(lab_dir: str | Path, hashes: bool = True) -> dict:
-    """lab.json of a complete, undamaged lab; a clear error naming the problem otherwise."""
-    lab_dir = Path(lab_dir)
-    meta_path = lab_dir / "lab.json"
-    if not meta_path.is_file():
-        if (lab_dir / MARKER).exists():
-            raise ConfigError(f"lab {lab_dir}: half-finished build (no lab.json); run `memx lab build` again")
-        raise ConfigError(f"lab {lab_dir}: not a memx lab (no lab.json); build one with `memx lab build`")
-    fix = f"delete {lab_dir} and run `memx lab build` again"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        files = meta["files"]
-        meta["preset"], meta["settings"], meta["stats"], meta["key"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise MemxFailure(f"lab {lab_dir}: lab.json is unreadable ({error}); {fix}") from None
-    if meta.get("format") != FORMAT:
-        raise MemxFailure(f"lab {lab_dir}: built by another memx version (format {meta.get('format')}); {fix}")
-    for rel, expected in files.items():
-        path = lab_dir / rel
-        if not path.is_file():
-            raise MemxFailure(f"lab {lab_dir}: corrupt cache entry, {rel} is missing; {fix}")
-        if path.stat().st_size != expected["bytes"] or (hashes and _sha256(path) != expected["sha256"]):
-            raise MemxFailure(f"lab {lab_dir}: corrupt cache entry, {rel} does not match lab.json; {fix}")
-    return meta

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from memx.config import parse_config
+from memx.lab.labdir import check_lab
 
 # `ratio_small`, `ratio_medium`, `ratio_out`: every lab model but the target.
 REFERENCES = ("small", "medium", "out")
@@ -86,8 +87,6 @@ def write_config(path: Path, config: dict) -> None:
 
 def lab_config(lab_dir: str | Path) -> dict:
     """The run config for a built lab, with paths where the lab is now (it may have moved)."""
-    from memx.lab.build import check_lab
-
     lab_dir = Path(lab_dir).resolve()
     meta = check_lab(lab_dir, hashes=False)
     return make_config(lab_dir, meta["preset"], meta["settings"], meta["stats"])

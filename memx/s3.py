@@ -1,23 +1,30 @@
-"""The boto3 side of `memx.storage.Storage`: its client, conditional create, and streaming
-writes of one S3 object that can be abandoned without publishing anything.
+"""What memx says to S3, below `memx.storage.Storage`: the two clients (boto3 for writes and
+conditional creates, pyarrow.fs for data streams) with their timeouts and bounded retries,
+conditional create, and streaming writes of one object that can be abandoned without
+publishing anything.
 
 pyarrow's S3 output stream has no abort: closing it, even from a destructor after an
 error, publishes a partial object. `S3Upload` sends multipart parts as data arrives,
 completes the upload only on `finish()`, and `abort()` leaves nothing visible.
-Retries are botocore's ("standard" mode, bounded by the owning Storage's attempts);
-`Storage.call` turns what is left of a store outage into StorageUnavailable. This module
-knows nothing of keys' meaning.
+Retries are botocore's ("standard" mode) and pyarrow's `AwsStandardS3RetryStrategy`,
+`attempts` tries per request; the caller's `call` (Storage.call) turns what is left of a
+store outage into StorageUnavailable. This module knows nothing of keys' meaning nor of
+the Storage that uses it: it is handed a client, a bucket and that `call`.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Callable, TypeVar
 
-if TYPE_CHECKING:
-    from memx.storage import Storage
+import pyarrow.fs as pafs
+
+T = TypeVar("T")
+Call = Callable[[str, Callable[[], T]], T]
 
 log = logging.getLogger("memx.storage")
+
+CONNECT_TIMEOUT_S, READ_TIMEOUT_S = 5, 30  # seconds, for botocore and pyarrow alike
 
 
 def boto_client(endpoint_url: str | None, region: str | None, attempts: int):
@@ -25,13 +32,22 @@ def boto_client(endpoint_url: str | None, region: str | None, attempts: int):
     import boto3
     from botocore.config import Config
 
-    from memx.storage import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
-
     # "standard" rather than "adaptive": adaptive's client-side rate limiter is documented
     # as experimental, and each actor has a client of its own to throttle anyway.
     config = Config(retries={"mode": "standard", "total_max_attempts": attempts},
                     connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S)
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1", config=config)
+
+
+def s3_filesystem(endpoint_url: str | None, region: str | None, attempts: int) -> pafs.S3FileSystem:
+    """pyarrow's S3 filesystem with the same timeouts and tries as `boto_client`."""
+    kwargs: dict = {"region": region or "us-east-1",
+                    "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=attempts),
+                    "connect_timeout": CONNECT_TIMEOUT_S, "request_timeout": READ_TIMEOUT_S}
+    if endpoint_url:
+        scheme, _, host = endpoint_url.partition("://")
+        kwargs.update(endpoint_override=host.rstrip("/"), scheme=scheme, force_virtual_addressing=False)
+    return pafs.S3FileSystem(**kwargs)
 
 
 def put_if_absent(client, bucket: str, object_key: str, data: bytes) -> bool:
@@ -50,12 +66,13 @@ def put_if_absent(client, bucket: str, object_key: str, data: bytes) -> bool:
 
 
 class S3Upload:
-    """A write stream to one S3 object: parts of PART_BYTES (S3's minimum part is 5 MiB)."""
+    """A write stream to one S3 object: parts of PART_BYTES (S3's minimum part is 5 MiB).
+    `key` names the object in messages; `call(what, fn)` runs each request."""
 
     PART_BYTES = 16 * 1024 * 1024
 
-    def __init__(self, storage: "Storage", object_key: str, key: str):
-        self._storage, self._object_key, self._key = storage, object_key, key
+    def __init__(self, client, bucket: str, object_key: str, key: str, call: Call):
+        self._client, self._bucket, self._object_key, self._key, self._call = client, bucket, object_key, key, call
         self._buffer = bytearray()
         self._upload_id: str | None = None
         self._parts: list[dict] = []
@@ -67,28 +84,27 @@ class S3Upload:
         return len(data)
 
     def _send_part(self) -> None:
-        client = self._storage._client()
-        bucket = self._storage.bucket
+        client, bucket = self._client, self._bucket
         if self._upload_id is None:
-            created = self._storage.call(f"start upload of {self._key}", lambda: client.create_multipart_upload(
+            created = self._call(f"start upload of {self._key}", lambda: client.create_multipart_upload(
                 Bucket=bucket, Key=self._object_key))
             self._upload_id = created["UploadId"]
         number, body = len(self._parts) + 1, bytes(self._buffer)
-        part = self._storage.call(f"upload part {number} of {self._key}", lambda: client.upload_part(
+        part = self._call(f"upload part {number} of {self._key}", lambda: client.upload_part(
             Bucket=bucket, Key=self._object_key, UploadId=self._upload_id, PartNumber=number, Body=body))
         self._parts.append({"PartNumber": number, "ETag": part["ETag"]})
         self._buffer.clear()
 
     def finish(self) -> None:
-        client, bucket = self._storage._client(), self._storage.bucket
+        client, bucket = self._client, self._bucket
         if self._upload_id is None:
             body = bytes(self._buffer)
-            self._storage.call(f"write {self._key}", lambda: client.put_object(
+            self._call(f"write {self._key}", lambda: client.put_object(
                 Bucket=bucket, Key=self._object_key, Body=body))
             return
         if self._buffer:
             self._send_part()
-        self._storage.call(f"finish upload of {self._key}", lambda: client.complete_multipart_upload(
+        self._call(f"finish upload of {self._key}", lambda: client.complete_multipart_upload(
             Bucket=bucket, Key=self._object_key, UploadId=self._upload_id,
             MultipartUpload={"Parts": self._parts}))
 
@@ -96,7 +112,6 @@ class S3Upload:
         if self._upload_id is None:
             return
         try:
-            self._storage._client().abort_multipart_upload(
-                Bucket=self._storage.bucket, Key=self._object_key, UploadId=self._upload_id)
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self._object_key, UploadId=self._upload_id)
         except Exception as error:  # the upload stays invisible either way; only its parts linger
             log.warning("storage: could not abort upload of %s: %s", self._key, error)
