@@ -17,6 +17,7 @@ import time
 from memx.plan import ShardSpec
 from memx.runstate import Run
 from memx.shards import WrittenShard, commit_shard, manifest_key, read_manifest, read_shard, write_shard
+from memx.stagedefs import SAMPLES
 from memx.storage import Storage
 
 
