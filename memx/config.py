@@ -1,7 +1,8 @@
 """The run config: SPEC §3 as pydantic models, loaded from YAML.
 
-Every key has the paper's default; unknown keys are an error; a bad file becomes one
-`ConfigError` line naming the field. This module knows nothing about storage, Ray or
+Every key has the paper's default, and the two lists a one-model config cannot fill alone
+(strategies, metrics) default to what its inputs allow (`default_lists`); unknown keys are
+an error; a bad file becomes one `ConfigError` line naming the field. This module knows nothing about storage, Ray or
 models: it only says what a valid run looks like. Credentials are never a field.
 """
 
@@ -16,9 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from memx.errors import ConfigError
 
-STRATEGIES = ("top_k", "temperature", "internet")  # the paper's three: the default
-PREFIX = "prefix"  # discoverable extraction (SPEC §7), opt-in beside the paper's three
+STRATEGIES = ("top_k", "temperature", "internet")  # the paper's three
+PREFIX = "prefix"  # discoverable extraction (SPEC §7), beside the paper's three
 METRICS = ("perplexity", "ratio", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus")
+# What a strategy or metric needs, when the user left the list to memx (`default_lists`)
+_NEEDS = {"internet": ("generation", "internet", "prompts"), PREFIX: ("generation", "prefix", "source")}
 RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -100,8 +103,10 @@ class PrefixConfig(_Strict):
 
 
 class GenerationConfig(_Strict):
+    # Config fills an unset list from the inputs present (`default_lists`); standing alone
+    # a GenerationConfig has no inputs, so it gets the two strategies that need none.
     strategies: list[Literal["top_k", "temperature", "internet", "prefix"]] = Field(
-        default_factory=lambda: list(STRATEGIES)
+        default_factory=lambda: ["top_k", "temperature"]
     )
     samples_per_strategy: PositiveInt = 200_000
     shard_size: PositiveInt = 1000
@@ -116,15 +121,15 @@ class GenerationConfig(_Strict):
     @field_validator("strategies")
     @classmethod
     def _strategies(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("at least one strategy is required")
         if len(set(value)) != len(value):
             raise ValueError("strategies must not repeat")
         return value
 
 
 class ScoringConfig(_Strict):
-    metrics: list[Literal[METRICS]] = Field(default_factory=lambda: list(METRICS))  # type: ignore[valid-type]
+    # as for strategies: Config adds `ratio` to an unset list only when references are given
+    metrics: list[Literal[METRICS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: [m for m in METRICS if m != "ratio"])
     window: PositiveInt = 50
     batch_size: PositiveInt = 32
 
@@ -181,11 +186,19 @@ class Config(_Strict):
             raise ValueError(f"{value!r} must match [a-z0-9][a-z0-9_-]{{0,63}} (no '/', '.', or upper case)")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_lists(cls, data: Any) -> Any:
+        return default_lists(data)
+
     @model_validator(mode="after")
     def _cross_checks(self) -> "Config":
         names = [ref.name for ref in self.references]
         if len(set(names)) != len(names):
             raise ValueError("references: names must be unique")
+        if not self.generation.strategies:
+            # SPEC §9's extraction-only run: allowed once the config has an extraction section
+            raise ValueError("generation.strategies: [] runs no sampling; it needs an extraction section (SPEC §9)")
         if "internet" in self.generation.strategies and not self.generation.internet.prompts:
             raise ValueError("generation.internet.prompts: the internet strategy needs a prompt corpus")
         self._check_prefix()
@@ -233,6 +246,31 @@ class Config(_Strict):
             else:
                 names.append(metric)
         return names
+
+
+def _given(data: dict, path: tuple[str, ...]) -> bool:
+    for part in path:
+        data = data.get(part) if isinstance(data, dict) else None
+    return bool(data)
+
+
+def default_lists(data: Any) -> Any:
+    """The raw config with `generation.strategies` and `scoring.metrics` filled in where the
+    user left them out (absent or null): the paper's strategies whose inputs are present
+    (top_k and temperature always, internet with prompts, prefix with a source) and every
+    metric, `ratio` only with references. A list the user wrote is kept as written, so what
+    it asks for and cannot have stays an error. config.json records the filled-in lists."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    generation = data.get("generation", {})
+    if isinstance(generation, dict) and generation.get("strategies") is None:
+        strategies = [s for s in (*STRATEGIES, PREFIX) if s not in _NEEDS or _given(data, _NEEDS[s])]
+        data["generation"] = {**generation, "strategies": strategies}
+    scoring = data.get("scoring", {})
+    if isinstance(scoring, dict) and scoring.get("metrics") is None:
+        data["scoring"] = {**scoring, "metrics": [m for m in METRICS if m != "ratio" or data.get("references")]}
+    return data
 
 
 def join_uri(base: str, *parts: str) -> str:
