@@ -101,7 +101,7 @@ def score(config: str = typer.Argument(..., help="YAML config.")):
 @app.command()
 def reduce(config: str = typer.Argument(..., help="YAML config.")):
     """Rank, de-duplicate and select the candidates (candidates.parquet)."""
-    from memx.pipeline import reduce_stage
+    from memx.candidates import reduce_stage
 
     table = reduce_stage(_new_run(config))
     out.print(f"candidates.parquet: {table.num_rows} rows")
@@ -165,7 +165,7 @@ def inspect(run: str = typer.Argument(..., help="The run's URI."),
                                          "metric finds it best (memorization.json), instead of candidates."),
             endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP)):
     """A table of the top candidates in the terminal (or, with --summary, the run's headline)."""
-    from memx.pipeline import CANDIDATES_KEY, read_table
+    from memx.candidates import CANDIDATES_KEY, read_table
     from memx.report import inspect_table
 
     handle = _open_run(run, endpoint_url)
@@ -183,7 +183,7 @@ def inspect(run: str = typer.Argument(..., help="The run's URI."),
 
 
 def _print_summary(handle) -> None:
-    from memx.measure import read_memorization
+    from memx.memorization import read_memorization
     from memx.report.headline import headline_sentence, headline_table, metric_table
 
     memorization = read_memorization(handle)
@@ -202,7 +202,7 @@ def report(run: str = typer.Argument(..., help="The run's URI."),
            no_redact: bool = typer.Option(False, "--no-redact", help="Show personal data unmasked."),
            endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP)):
     """The self-contained HTML report."""
-    from memx.pipeline import report_stage
+    from memx.runreport import report_stage
 
     out.print(report_stage(_open_run(run, endpoint_url), out_file, redact=not no_redact), soft_wrap=True)
 

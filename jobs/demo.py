@@ -55,8 +55,8 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
              console: Console | None = None) -> dict:
     from jobs.run import run_pipeline
     from memx.lab import audit_lab, build_lab, check_lab, lab_config, load_canaries
-    from memx.measure import read_memorization
-    from memx.pipeline import CANDIDATES_KEY, read_table
+    from memx.candidates import CANDIDATES_KEY, read_table
+    from memx.memorization import read_memorization
     from memx.report import render_table2, table2
     from memx.report.discoverable import canary_audit_html
     from memx.report.headline import headline_sentence, headline_table, metric_table

@@ -15,14 +15,15 @@ from typing import Callable
 
 import pyarrow as pa
 
-from memx.measure import MEMORIZATION_KEY
+from memx.memorization import MEMORIZATION_KEY
 from memx.runstate import Run
 
 
 def finished(run: Run) -> bool:
     """True when every shard is committed and every result object of the run is written."""
-    from memx.measure import DISCOVERABLE_KEY
-    from memx.pipeline import CANDIDATES_KEY, REPORT_KEY, read_table
+    from memx.candidates import CANDIDATES_KEY, read_table
+    from memx.memorization import DISCOVERABLE_KEY
+    from memx.runreport import REPORT_KEY
     from memx.status import run_status
 
     storage, config = run.storage, run.config
@@ -49,7 +50,8 @@ def verify_run(run: Run, log: Callable[[str], object] = print, shards_done: bool
     verified shard first (on Ray, unless `shards_done`: the pipeline ran them beside
     generation), then the candidates against the index, then memorization.json."""
     from jobs.common import start_and_run
-    from memx.measure import memorization_stage, verify_stage
+    from memx.candidates import verify_stage
+    from memx.memorization import memorization_stage
     from memx.stagedefs import VERIFIED
 
     every_sample = run.config.verify is not None and run.config.verify.scope == "all"
@@ -70,8 +72,9 @@ def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool =
                  report_extra: list[str] | None = None) -> dict:
     """Every stage of the run; `report_extra`: HTML sections the report adds (the demo's lab audit)."""
     from jobs.common import start_and_run
-    from memx.measure import discoverable_stage
-    from memx.pipeline import reduce_stage, report_stage
+    from memx.candidates import reduce_stage
+    from memx.memorization import discoverable_stage
+    from memx.runreport import report_stage
 
     timings = {}
     started = time.time()

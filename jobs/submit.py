@@ -8,6 +8,7 @@ never put in the runtime environment: the cluster has its own (instance profile,
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
@@ -19,6 +20,8 @@ from memx.config import Config
 from memx.errors import MemxFailure
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+# After the log stream ends the job's state turns terminal within moments; a bounded wait for it.
+STATE_WAIT_S, STATE_POLL_S = 60.0, 0.5
 
 
 def _package_dirs() -> list[str]:
@@ -43,7 +46,7 @@ def _use_token_if_present() -> None:
 def submit_run(config: Config, config_path: str, address: str, wait: bool, console: Console) -> int:
     _use_token_if_present()  # before Ray is imported: it reads the mode once
     from ray.exceptions import AuthenticationError
-    from ray.job_submission import JobStatus, JobSubmissionClient
+    from ray.job_submission import JobSubmissionClient
 
     try:
         client = JobSubmissionClient(address)
@@ -66,18 +69,27 @@ def submit_run(config: Config, config_path: str, address: str, wait: bool, conso
     console.print(f"job id: {job_id}\noutputs: {config.run_uri}\nfollow: memx status {config.run_uri}")
     if not wait:
         return 0
-    seen = 0
+    state = _follow(client, job_id, config.run_uri, console)
+    console.print(f"job {job_id}: {state}")
+    return 0 if state == "SUCCEEDED" else 1
+
+
+def _follow(client, job_id: str, run_uri: str, console: Console) -> str:
+    """Print the job's logs as its driver writes them (Ray's log stream, which ends with the
+    job), then return its terminal state."""
+    async def tail() -> None:
+        async for chunk in client.tail_job_logs(job_id):
+            console.out(chunk, end="")
+
+    try:
+        asyncio.run(tail())
+    except RuntimeError as error:  # the stream broke off; the job itself goes on
+        raise MemxFailure(f"lost the log stream of job {job_id} ({error}); it keeps running: follow it with "
+                          f"`ray job logs --follow {job_id}` or `memx status {run_uri}`") from None
+    deadline = time.monotonic() + STATE_WAIT_S
     while True:
-        logs = client.get_job_logs(job_id)
-        if len(logs) > seen:
-            console.out(logs[seen:], end="")
-            seen = len(logs)
-        state = client.get_job_status(job_id)
-        if str(state.value if isinstance(state, JobStatus) else state) in TERMINAL:
-            break
-        time.sleep(2)
-    logs = client.get_job_logs(job_id)
-    if len(logs) > seen:
-        console.out(logs[seen:], end="")
-    console.print(f"job {job_id}: {state.value}")
-    return 0 if state.value == "SUCCEEDED" else 1
+        status = client.get_job_status(job_id)
+        state = str(getattr(status, "value", status))  # a JobStatus, a str enum
+        if state in TERMINAL or time.monotonic() > deadline:
+            return state
+        time.sleep(STATE_POLL_S)

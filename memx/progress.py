@@ -58,9 +58,3 @@ class StageProgress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
-
-    def __enter__(self) -> "StageProgress":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -139,10 +139,10 @@ class VerifyRunner(_Runner):
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
         super().__init__(run, device, num_threads)
         from memx.inputs import open_index
-        from memx.measure import target_token_bytes
+        from memx.verify.tokenbytes import model_token_bytes
 
         self.index = open_index(run)
-        self.token_bytes = target_token_bytes(run.config)
+        self.token_bytes = model_token_bytes(run.config.target.model)
 
     def verified_table(self, spec: ShardSpec):
         import pyarrow as pa

@@ -1,9 +1,9 @@
 """Sample generation (SPEC §1 strategies, §4 sample columns, §7 `prefix`): pure, Ray-free, storage-free.
 
-The caller (cluster/ actors) loads a model, builds a `PromptCorpus` once per process
-for the `internet` strategy and a `DocumentSource` once per process for `prefix`, and
-streams `generate_shard` record batches into its Parquet writer. Nothing here knows
-about Ray, S3 or manifests.
+The caller (`memx.stages.GenerateRunner`, the lab audit, the benchmarks) loads a model,
+builds a `PromptCorpus` once per process for the `internet` strategy and a
+`DocumentSource` once per process for `prefix`, and streams `generate_shard` record
+batches into its Parquet writer. Nothing here knows about Ray, S3 or manifests.
 """
 
 from memx.generation.documents import DocumentSource, ListFiles, local_files
@@ -12,7 +12,7 @@ from memx.generation.prefix import (
 )
 from memx.generation.processors import DecayingTemperature, greedy, inverse_cdf, sample_full, sample_top_k
 from memx.generation.prompts import OpenInput, PromptCorpus, load_prompt_corpus, local_open
-from memx.generation.sampler import first_step_logits, greedy_complete, max_positions, sample_batch
+from memx.generation.sampler import greedy_complete, max_positions, sample_batch
 from memx.generation.shard import (
     SAMPLE_SCHEMA, GenerationStats, generate_shard, prefix_rows, shard_prompts, strategy_chooser,
 )
@@ -28,7 +28,6 @@ __all__ = [
     "PromptCorpus",
     "check_prefix_source",
     "draw_sequences",
-    "first_step_logits",
     "generate_shard",
     "greedy",
     "greedy_complete",

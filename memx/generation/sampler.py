@@ -22,7 +22,7 @@ import torch
 from memx.generation.gpt2_decoder import Gpt2Decoder, supports
 
 Choose = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
-CACHES = ("gpt2", "static", "dynamic")
+DECODERS = ("gpt2", "static", "dynamic")  # memx's GPT-2 decoder, the HF module over either KV cache
 
 
 def _forward_kwargs(model: torch.nn.Module) -> tuple[str, str | None]:
@@ -53,8 +53,8 @@ def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device) -> tup
     return as_tensor(ids), as_tensor(mask.astype(np.int64)), as_tensor(positions)
 
 
-def default_cache(model: torch.nn.Module | None = None, device: torch.device | str = "cpu") -> str:
-    """"gpt2" (memx's own decoder) for a fp32 GPT-2 on the CPU, else the HF module's cache."""
+def default_decoder(model: torch.nn.Module | None = None, device: torch.device | str = "cpu") -> str:
+    """"gpt2" (memx's own decoder) for a fp32 GPT-2 on the CPU, else the HF module with its cache."""
     import transformers
 
     if model is not None and supports(model, device):
@@ -78,13 +78,6 @@ def max_positions(model: torch.nn.Module) -> int | None:
         if isinstance(value, int):
             return value
     return None
-
-
-@torch.inference_mode()
-def first_step_logits(model: torch.nn.Module, prompts: list[list[int]], pad_id: int, device: torch.device) -> torch.Tensor:
-    """Next-token logits after each prompt (B, V): the prefill step alone, for padding checks."""
-    ids, mask, positions = left_pad(prompts, pad_id, device)
-    return model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, -1, :]
 
 
 class _HFSteps:
@@ -132,12 +125,12 @@ def sample_batch(
     uniforms: torch.Tensor,
     choose: Choose,
     device: torch.device,
-    cache: str | None = None,
+    decoder: str | None = None,
 ) -> np.ndarray:
     """Generate `max_new_tokens` ids per prompt; returns (B, max_new_tokens) int64 on the host.
 
     `uniforms` (B, max_new_tokens) on `device` drives row b's draw at step t. EOS is not
-    special: like the paper, every row gets the full number of tokens. `cache="gpt2"` is
+    special: like the paper, every row gets the full number of tokens. `decoder="gpt2"` is
     memx's own GPT-2 decoder (CPU, fp32; `gpt2_decoder`); "static" runs the HF module over
     a preallocated KV cache (transformers 5 API); "dynamic" grows it by concatenating the
     whole cache at every step.
@@ -148,16 +141,16 @@ def sample_batch(
     limit = max_positions(model)
     if limit is not None and width + max_new_tokens > limit:
         raise ValueError(f"prompt ({width}) + max_new_tokens ({max_new_tokens}) exceeds the model's {limit} positions")
-    cache = cache or default_cache(model, device)
-    if cache not in CACHES:
-        raise ValueError(f"cache must be one of {', '.join(CACHES)}, got {cache!r}")
+    decoder = decoder or default_decoder(model, device)
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
     total = width + max_new_tokens
     tokens = torch.empty((batch, max_new_tokens), dtype=torch.long, device=device)
-    if cache == "gpt2":
+    if decoder == "gpt2":
         state, logits = Gpt2Decoder.for_model(model).prefill(ids, prompt_mask, positions, total)
         advance = state.step
     else:
-        steps = _HFSteps(model, ids, prompt_mask, positions, total, cache)
+        steps = _HFSteps(model, ids, prompt_mask, positions, total, decoder)
         logits, advance = steps.prefill(), steps.step
     for step in range(max_new_tokens):
         token = choose(step, logits, uniforms[:, step])
@@ -174,7 +167,7 @@ def greedy_complete(
     new_tokens: int,
     device: torch.device,
     batch_size: int = 32,
-    cache: str | None = None,
+    decoder: str | None = None,
 ) -> np.ndarray:
     """The greedy continuation of every prompt, exactly `new_tokens` ids each (no EOS stop):
     (len(prompts), new_tokens) int64, in the caller's order.
@@ -192,5 +185,5 @@ def greedy_complete(
         rows = order[first : first + batch_size]
         unused = torch.zeros((len(rows), new_tokens), device=device)  # greedy draws nothing
         out[rows] = sample_batch(model, [prompts[r] for r in rows], pad_id, new_tokens, unused, choose, device,
-                                 cache=cache)
+                                 decoder=decoder)
     return out

@@ -28,7 +28,7 @@ from memx.generation.documents import DocumentSource
 from memx.generation.prefix import shard_sequences
 from memx.generation.processors import DecayingTemperature, greedy, sample_full, sample_top_k
 from memx.generation.prompts import PromptCorpus
-from memx.generation.sampler import Choose, default_cache, sample_batch
+from memx.generation.sampler import Choose, default_decoder, sample_batch
 from memx.models import LoadedModel
 from memx.plan import ShardSpec
 
@@ -138,7 +138,7 @@ def generate_shard(
     *,
     documents: DocumentSource | None = None,
     stats: GenerationStats | None = None,
-    cache: str | None = None,
+    decoder: str | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Yield the shard's rows in row order, in record batches of at most `gen.batch_size` rows.
 
@@ -149,13 +149,13 @@ def generate_shard(
     On CUDA OOM the batch is halved, for the rest of the shard, and retried.
     `documents` is the `prefix` strategy's source (scanned once per process by the caller);
     its rows get exactly `gen.prefix.suffix_tokens` new tokens, the others `gen.max_new_tokens`.
-    `cache` is the decoder: "gpt2" (the default for a fp32 GPT-2 on the CPU) is memx's own
+    `decoder`: "gpt2" (the default for a fp32 GPT-2 on the CPU) is memx's own
     GPT-2 decoder; "static" (the default otherwise, with transformers 5) runs the HF module
     over a preallocated cache, "dynamic" concatenates the whole cache at every step, which
     measured 1.4-3x slower on CPU and costs memory bandwidth on GPU. Same tokens each way,
     up to float round-off.
     """
-    cache = cache or default_cache(lm.model, lm.device)
+    decoder = decoder or default_decoder(lm.model, lm.device)
     stats = stats if stats is not None else GenerationStats()
     started = time.perf_counter()
     targets = sequence_ids = None
@@ -183,7 +183,7 @@ def generate_shard(
         try:
             tokens = sample_batch(
                 lm.model, [row_prompts[r] for r in rows], lm.pad_id, new_tokens,
-                uniforms.index_select(0, index), choose, lm.device, cache=cache,
+                uniforms.index_select(0, index), choose, lm.device, decoder=decoder,
             )
         except torch.cuda.OutOfMemoryError:
             if batch_size == 1:

@@ -178,8 +178,3 @@ def write_heldout_txt(paragraphs: list[str], path: Path) -> None:
     # Paragraphs separated by one blank line: a reader that takes paragraphs gets one
     # document each, a reader that takes lines gets each non-empty line; both work.
     path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
-
-
-def read_train_jsonl(path: Path) -> list[str]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line)["text"] for line in handle if line.strip()]

@@ -1,11 +1,10 @@
 """Reduce: scores + samples -> candidates (trigram de-dup, MinHash LSH clusters, selection).
 
 Public API: `run_reduce` -> `ReduceResult` (`.candidates`), `RunReader`, `CANDIDATE_SCHEMA`,
-`total_unique`, `is_duplicate`, `trigrams`, `InMemoryRunReader`. Knows nothing of Ray or
-of where the run is stored.
+`total_unique`, `is_duplicate`, `trigrams`. Knows nothing of Ray or of where the run is
+stored (`memx.shards.StorageRunReader` serves a stored run; tests/support/run_reader.py one in memory).
 """
 
-from memx.reduce.memory import InMemoryRunReader
 from memx.reduce.minhash import LshParams
 from memx.reduce.run import CANDIDATE_SCHEMA, ReduceResult, RunReader, run_reduce
 from memx.reduce.select import total_unique
@@ -13,7 +12,6 @@ from memx.reduce.trigrams import is_duplicate, trigrams, words
 
 __all__ = [
     "CANDIDATE_SCHEMA",
-    "InMemoryRunReader",
     "LshParams",
     "ReduceResult",
     "RunReader",

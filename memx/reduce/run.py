@@ -30,7 +30,7 @@ from memx.errors import MemxFailure
 from memx.reduce.clusters import Multiset, cluster_pairs, cluster_sizes
 from memx.reduce.minhash import LshParams, candidate_pairs, estimate_jaccard, signatures
 from memx.reduce.select import top_pool, union_walk, walk_config
-from memx.reduce.trigrams import gram_hashes
+from memx.reduce.trigrams import gram_hashes, gram_multiset
 
 Progress = Callable[[str, int, int], None]
 
@@ -75,7 +75,7 @@ class ReduceResult:
 def _multisets(hashes: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> list[Multiset]:
     out = []
     for r in rows.tolist():
-        values, counts = np.unique(hashes[offsets[r] : offsets[r + 1]], return_counts=True)
+        values, counts = gram_multiset(hashes[offsets[r] : offsets[r + 1]])
         out.append((values, counts.astype(np.int32)))
     return out
 

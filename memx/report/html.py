@@ -10,7 +10,7 @@ script and no external resource. All text from the run is HTML-escaped, and cand
 text is redacted unless `redact=False`.
 
 It knows the candidate and score column names; it reads no files and writes none
-(the CLI decides where the report goes).
+(`memx.runreport.report_stage` gathers its inputs and decides where the report goes).
 """
 
 from __future__ import annotations
@@ -113,12 +113,16 @@ def _categories(candidates: pa.Table) -> tuple[Counter, Counter]:
     """Category counts over distinct samples: memorized ones, and all candidates."""
     if "category" not in candidates.column_names:
         return Counter(), Counter()
-    mem_cat, all_cat = {}, {}
-    for r in candidates.select(["sample_id", "category", "memorized"]).to_pylist():
-        all_cat.setdefault(r["sample_id"], r["category"])
-        if r["memorized"]:
-            mem_cat.setdefault(r["sample_id"], r["category"])
-    return Counter(mem_cat.values()), Counter(all_cat.values())
+    rows = candidates.select(["sample_id", "category", "memorized"])
+    return _samples_per_category(rows.filter(rows.column("memorized"))), _samples_per_category(rows)
+
+
+def _samples_per_category(rows: pa.Table) -> Counter:
+    """Each sample counted once, under its first row's category. Single-threaded group-bys
+    keep first-appearance order, which is how `most_common` orders tied categories."""
+    first = rows.group_by("sample_id", use_threads=False).aggregate([("category", "first")])
+    per = first.group_by("category_first", use_threads=False).aggregate([([], "count_all")])
+    return Counter(dict(zip(per.column("category_first").to_pylist(), per.column("count_all").to_pylist())))
 
 
 def _categories_html(mem: Counter, every: Counter) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from rich.table import Table
 from rich.text import Text
 
@@ -24,46 +25,52 @@ from memx.report.redact import redact as _redact
 TOTAL = "total unique"
 
 
-def _ordered(values: Iterable[str], given: Iterable[str] | None) -> list[str]:
+def _ordered(values: pa.ChunkedArray, given: Iterable[str] | None) -> list[str]:
     if given is not None:
         return list(given)
-    return list(dict.fromkeys(values))
+    return pc.unique(values).to_pylist()  # in order of first appearance
+
+
+def _among(table: pa.Table, column: str, allowed: list[str]) -> pa.ChunkedArray:
+    return pc.is_in(table.column(column), value_set=pa.array(allowed, pa.string()))
+
+
+def _count(table: pa.Table, keys: list[str], distinct: str | None = None) -> dict[tuple, int]:
+    """{a group's key values: its rows} per group of `keys`, or its distinct values of
+    the column `distinct`: pyarrow's hash group-by."""
+    target, how = (distinct, "count_distinct") if distinct else ([], "count_all")
+    grouped = table.group_by(keys).aggregate([(target, how)])
+    counted = grouped.column(f"{distinct}_count_distinct" if distinct else "count_all").to_pylist()
+    return dict(zip(zip(*(grouped.column(key).to_pylist() for key in keys)), counted))
 
 
 def table2(candidates: pa.Table, metric_names: Iterable[str] | None = None,
            strategies: Iterable[str] | None = None) -> dict:
     """{"metrics", "strategies", "verified", "counts": {metric: {strategy: n}},
     "candidates": {metric: {strategy: rows}}, "total_unique": {strategy: n}, "total": n}."""
-    cols = candidates.column_names
-    metric_col = candidates.column("metric").to_pylist()
-    strat_col = candidates.column("strategy").to_pylist()
-    ids = candidates.column("sample_id").to_pylist()
-    metrics = _ordered(metric_col, metric_names)
-    strats = _ordered(strat_col, strategies)
-    verified = "memorized" in cols
-    mem = candidates.column("memorized").to_pylist() if verified else [False] * len(ids)
-    counts = {m: {s: 0 for s in strats} for m in metrics}
-    rows = {m: {s: 0 for s in strats} for m in metrics}
-    unique: dict[str, set] = {s: set() for s in strats}
-    for sid, m, s, is_mem in zip(ids, metric_col, strat_col, mem):
-        if m not in counts or s not in unique:
-            continue
-        rows[m][s] += 1
-        if is_mem:
-            counts[m][s] += 1
-            unique[s].add(sid)
+    metrics = _ordered(candidates.column("metric"), metric_names)
+    strats = _ordered(candidates.column("strategy"), strategies)
+    verified = "memorized" in candidates.column_names
+    shown = candidates.filter(pc.and_(_among(candidates, "metric", metrics), _among(candidates, "strategy", strats)))
+    grid = lambda counted: {m: {s: counted.get((m, s), 0) for s in strats} for m in metrics}  # noqa: E731
+    rows = grid(_count(shown, ["metric", "strategy"]))
     if not verified:
-        counts = {m: {s: None for s in strats} for m in metrics}
-    total_unique = {s: (len(unique[s]) if verified else None) for s in strats}
-    total = len(set().union(*unique.values())) if verified and unique else (0 if verified else None)
-    if verified and "union_keep" in cols:
+        return {"metrics": metrics, "strategies": strats, "verified": False,
+                "counts": {m: {s: None for s in strats} for m in metrics}, "candidates": rows,
+                "total_unique": {s: None for s in strats}, "total": None}
+    memorized = shown.filter(shown.column("memorized"))  # a null `memorized` is not memorized
+    counts = grid(_count(memorized, ["metric", "strategy"]))
+    by_strategy = _count(memorized, ["strategy"], distinct="sample_id")
+    total_unique = {s: by_strategy.get((s,), 0) for s in strats}
+    total = pc.count_distinct(memorized.column("sample_id")).as_py()
+    if "union_keep" in candidates.column_names:
         # the reducer marked one row per near-duplicate group across configurations: count
-        # those, so a memorized text found by five metrics (or twice, slightly changed) is one
-        keep = candidates.column("union_keep").to_pylist()
-        total_unique = {s: 0 for s in strats}
-        for s, is_mem, kept in zip(strat_col, mem, keep):
-            if kept and is_mem and s in total_unique:
-                total_unique[s] += 1
+        # those, so a memorized text found by five metrics (or twice, slightly changed) is one;
+        # rows of every metric count, since the group's representative may be any of them
+        kept = candidates.filter(_among(candidates, "strategy", strats))
+        kept = kept.filter(pc.and_(kept.column("memorized"), kept.column("union_keep")))
+        per_strategy = _count(kept, ["strategy"])
+        total_unique = {s: per_strategy.get((s,), 0) for s in strats}
         total = sum(total_unique.values())
     return {"metrics": metrics, "strategies": strats, "verified": verified, "counts": counts,
             "candidates": rows, "total_unique": total_unique, "total": total}

@@ -1,7 +1,7 @@
 """Verification against a training-corpus index: token bytes, spans, candidates, categories.
 
-Public API: `token_byte_table(tokenizer)` / `ids_to_bytes(ids, table)` (the exact bytes of
-token ids), `generated_spans(token_ids, table, index)` (SPEC §6's span of every sample,
+Public API: `token_byte_table(tokenizer)` and its `PackedTable` (the exact bytes of token
+ids), `generated_spans(token_ids, table, index)` (SPEC §6's span of every sample,
 searched in its generated tokens only), `verify_candidate_tokens(candidates,
 token_ids_by_sample, table, index, min_match_tokens)` (the same rule for candidates) and
 `categorize(text)`. There is deliberately no text-based check: it cannot tell a copied
@@ -12,8 +12,8 @@ are reported.
 
 from memx.verify.categories import CATEGORIES, categorize
 from memx.verify.spans import SPAN_COLUMNS, generated_spans
-from memx.verify.tokenbytes import PackedTable, ids_to_bytes, token_byte_table
+from memx.verify.tokenbytes import PackedTable, token_byte_table
 from memx.verify.verify import VERIFY_COLUMNS, verify_candidate_tokens
 
 __all__ = ["CATEGORIES", "SPAN_COLUMNS", "VERIFY_COLUMNS", "PackedTable", "categorize", "generated_spans",
-           "ids_to_bytes", "token_byte_table", "verify_candidate_tokens"]
+           "token_byte_table", "verify_candidate_tokens"]

@@ -23,7 +23,7 @@ ids of memorized spans only. It knows nothing about storage or how rows were ver
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -157,12 +157,3 @@ def _ranking_quality(labels: np.ndarray, scores: np.ndarray, top: pa.Table) -> d
     fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
     return {"precision_at": precision, "precision_curve": curve, "auc": float(roc_auc_score(labels, scores)),
             "tpr_at_fpr": {x: float(tpr[fpr <= float(x)].max()) for x in FPRS}}
-
-
-def memorization_summary(batches: Iterable[pa.Table], metrics: Sequence[str],
-                         min_match_tokens: int) -> dict:
-    """memorization.json from batches that each carry a `strategy` column (see `add`)."""
-    summary = MemorizationSummary(metrics, min_match_tokens)
-    for rows in batches:
-        summary.add(rows)
-    return summary.result()

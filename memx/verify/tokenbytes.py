@@ -4,7 +4,8 @@ The index is over raw UTF-8 bytes and generated samples are token ids, so verify
 sample means concatenating its tokens' bytes: never decoding to text, because a
 byte-level token may hold only part of a multi-byte character and `decode` would turn
 that part into U+FFFD. `token_byte_table(tokenizer)` maps every id to its bytes, with
-None for special tokens (EOS/BOS/PAD...: they stand for no text and break a span).
+None for special tokens (EOS/BOS/PAD...: they stand for no text and break a span);
+`model_token_bytes(model)` packs it for a model's own tokenizer.
 
 For GPT-2-style byte-level BPE (the lab's tokenizer, GPT-2, GPT-NeoX, Llama 3, ...) the
 table is exact: each vocabulary string is written in GPT-2's printable alphabet of the
@@ -17,6 +18,7 @@ context. It knows nothing about the index or about spans.
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import lru_cache
 from typing import Any
@@ -115,11 +117,6 @@ def token_byte_table(tokenizer: Any) -> list[bytes | None]:
     return table
 
 
-def ids_to_bytes(ids, table: list[bytes | None]) -> bytes:
-    """Concatenated bytes of `ids`; special tokens (None) contribute nothing."""
-    return b"".join(b for b in (table[int(i)] for i in ids) if b is not None)
-
-
 class PackedTable:
     """`token_byte_table` as flat arrays, so whole shards are converted with numpy:
     `data[offset[i]:offset[i] + length[i]]` are token i's bytes; `special[i]` marks None."""
@@ -142,3 +139,17 @@ class PackedTable:
         lens = self.length[ids]
         within = np.arange(int(lens.sum()), dtype=np.int64) - np.repeat(np.cumsum(lens) - lens, lens)
         return self.data[np.repeat(self.offset[ids], lens) + within].tobytes()
+
+
+def model_token_bytes(name_or_path: str) -> PackedTable:
+    """The packed byte table of a model's tokenizer (a local directory or a hub id). A local
+    tokenizer.json is read with `tokenizers` alone: transformers would import torch into a
+    verify actor that needs none of it."""
+    local = os.path.join(name_or_path, "tokenizer.json")
+    if os.path.isfile(local):
+        from tokenizers import Tokenizer
+
+        return PackedTable(token_byte_table(Tokenizer.from_file(local)))
+    from transformers import AutoTokenizer
+
+    return PackedTable(token_byte_table(AutoTokenizer.from_pretrained(name_or_path)))

@@ -95,7 +95,7 @@ def write_prefix_source(path: Path, document_kb: float = 4.0, files: int = 400) 
 
 
 def run_memx_prefix(lm, documents, samples: int, batch_size: int, seed: int,
-                    cache: str | None = None) -> tuple[float, int, list, float]:
+                    decoder: str | None = None) -> tuple[float, int, list, float]:
     """memx's prefix strategy, greedy: (seconds, new tokens, the rows' prompt and token ids,
     seconds of those spent drawing the sequences)."""
     from memx.config import GenerationConfig
@@ -107,7 +107,7 @@ def run_memx_prefix(lm, documents, samples: int, batch_size: int, seed: int,
                            prefix={"source": documents.uri, "prefix_tokens": PREFIX_TOKENS, "suffix_tokens": SUFFIX_TOKENS})
     spec = ShardSpec("samples", "prefix", 0, 0, samples, seed)
     stats = GenerationStats()
-    rows = [r for batch in generate_shard(lm, spec, gen, documents=documents, stats=stats, cache=cache)
+    rows = [r for batch in generate_shard(lm, spec, gen, documents=documents, stats=stats, decoder=decoder)
             for r in zip(batch.column("prompt_ids").to_pylist(), batch.column("token_ids").to_pylist())]
     assert len(rows) == samples
     return stats.seconds, stats.new_tokens, rows, stats.prompt_seconds
@@ -167,16 +167,16 @@ def bench_prefix(lm, args, scratch: Path) -> None:
     reference = Tally("reference (HF generate, greedy)", 10)
     engines = [Tally("memx prefix (GPT-2 decoder)", args.batch_size),
                Tally("memx prefix (HF module, static cache)", args.batch_size)]
-    for cache in ("gpt2", "static"):
-        run_memx_prefix(lm, documents, 8, 8, 1, cache)  # warm-up: packing, first-call allocations
+    for decoder in ("gpt2", "static"):
+        run_memx_prefix(lm, documents, 8, 8, 1, decoder)  # warm-up: packing, first-call allocations
     run_reference_greedy(lm, [[lm.bos_id] * PREFIX_TOKENS] * 2, 4, 2)
     agree = compared = 0
     drawing = 0.0
     for round_ in range(args.rounds):
-        for tally, cache in zip(engines, ("gpt2", "static")):
-            m_s, m_t, rows, d_s = run_memx_prefix(lm, documents, per_round, args.batch_size, 1000 + round_, cache)
+        for tally, decoder in zip(engines, ("gpt2", "static")):
+            m_s, m_t, rows, d_s = run_memx_prefix(lm, documents, per_round, args.batch_size, 1000 + round_, decoder)
             tally.add(m_s, m_t, per_round)
-            if cache == "gpt2":
+            if decoder == "gpt2":
                 drawing += d_s
                 reference_rows = rows[: args.reference_prefix_samples]
         r_s, r_t, outputs = run_reference_greedy(lm, [p for p, _ in reference_rows], SUFFIX_TOKENS)
@@ -190,7 +190,7 @@ def bench_prefix(lm, args, scratch: Path) -> None:
     print(f"identical continuations memx (GPT-2 decoder) vs HF: {agree} of {compared}")
 
 
-def run_memx(lm, samples: int, batch_size: int, new_tokens: int, cache: str | None = None) -> tuple[float, int]:
+def run_memx(lm, samples: int, batch_size: int, new_tokens: int, decoder: str | None = None) -> tuple[float, int]:
     from memx.config import GenerationConfig
     from memx.generation import GenerationStats, generate_shard
     from memx.plan import ShardSpec
@@ -198,7 +198,7 @@ def run_memx(lm, samples: int, batch_size: int, new_tokens: int, cache: str | No
     gen = GenerationConfig(samples_per_strategy=samples, shard_size=samples, batch_size=batch_size, max_new_tokens=new_tokens)
     spec = ShardSpec("samples", "top_k", 0, 0, samples, 1234)
     stats = GenerationStats()
-    rows = sum(batch.num_rows for batch in generate_shard(lm, spec, gen, None, stats=stats, cache=cache))
+    rows = sum(batch.num_rows for batch in generate_shard(lm, spec, gen, None, stats=stats, decoder=decoder))
     assert rows == samples
     return stats.seconds, stats.new_tokens
 
@@ -260,8 +260,8 @@ def main() -> None:
 
 
 def bench_top_k(lm, args) -> None:
-    for cache in ("gpt2", "static"):
-        run_memx(lm, 8, 8, 8, cache)  # warm-up: packing, first-call allocations and lazy imports
+    for decoder in ("gpt2", "static"):
+        run_memx(lm, 8, 8, 8, decoder)  # warm-up: packing, first-call allocations and lazy imports
     run_reference(lm, 10, 8)
     per_round = max(1, args.samples // args.rounds)
     reference = Tally("reference (HF generate, paper)", 10)
@@ -271,8 +271,8 @@ def bench_top_k(lm, args) -> None:
     for _ in range(args.rounds):
         r_s, r_t = run_reference(lm, 10, args.new_tokens)
         reference.add(r_s, r_t, 10)
-        for tally, cache in zip(engines, ("gpt2", "static")):
-            m_s, m_t = run_memx(lm, per_round, args.batch_size, args.new_tokens, cache)
+        for tally, decoder in zip(engines, ("gpt2", "static")):
+            m_s, m_t = run_memx(lm, per_round, args.batch_size, args.new_tokens, decoder)
             tally.add(m_s, m_t, per_round)
     print_table("case top_k: BOS prompt, top-k 40", reference, engines)
 

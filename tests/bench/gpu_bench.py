@@ -72,7 +72,7 @@ def record(what: str, batch: int, tokens: int, seconds: float, note: str = "") -
 
 
 def bench_memx(lm, strategy: str, batch: int, batches: int, new_tokens: int, corpus=None, quiet=False,
-               cache: str | None = None) -> float:
+               decoder: str | None = None) -> float:
     from memx.config import GenerationConfig
     from memx.generation import GenerationStats, generate_shard
     from memx.plan import ShardSpec
@@ -84,13 +84,13 @@ def bench_memx(lm, strategy: str, batch: int, batches: int, new_tokens: int, cor
     cuda = lm.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(lm.device)
-    rows = sum(b.num_rows for b in generate_shard(lm, spec, gen, corpus, stats=stats, cache=cache))
+    rows = sum(b.num_rows for b in generate_shard(lm, spec, gen, corpus, stats=stats, decoder=decoder))
     assert rows == size, (rows, size)
     if quiet:
         return stats.tokens_per_second
     peak = torch.cuda.max_memory_allocated(lm.device) / 2**30 if cuda else 0.0
     note = f"peak {peak:.0f} GiB" + (f", OOM halvings {stats.oom_halvings} -> {stats.batch_size}" if stats.oom_halvings else "")
-    record(f"memx {strategy}" + (f" ({cache} cache)" if cache else ""), batch, stats.new_tokens, stats.seconds, note)
+    record(f"memx {strategy}" + (f" ({decoder} cache)" if decoder else ""), batch, stats.new_tokens, stats.seconds, note)
     return stats.tokens_per_second
 
 
@@ -176,7 +176,7 @@ def main() -> None:
         batch_sizes = [4, 8]
     rates = {b: bench_memx(lm, "top_k", b, batches, args.new_tokens) for b in batch_sizes}
     best = max(rates, key=rates.get)
-    bench_memx(lm, "top_k", best, 1, args.new_tokens, cache="dynamic")  # vs the default static cache
+    bench_memx(lm, "top_k", best, 1, args.new_tokens, decoder="dynamic")  # vs the default static cache
     bench_memx(lm, "temperature", best, 1, args.new_tokens)
     bench_memx(lm, "internet", best, 1, args.new_tokens, corpus=corpus)
     if not args.skip_scoring:

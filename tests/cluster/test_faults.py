@@ -169,7 +169,7 @@ def test_sigkill_of_a_scorer_actor_mid_shard(two_node_cluster, tmp_path, tiny_fa
 
 def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster, tmp_path, tiny_family):
     from jobs.run import run_pipeline
-    from memx.pipeline import CANDIDATES_KEY, read_table
+    from memx.candidates import CANDIDATES_KEY, read_table
     from memx.shards import committed_manifests
 
     raw = run_config(str(tmp_path / "out"), tiny_family, run_id="killed", samples=32, shard_size=4,

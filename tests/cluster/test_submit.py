@@ -77,6 +77,9 @@ def test_submit_runs_the_config_to_the_end(ray_head, tmp_path, tiny_family):
                           capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "job id: memx-submitted-" in proc.stdout
+    # the job's own output reached the submitter while it followed the job, then its end state
+    assert "report: " in proc.stdout and f"done: {tmp_path / 'out' / 'submitted'}" in proc.stdout
+    assert proc.stdout.rstrip().endswith("SUCCEEDED")
     run_dir = tmp_path / "out" / "submitted"
     candidates = pq.read_table(run_dir / "candidates.parquet")
     assert candidates.num_rows > 0

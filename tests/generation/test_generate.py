@@ -10,12 +10,13 @@ from transformers import AutoModelForCausalLM
 
 from memx.config import GenerationConfig
 from memx.generation import (
-    SAMPLE_SCHEMA, GenerationStats, first_step_logits, generate_shard, load_prompt_corpus, sample_batch,
+    SAMPLE_SCHEMA, GenerationStats, generate_shard, load_prompt_corpus, sample_batch,
     shard_prompts, strategy_chooser,
 )
 from memx.generation import shard as shard_module
-from memx.generation.sampler import CACHES
+from memx.generation.sampler import DECODERS
 from memx.plan import ShardSpec, shard_seed
+from tests.support.reference import first_step_logits
 
 GEN = GenerationConfig(samples_per_strategy=14, shard_size=7, batch_size=4, max_new_tokens=12)
 
@@ -85,8 +86,8 @@ def _row_uniforms(spec: ShardSpec, row: int) -> torch.Tensor:
     return torch.rand((spec.size, GEN.max_new_tokens), generator=generator)[row : row + 1]
 
 
-@pytest.mark.parametrize("attention,cache", [("sdpa", "dynamic"), ("eager", "dynamic"), ("sdpa", "static"), ("eager", "static")])
-def test_left_padding_matches_unpadded(tiny_model_dir, tiny_lm, attention, cache):
+@pytest.mark.parametrize("attention,decoder", [("sdpa", "dynamic"), ("eager", "dynamic"), ("sdpa", "static"), ("eager", "static")])
+def test_left_padding_matches_unpadded(tiny_model_dir, tiny_lm, attention, decoder):
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attention).eval()
     prompts = [[5, 17, 33, 2, 9, 41, 8, 12, 3], [7, 11], [19, 23, 29, 31]]
     batched = first_step_logits(model, prompts, tiny_lm.pad_id, torch.device("cpu"))
@@ -96,7 +97,7 @@ def test_left_padding_matches_unpadded(tiny_model_dir, tiny_lm, attention, cache
     # The whole KV-cached loop too: each padded row generates what it would alone.
     uniforms = torch.rand((3, 10), generator=torch.Generator().manual_seed(0))
     choose = strategy_chooser("temperature", GEN)
-    together = sample_batch(model, prompts, tiny_lm.pad_id, 10, uniforms, choose, torch.device("cpu"), cache=cache)
+    together = sample_batch(model, prompts, tiny_lm.pad_id, 10, uniforms, choose, torch.device("cpu"), decoder=decoder)
     for i, prompt in enumerate(prompts):
         alone = sample_batch(model, [prompt], tiny_lm.pad_id, 10, uniforms[i : i + 1], choose, torch.device("cpu"))
         assert together[i].tolist() == alone[0].tolist()
@@ -123,7 +124,7 @@ def test_every_decoder_gives_the_same_rows(tiny_lm, corpus, strategy):
     """memx's GPT-2 decoder and the HF module with either cache."""
     spec = _spec(strategy, 3)
     gpt2, static, dynamic = (
-        pa.Table.from_batches(list(generate_shard(tiny_lm, spec, GEN, corpus, cache=kind))) for kind in CACHES
+        pa.Table.from_batches(list(generate_shard(tiny_lm, spec, GEN, corpus, decoder=kind))) for kind in DECODERS
     )
     assert gpt2.equals(static) and static.equals(dynamic)
 

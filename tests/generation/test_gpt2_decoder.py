@@ -9,10 +9,11 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM
 
-from memx.generation import first_step_logits, greedy_complete, sample_batch
+from memx.generation import greedy_complete, sample_batch
 from memx.generation import gpt2_decoder
 from memx.generation.processors import greedy
-from memx.generation.sampler import default_cache
+from memx.generation.sampler import default_decoder
+from tests.support.reference import first_step_logits
 
 PROMPTS = [[5, 17, 33, 2, 9, 41, 8, 12, 3], [7, 11], [19, 23, 29, 31], [4]]
 VARIANTS = {
@@ -30,7 +31,7 @@ def _model(**overrides) -> GPT2LMHeadModel:
     return GPT2LMHeadModel(config).eval()
 
 
-def _recorded_logits(model, prompts, steps, cache):
+def _recorded_logits(model, prompts, steps, decoder):
     """Every step's logits of the cached loop, and the greedy tokens it chose."""
     seen: list[torch.Tensor] = []
 
@@ -39,7 +40,7 @@ def _recorded_logits(model, prompts, steps, cache):
         return greedy(logits)
 
     tokens = sample_batch(model, prompts, 0, steps, torch.zeros((len(prompts), steps)), recording,
-                          torch.device("cpu"), cache=cache)
+                          torch.device("cpu"), decoder=decoder)
     return seen, tokens
 
 
@@ -50,7 +51,7 @@ def test_every_step_matches_a_fresh_hf_forward(variant, onednn, monkeypatch):
         pytest.skip("this torch build has no oneDNN linear")
     monkeypatch.setattr(gpt2_decoder, "onednn_available", lambda: onednn)
     model = _model(**VARIANTS[variant])
-    assert default_cache(model, "cpu") == "gpt2"
+    assert default_decoder(model, "cpu") == "gpt2"
     steps = 6
     seen, tokens = _recorded_logits(model, PROMPTS, steps, "gpt2")
     assert (gpt2_decoder.Gpt2Decoder.for_model(model).lm_head.packed is not None) == onednn
@@ -63,32 +64,32 @@ def test_every_step_matches_a_fresh_hf_forward(variant, onednn, monkeypatch):
 
 def test_greedy_matches_the_hf_loop_on_padded_batches():
     model = _model()
-    ours = greedy_complete(model, PROMPTS * 3, 0, 12, torch.device("cpu"), batch_size=5, cache="gpt2")
-    hf = greedy_complete(model, PROMPTS * 3, 0, 12, torch.device("cpu"), batch_size=5, cache="static")
+    ours = greedy_complete(model, PROMPTS * 3, 0, 12, torch.device("cpu"), batch_size=5, decoder="gpt2")
+    hf = greedy_complete(model, PROMPTS * 3, 0, 12, torch.device("cpu"), batch_size=5, decoder="static")
     assert ours.tolist() == hf.tolist()
     assert ours[: len(PROMPTS)].tolist() == ours[len(PROMPTS) : 2 * len(PROMPTS)].tolist()  # batch-independent
 
 
 def test_an_in_place_weight_change_repacks():
     model = _model(tie_word_embeddings=False)
-    before = greedy_complete(model, PROMPTS, 0, 4, torch.device("cpu"), cache="gpt2")
+    before = greedy_complete(model, PROMPTS, 0, 4, torch.device("cpu"), decoder="gpt2")
     with torch.no_grad():
         model.lm_head.weight.neg_()  # every logit flips sign: the argmax becomes the argmin
-    after = greedy_complete(model, PROMPTS, 0, 4, torch.device("cpu"), cache="gpt2")
+    after = greedy_complete(model, PROMPTS, 0, 4, torch.device("cpu"), decoder="gpt2")
     assert after[0, 0] != before[0, 0]
-    assert after.tolist() == greedy_complete(model, PROMPTS, 0, 4, torch.device("cpu"), cache="static").tolist()
+    assert after.tolist() == greedy_complete(model, PROMPTS, 0, 4, torch.device("cpu"), decoder="static").tolist()
 
 
 def test_other_models_use_the_hf_module():
     neox = GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                                             intermediate_size=64, max_position_embeddings=48)).eval()
     relu = _model(activation_function="relu")
-    assert not gpt2_decoder.supports(neox, "cpu") and default_cache(neox, "cpu") != "gpt2"
+    assert not gpt2_decoder.supports(neox, "cpu") and default_decoder(neox, "cpu") != "gpt2"
     assert not gpt2_decoder.supports(relu, "cpu")
     assert not gpt2_decoder.supports(_model(), "cuda")
     assert not gpt2_decoder.supports(_model().to(torch.bfloat16), "cpu")
     # The fallback is whole: the HF path generates for a model the decoder refuses.
     assert greedy_complete(relu, PROMPTS, 0, 3, torch.device("cpu")).shape == (len(PROMPTS), 3)
-    with pytest.raises(ValueError, match="cache must be one of gpt2, static, dynamic"):
+    with pytest.raises(ValueError, match="decoder must be one of gpt2, static, dynamic"):
         sample_batch(relu, PROMPTS, 0, 2, torch.zeros((4, 2)), lambda s, logits, u: greedy(logits),
-                     torch.device("cpu"), cache="paged")
+                     torch.device("cpu"), decoder="paged")

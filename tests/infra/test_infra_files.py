@@ -172,8 +172,17 @@ def test_launcher_validates_with_rays_own_schema(launcher):
 
     from ray.autoscaler._private.util import prepare_config, validate_config
 
-    validate_config(copy.deepcopy(launcher))
-    validate_config(prepare_config(copy.deepcopy(launcher)))  # merged with Ray's AWS defaults
+    validate_config(copy.deepcopy(launcher))  # raises on a config Ray would refuse
+    prepared = prepare_config(copy.deepcopy(launcher))  # merged with Ray's AWS defaults
+    validate_config(prepared)
+    assert prepared["head_node_type"] in prepared["available_node_types"]
+    assert set(launcher["available_node_types"]) <= set(prepared["available_node_types"])
+    broken = copy.deepcopy(launcher)
+    broken["available_node_types"][broken["head_node_type"]]["max_workers"] = "many"
+    from jsonschema import ValidationError
+
+    with pytest.raises(ValidationError, match="'many' is not of type 'integer'"):  # the check is real
+        validate_config(broken)
 
 
 def test_launcher_nodes(launcher):

@@ -18,6 +18,7 @@ from memx.lab import corpus as corpus_mod
 from memx.lab.build import _build_or_reuse
 from memx.lab.canaries import REPETITIONS
 from memx.lab.presets import MODEL_NAMES
+from tests.support.reference import read_train_jsonl
 
 
 def _corpus_digest(seed: int) -> str:
@@ -37,7 +38,7 @@ def test_corpus_and_canaries_are_deterministic_for_a_seed(tiny_lab):
     split = corpus_mod.build_split(0, s.train_chars, s.heldout_chars, s.max_doc_lines)
     canaries = canary_mod.make_canaries(0, s.canaries_per_count)
     docs = canary_mod.insert_canaries(split.train, canaries, 0)
-    assert corpus_mod.read_train_jsonl(tiny_lab / "corpus" / "train.jsonl") == docs
+    assert read_train_jsonl(tiny_lab / "corpus" / "train.jsonl") == docs
     assert load_canaries(tiny_lab).column("text").to_pylist() == [c.text for c in canaries]
     meta = check_lab(tiny_lab)
     assert meta["corpus_sha256"] == hashlib.sha256((tiny_lab / "corpus" / "train.jsonl").read_bytes()).hexdigest()
@@ -58,7 +59,7 @@ def test_every_canary_occurs_exactly_its_planned_times(tiny_lab):
 
 
 def test_canaries_sit_inside_documents_and_are_a_small_share(tiny_lab):
-    docs = corpus_mod.read_train_jsonl(tiny_lab / "corpus" / "train.jsonl")
+    docs = read_train_jsonl(tiny_lab / "corpus" / "train.jsonl")
     texts = set(load_canaries(tiny_lab).column("text").to_pylist())
     for doc in docs:
         lines = doc.split("\n")

@@ -14,6 +14,7 @@ from memx.lab import PRESETS, check_lab, load_canaries
 from memx.lab import corpus as corpus_mod
 from memx.lab.presets import MODEL_NAMES, MODEL_SPLITS, PAPER_PARAMETERS, TARGET, model_spec
 from memx.lab.train import parameter_count
+from tests.support.reference import read_train_jsonl
 
 # How far a lab reference's share of the target's parameters may be from the paper's
 # (GPT-2 small 8.0% and medium 22.8% of XL), relative: whole layers and head-divisible
@@ -67,8 +68,8 @@ def test_lab_json_records_parameters_and_split_of_every_model(tiny_lab):
 
 
 def test_out_trains_on_disjoint_text_without_canaries(tiny_lab):
-    built_train = corpus_mod.read_train_jsonl(tiny_lab / "corpus" / "train.jsonl")
-    disjoint = corpus_mod.read_train_jsonl(tiny_lab / "corpus" / "disjoint.jsonl")
+    built_train = read_train_jsonl(tiny_lab / "corpus" / "train.jsonl")
+    disjoint = read_train_jsonl(tiny_lab / "corpus" / "disjoint.jsonl")
     settings = PRESETS["tiny"]
     split = corpus_mod.build_split(0, settings.train_chars, settings.heldout_chars, settings.max_doc_lines,
                                    disjoint_chars=settings.train_chars)

@@ -5,10 +5,11 @@ from collections import defaultdict
 import numpy as np
 
 from memx.config import SelectionConfig
-from memx.reduce import InMemoryRunReader, run_reduce
+from memx.reduce import run_reduce
 from memx.reduce.clusters import UnionFind
 from memx.reduce.minhash import LshParams, candidate_pairs
 from memx.reduce.trigrams import trigrams
+from tests.support.run_reader import InMemoryRunReader
 
 from .synth import make_run
 

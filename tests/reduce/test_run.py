@@ -1,9 +1,8 @@
 """End to end through an in-memory reader: candidate rows belong to their sample_id."""
 
-import pyarrow as pa
-
 from memx.config import SelectionConfig
-from memx.reduce import CANDIDATE_SCHEMA, InMemoryRunReader, is_duplicate, run_reduce
+from memx.reduce import CANDIDATE_SCHEMA, is_duplicate, run_reduce
+from tests.support.run_reader import InMemoryRunReader
 
 from .synth import make_run, text_score
 
@@ -45,4 +44,5 @@ def test_pool_bigger_than_run():
     table = run_reduce(InMemoryRunReader(samples, scores), ["random"], SelectionConfig(pool=1000, per_config=100)).candidates
     ids = table.column("sample_id").to_pylist()
     assert len(ids) == len(set(ids)) and 0 < len(ids) <= 60
-    assert isinstance(table.column("text"), pa.ChunkedArray)
+    text_of = dict(zip(samples.column("sample_id").to_pylist(), samples.column("text").to_pylist()))
+    assert [text_of[sample_id] for sample_id in ids] == table.column("text").to_pylist()

@@ -4,7 +4,8 @@ import pyarrow as pa
 import pytest
 
 from memx.config import SelectionConfig
-from memx.reduce import InMemoryRunReader, run_reduce, total_unique
+from memx.reduce import run_reduce, total_unique
+from tests.support.run_reader import InMemoryRunReader
 
 ROWS = [  # sample_id, strategy, text, score_m1, score_other
     ("top_k-00000-00000", "top_k", "alpha beta gamma delta epsilon", 0.9, 0.1),

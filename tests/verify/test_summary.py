@@ -14,9 +14,18 @@ import json
 import pyarrow as pa
 import pytest
 
-from memx.verify.summary import MemorizationSummary, memorization_summary
+from memx.verify.summary import MemorizationSummary
 
 MIN = 50
+
+
+def memorization_summary(batches, metrics, min_match_tokens: int) -> dict:
+    """memorization.json from batches that each carry a `strategy` column, as memx's
+    memorization stage feeds them shard by shard."""
+    summary = MemorizationSummary(metrics, min_match_tokens)
+    for rows in batches:
+        summary.add(rows)
+    return summary.result()
 
 
 def _rows(strategy, ids, match, scores, spans=None, n_generated=100, counts=None, **more):

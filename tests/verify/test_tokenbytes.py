@@ -9,7 +9,12 @@ import random
 import numpy as np
 import pytest
 
-from memx.verify.tokenbytes import PackedTable, _byte_decoder, ids_to_bytes, token_byte_table
+from memx.verify.tokenbytes import PackedTable, _byte_decoder, token_byte_table
+
+def ids_to_bytes(ids, table: list[bytes | None]) -> bytes:
+    """The table read the plain way: concatenated bytes of `ids`, special tokens (None) none."""
+    return b"".join(b for b in (table[int(i)] for i in ids) if b is not None)
+
 
 TEXTS = ["x caf\u00e9 \u65e5\u672c\U0001F600 end", "na\u00efve \u00fcber stra\u00dfe, the data.\n\n  spaces",
          "\U0001F600\U0001F600\U0001F600 emoji only", "tab\tand\r\nnewline \x00 nul"]

@@ -1,69 +1,28 @@
-"""The driver-side stages that need no cluster: reduce and report (verification and the
-memorization measurement are in `memx.measure`).
+"""report.html of a run: what the report needs, gathered from the run's storage (the
+candidates, a scatter sample of scores, per-stage throughput, memorization.json,
+discoverable.json, the models' facts), rendered by `memx.report.render_report` and
+written at the run root (REPORT_KEY) or to a local file the user names.
 
-Each reads committed shards through the run's storage, calls the pure step from
-`memx.reduce` or `memx.report`, and writes one result object at the run root
-(candidates.parquet, report.html) atomically. Rerunning any of them recomputes the same
-result from the same shards, so they need no manifests of their own.
+It gathers and writes; every table and figure is drawn in memx.report, which reads and
+writes no storage.
 """
 
 from __future__ import annotations
 
-import io
-
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from memx.errors import ConfigError, MemxFailure
-from memx.progress import StageProgress
-from memx.runstate import CONFIG_KEY, Run
-from memx.shards import StorageRunReader, read_shard
-from memx.stagedefs import SAMPLES, SCORES, plan_stage
+from memx.candidates import CANDIDATES_KEY, read_table
+from memx.errors import ConfigError
+from memx.memorization import read_discoverable, read_memorization
+from memx.modelinfo import model_facts
+from memx.runstate import Run
+from memx.shards import read_shard
+from memx.stagedefs import SCORES, plan_stage
 from memx.status import run_status
-from memx.storage import Storage, atomic_local_file
+from memx.storage import atomic_local_file
 
-CANDIDATES_KEY = "candidates.parquet"
 REPORT_KEY = "report.html"
 SCATTER_ROWS = 5000
-
-
-def write_table(storage: Storage, key: str, table: pa.Table) -> None:
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    storage.write_bytes(key, buffer.getvalue())
-
-
-def read_table(storage: Storage, key: str) -> pa.Table:
-    if not storage.exists(key):
-        raise MemxFailure(f"{storage.uri(key)} does not exist yet; run `memx reduce` (or `memx resume`) first")
-    return pq.read_table(io.BytesIO(storage.read_bytes(key)))
-
-
-def reduce_stage(run: Run) -> pa.Table:
-    from memx.reduce import run_reduce
-
-    storage, config = run.storage, run.config
-    statuses = run_status(run, verify_checksums=False)
-    missing = sum(len(s.todo) for s in statuses.values())
-    if missing:
-        if not storage.exists(CONFIG_KEY):  # never started: there is nothing to resume yet
-            raise MemxFailure(f"nothing generated at {run.uri} yet; run `memx run CONFIG` first")
-        raise MemxFailure(f"{missing} shards are missing or corrupt; run `memx resume {run.uri}` first")
-    specs = plan_stage(run, SAMPLES) + plan_stage(run, SCORES)
-    reader = StorageRunReader(storage, specs)
-    bars: dict[str, StageProgress] = {}
-
-    def progress(step: str, done: int, total: int) -> None:
-        bar = bars.get(step) or bars.setdefault(step, StageProgress(step, total, unit="shards"))
-        bar.advance(done - bar.done)
-
-    try:
-        candidates = run_reduce(reader, config.metric_names(), config.selection, progress=progress).candidates
-    finally:
-        for bar in bars.values():
-            bar.close()
-    write_table(storage, CANDIDATES_KEY, candidates)
-    return candidates
 
 
 def scatter_sample(run: Run, candidate_ids: set[str] = frozenset(),
@@ -96,15 +55,12 @@ def run_stats(run: Run) -> dict:
 def report_stage(run: Run, out: str | None = None, redact: bool = True, extra_html: list[str] | None = None) -> str:
     """Render report.html (plus `extra_html` sections, e.g. a lab's audit); returns where it was written."""
     from memx.report import render_report
+    from memx.report.discoverable import discoverable_html
 
     storage, config = run.storage, run.config
     candidates = read_table(storage, CANDIDATES_KEY)
     settings = config.model_dump(mode="json")
     scatter = scatter_sample(run, set(candidates.column("sample_id").to_pylist()))
-    from memx.measure import read_discoverable, read_memorization
-    from memx.modelinfo import model_facts
-    from memx.report.discoverable import discoverable_html
-
     discoverable = read_discoverable(run)
     html = render_report(settings, run_stats(run), candidates, scatter, redact=redact,
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies),

@@ -1,8 +1,8 @@
-"""An in-memory `RunReader`: sample and score tables held as pyarrow tables.
+"""An in-memory `RunReader` for the tests: sample and score tables held as pyarrow tables.
 
-For tests and small notebooks: it splits a samples table and a scores table into shards
-by the `shard` column (or by fixed-size slices) and serves them like a stored run. It
-knows nothing about storage, manifests or the SPEC file layout.
+It splits a samples table and a scores table into shards by the `shard` column (or by
+fixed-size slices) and serves them like a stored run. It knows nothing about storage,
+manifests or the SPEC file layout.
 """
 
 from __future__ import annotations

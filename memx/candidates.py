@@ -1,0 +1,101 @@
+"""The run's candidates (candidates.parquet, Parquet with zstd at the run root), made on the
+driver from committed shards and read back here:
+`reduce_stage` ranks, de-duplicates and selects them (memx.reduce over every sample and
+score shard), `verify_stage` checks each against the training-corpus index (SPEC §6's span
+rule over the candidate's generated tokens, the same number the `verified` stage writes
+for its sample) and adds match_tokens, memorized and category.
+
+Both read through the run's storage and rewrite candidates.parquet whole; rerunning either
+recomputes the same table, so it needs no manifest. They know nothing about Ray.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from memx.errors import MemxFailure
+from memx.inputs import open_index
+from memx.progress import StageProgress
+from memx.runstate import CONFIG_KEY, Run
+from memx.shards import StorageRunReader, read_shard
+from memx.stagedefs import SAMPLES, SCORES, plan_stage
+from memx.status import run_status
+from memx.storage import Storage
+from memx.verify.tokenbytes import model_token_bytes
+
+CANDIDATES_KEY = "candidates.parquet"
+
+
+def write_table(storage: Storage, key: str, table: pa.Table) -> None:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    storage.write_bytes(key, buffer.getvalue())
+
+
+def read_table(storage: Storage, key: str) -> pa.Table:
+    if not storage.exists(key):
+        raise MemxFailure(f"{storage.uri(key)} does not exist yet; run `memx reduce` (or `memx resume`) first")
+    return pq.read_table(io.BytesIO(storage.read_bytes(key)))
+
+
+def reduce_stage(run: Run) -> pa.Table:
+    from memx.reduce import run_reduce
+
+    storage, config = run.storage, run.config
+    statuses = run_status(run, verify_checksums=False)
+    missing = sum(len(s.todo) for s in statuses.values())
+    if missing:
+        if not storage.exists(CONFIG_KEY):  # never started: there is nothing to resume yet
+            raise MemxFailure(f"nothing generated at {run.uri} yet; run `memx run CONFIG` first")
+        raise MemxFailure(f"{missing} shards are missing or corrupt; run `memx resume {run.uri}` first")
+    specs = plan_stage(run, SAMPLES) + plan_stage(run, SCORES)
+    reader = StorageRunReader(storage, specs)
+    bars: dict[str, StageProgress] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        bar = bars.get(step) or bars.setdefault(step, StageProgress(step, total, unit="shards"))
+        bar.advance(done - bar.done)
+
+    try:
+        candidates = run_reduce(reader, config.metric_names(), config.selection, progress=progress).candidates
+    finally:
+        for bar in bars.values():
+            bar.close()
+    write_table(storage, CANDIDATES_KEY, candidates)
+    return candidates
+
+
+def candidate_tokens(run: Run, sample_ids: list[str]) -> dict[str, list[int]]:
+    """Generated token ids of the given samples, reading only the shards that hold them."""
+    wanted: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for sample_id in sample_ids:
+        strategy, shard, _ = sample_id.rsplit("-", 2)
+        wanted[(strategy, int(shard))].add(sample_id)
+    planned = {(spec.strategy, spec.index): spec for spec in plan_stage(run, SAMPLES)}
+    found: dict[str, list[int]] = {}
+    for (strategy, shard), ids in wanted.items():
+        if (strategy, shard) not in planned:
+            raise MemxFailure(f"sample shard {strategy}/shard-{shard:05d} is not in this run's plan")
+        table = read_shard(run.storage, planned[(strategy, shard)], ["sample_id", "token_ids"])
+        for sample_id, tokens in zip(table.column("sample_id").to_pylist(), table.column("token_ids").to_pylist()):
+            if sample_id in ids:
+                found[sample_id] = tokens
+    return found
+
+
+def verify_stage(run: Run) -> pa.Table:
+    """candidates.parquet gains match_tokens, memorized and category (SPEC §4, §6)."""
+    from memx.verify import verify_candidate_tokens
+
+    config = run.config
+    index = open_index(run)
+    candidates = read_table(run.storage, CANDIDATES_KEY)
+    tokens = candidate_tokens(run, list(dict.fromkeys(candidates.column("sample_id").to_pylist())))
+    verified = verify_candidate_tokens(candidates, tokens, model_token_bytes(config.target.model), index,
+                                       config.verify.min_match_tokens)
+    write_table(run.storage, CANDIDATES_KEY, verified)
+    return verified

@@ -1,0 +1,92 @@
+"""What a run measures over every sample, on the driver, from committed shards:
+memorization.json (`verify.scope: all`, SPEC §6: each shard's scores, verified spans and
+generated tokens joined on sample_id and fed to `memx.verify.summary`, one shard at a time)
+and discoverable.json (the `prefix` strategy, SPEC §7: continuations against true suffixes).
+
+Each writes one indented JSON object at the run root, read back by `read_memorization` /
+`read_discoverable` (None until written); rerunning recomputes the same bytes. They know
+nothing about Ray.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+
+from memx.errors import ConfigError, MemxFailure
+from memx.plan import ShardSpec
+from memx.runstate import Run
+from memx.shards import read_shard
+from memx.stagedefs import SAMPLES, SCORES, VERIFIED, plan_stage
+from memx.storage import Storage
+
+MEMORIZATION_KEY = "memorization.json"
+DISCOVERABLE_KEY = "discoverable.json"
+
+
+def _joined(run: Run, spec: ShardSpec) -> pa.Table:
+    """One shard's scores, verified spans and generated tokens, row-aligned on sample_id."""
+    def read(stage: str, columns: list[str] | None = None) -> pa.Table:
+        return read_shard(run.storage, spec.in_stage(stage), columns)
+
+    verified, scores = read(VERIFIED), read(SCORES)
+    samples = read(SAMPLES, ["sample_id", "token_ids"])
+    ids = verified.column("sample_id")
+    if not (ids.equals(scores.column("sample_id")) and ids.equals(samples.column("sample_id"))):
+        raise MemxFailure(f"{spec.strategy}/{spec.name}: samples, scores and verified rows differ; "
+                          f"delete the shard's manifests and run `memx resume {run.uri}`")
+    score_columns = {name: scores.column(name) for name in scores.column_names if name.startswith("score_")}
+    return pa.table({**{name: verified.column(name) for name in verified.column_names},
+                     "token_ids": samples.column("token_ids"), **score_columns})
+
+
+def memorization_stage(run: Run) -> dict:
+    """memorization.json over every sample of a `verify.scope: all` run."""
+    from memx.verify.summary import MemorizationSummary
+
+    config = run.config
+    if config.verify is None or config.verify.scope != "all":
+        raise ConfigError("verify.scope: memorization.json needs `scope: all` (every sample verified)")
+    summary = MemorizationSummary(config.metric_names(), config.verify.min_match_tokens)
+    for spec in plan_stage(run, VERIFIED):
+        summary.add(_joined(run, spec), spec.strategy)
+    result = {"min_match_tokens": config.verify.min_match_tokens, **summary.result()}
+    write_json(run.storage, MEMORIZATION_KEY, result)
+    return result
+
+
+def discoverable_stage(run: Run) -> dict:
+    """discoverable.json (SPEC §7) from every `prefix` shard's samples and scores."""
+    from memx.discoverable import discoverable_summary
+
+    config = run.config
+    if "prefix" not in config.generation.strategies:
+        raise ConfigError("generation.strategies: discoverable.json needs the `prefix` strategy")
+    samples, scores = [], []
+    for spec in plan_stage(run, SCORES):
+        if spec.strategy != "prefix":
+            continue
+        samples.append(read_shard(run.storage, spec.in_stage(SAMPLES), ["sample_id", "sequence_id"]))
+        scores.append(read_shard(run.storage, spec))
+    result = discoverable_summary(pa.concat_tables(samples), pa.concat_tables(scores), config.metric_names(),
+                                  draws=config.generation.prefix.draws)
+    result["settings"] = config.generation.prefix.model_dump(mode="json")
+    write_json(run.storage, DISCOVERABLE_KEY, result)
+    return result
+
+
+def write_json(storage: Storage, key: str, value: dict) -> None:
+    storage.write_bytes(key, json.dumps(value, indent=2).encode())  # rerun: same bytes
+
+
+def read_json(storage: Storage, key: str) -> dict | None:
+    return json.loads(storage.read_bytes(key)) if storage.exists(key) else None
+
+
+def read_memorization(run: Run) -> dict | None:
+    return read_json(run.storage, MEMORIZATION_KEY)
+
+
+def read_discoverable(run: Run) -> dict | None:
+    return read_json(run.storage, DISCOVERABLE_KEY)
