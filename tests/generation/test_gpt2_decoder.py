@@ -93,3 +93,43 @@ def test_other_models_use_the_hf_module():
     with pytest.raises(ValueError, match="decoder must be one of gpt2, static, dynamic"):
         sample_batch(relu, PROMPTS, 0, 2, torch.zeros((4, 2)), lambda s, logits, u: greedy(logits),
                      torch.device("cpu"), decoder="paged")
+
+
+PINNED_TORCH = "2.13.0"  # README's quick start: the CPU build the figures were measured on
+
+
+def test_the_pinned_torch_takes_the_prepacked_onednn_path(monkeypatch):
+    """The decoder's speed rests on private torch ops it guards with hasattr: on the pinned
+    torch they must exist and every linear layer (each block's four and the LM head) must
+    run prepacked through them, never quietly through F.linear."""
+    pinned = torch.__version__.split("+")[0] == PINNED_TORCH
+    if not pinned and not gpt2_decoder.onednn_available():
+        pytest.skip(f"torch {torch.__version__} is not the pinned {PINNED_TORCH} and has no oneDNN linear")
+    assert torch.backends.mkldnn.is_available()
+    assert hasattr(torch.ops.mkldnn, "_reorder_linear_weight") and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+    assert gpt2_decoder.onednn_available()
+    model = _model()
+    decoder = gpt2_decoder.Gpt2Decoder(model)
+    linears = [decoder.lm_head] + [layer for block in decoder.blocks
+                                   for layer in (block.qkv, block.out, block.up, block.down)]
+    assert len(linears) == 1 + 4 * model.config.n_layer
+    assert all(layer.packed is not None for layer in linears)
+    calls = {"onednn": 0, "F.linear": 0}
+    onednn, plain = torch.ops.mkldnn._linear_pointwise, gpt2_decoder.F.linear
+
+    def counted_onednn(*args):
+        calls["onednn"] += 1
+        return onednn(*args)
+
+    def counted_plain(*args, **kwargs):
+        calls["F.linear"] += 1
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", counted_onednn)
+    monkeypatch.setattr(gpt2_decoder.F, "linear", counted_plain)
+    monkeypatch.setitem(gpt2_decoder._DECODERS, model, decoder)
+    steps = 3
+    tokens = greedy_complete(model, PROMPTS, 0, steps, torch.device("cpu"), batch_size=len(PROMPTS), decoder="gpt2")
+    assert tokens.shape == (len(PROMPTS), steps)
+    # one prefill and steps - 1 single-token steps, each through every linear layer
+    assert calls == {"onednn": steps * len(linears), "F.linear": 0}
