@@ -14,6 +14,7 @@ nor about object stores: sources and the index directory are local paths.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
@@ -99,21 +100,25 @@ def _documents(path: Path) -> Iterator[bytes]:
 class _ShardWriter:
     """Appends documents to tokenized.{i}/offset.{i}, starting a new shard past a size cap."""
 
-    def __init__(self, out: Path, shard_bytes: int):
-        self.out, self.cap = out, shard_bytes
-        self.shards, self.docs, self.bytes = 0, 0, 0
+    def __init__(self, out: Path, shard_bytes: int, sep: bytes = DOC_SEP):
+        self.out, self.cap, self.sep = out, shard_bytes, sep
+        self.shards, self.docs, self.bytes, self.units = 0, 0, 0, 0
         self._ds = self._od = None
         self._pos = 0
 
-    def add(self, doc: bytes) -> None:
-        if self._ds is None or (self._pos and self._pos + len(doc) + 1 > self.cap):
+    def add(self, doc: bytes, text_bytes: int | None = None) -> None:
+        """One document: its units' bytes (raw text, or little-endian token ids whose text
+        was `text_bytes` long), after a separator."""
+        size = len(doc) + len(self.sep)
+        if self._ds is None or (self._pos and self._pos + size > self.cap):
             self._open()
         self._od.write(np.uint64(self._pos).tobytes())
-        self._ds.write(DOC_SEP)
+        self._ds.write(self.sep)
         self._ds.write(doc)
-        self._pos += len(doc) + 1
+        self._pos += size
         self.docs += 1
-        self.bytes += len(doc)
+        self.units += len(doc) // len(self.sep)
+        self.bytes += len(doc) if text_bytes is None else text_bytes
 
     def _open(self) -> None:
         self.close()
@@ -135,7 +140,26 @@ def _log(progress: bool, msg: str) -> None:
         print(f"[memx index] {msg}", file=sys.stderr, flush=True)
 
 
-def _build_suffix_arrays(out: Path, shards: int, progress: bool) -> None:
+def check_permutation(out: Path, shard: int, width: int = 1) -> None:
+    """MemxFailure unless table.{shard} holds every token position of tokenized.{shard}
+    exactly once, in a sampled suffix order: infini-gram's parallel build has written
+    duplicate pointers (PITFALLS), which its own engine then silently counts as 0."""
+    searcher = ShardSearcher(out / f"tokenized.{shard}", out / f"table.{shard}", width)
+    seen = np.zeros(searcher.tokens, dtype=bool)
+    step = 1 << 24
+    for start in range(0, searcher.tokens, step):
+        ptr = searcher._pointers(np.arange(start, min(start + step, searcher.tokens), dtype=np.int64))
+        if (ptr % width).any() or ptr.min() < 0 or ptr.max() >= searcher.n:
+            raise MemxFailure(f"{out}/table.{shard}: a pointer is not a token position; delete {out} and rebuild")
+        seen[ptr // width] = True
+    missing = int(searcher.tokens - seen.sum())
+    problem = f"{missing:,} of {searcher.tokens:,} positions missing" if missing else searcher.order_problem()
+    if problem:
+        raise MemxFailure(f"{out}/table.{shard} is not a suffix array of tokenized.{shard} ({problem}); "
+                          f"delete {out} and rebuild")
+
+
+def _build_suffix_arrays(out: Path, shards: int, progress: bool, token_dtype: str = "u8") -> None:
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     ulimit = 20000 if hard == resource.RLIM_INFINITY else min(hard, 20000)
     cpus = max(1, len(os.sched_getaffinity(0)))
@@ -147,16 +171,19 @@ def _build_suffix_arrays(out: Path, shards: int, progress: bool) -> None:
         size = (out / f"tokenized.{i}").stat().st_size
         t0 = time.time()
         _log(progress, f"shard {i + 1}/{shards}: suffix array over {size / 2**20:,.1f} MiB ...")
+        # token-level builds use one CPU: with --cpus 2 a u16 table came out with duplicate pointers
+        threads = cpus if size >= 1 << 20 and token_dtype == "u8" else 1
         cmd = [sys.executable, "-m", "infini_gram.indexing", "--data_dir", str(out),
-               "--save_dir", str(out), "--token_dtype", "u8", "--version", "4",
+               "--save_dir", str(out), "--token_dtype", token_dtype, "--version", "4",
                "--shards", str(shards), "--workers", str(shards), "--worker_id", str(i),
-               "--cpus", str(cpus if size >= 1 << 20 else 1), "--mem", str(mem_gib),
+               "--cpus", str(threads), "--mem", str(mem_gib),
                "--ulimit", str(ulimit)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0 or not (out / f"table.{i}").exists():
             tail = (proc.stdout + proc.stderr)[-800:]
             raise MemxFailure(f"infini-gram suffix-array build failed in {out} (shard {i}); rerun "
                               f"`memx index build` (free disk/memory?). Output tail:\n{tail}")
+        check_permutation(out, i, {"u8": 1, "u16": 2, "u32": 4}[token_dtype])
         _log(progress, f"shard {i + 1}/{shards}: done in {time.time() - t0:.0f}s")
 
 
@@ -173,6 +200,15 @@ def _source_label(source: Path, out: Path) -> str:
 def build_index(sources: list[str | Path], out_dir: str | Path, *, progress: bool = True,
                 shard_bytes: int = DEFAULT_SHARD_BYTES) -> dict:
     """Build a byte-level infini-gram index of `sources` in `out_dir`; return its index.json."""
+    return build_v4_index(sources, out_dir, {"format": FORMAT, "version": 1, "token_dtype": "u8"},
+                          progress=progress, shard_bytes=shard_bytes)
+
+
+def build_v4_index(sources: list[str | Path], out_dir: str | Path, meta: dict, *, encode=None,
+                   progress: bool = True, shard_bytes: int = DEFAULT_SHARD_BYTES) -> dict:
+    """Any v4 index: documents (through `encode`, a batch of texts' bytes -> their token
+    bytes, for a token index) into shards, infini-gram's suffix arrays, every table
+    checked, then index.json (`meta` plus what the build counted), last."""
     t0 = time.time()
     files = _expand(list(sources))
     out = Path(out_dir).resolve()  # infini-gram chdirs into its package: paths must be absolute
@@ -184,26 +220,28 @@ def build_index(sources: list[str | Path], out_dir: str | Path, *, progress: boo
             f.unlink()
         elif f.is_dir() and f.name.startswith(("parts-", "merged-")):  # infini-gram temp dirs
             shutil.rmtree(f, ignore_errors=True)
-    writer = _ShardWriter(out, shard_bytes)
+    token_dtype = meta["token_dtype"]
+    writer = _ShardWriter(out, shard_bytes, b"\xff" * {"u8": 1, "u16": 2, "u32": 4}[token_dtype])
     last = time.time()
     try:
         for path in files:
-            for doc in _documents(path):
-                writer.add(doc)
+            docs = _documents(path)
+            while batch := list(itertools.islice(docs, 1024)):
+                for doc, units in zip(batch, encode(batch) if encode else batch):
+                    writer.add(units, len(doc))
             if time.time() - last > 5:
                 last = time.time()
                 rate = writer.bytes / max(last - t0, 1e-9) / 2**20
-                _log(progress, f"read {writer.bytes / 2**20:,.0f} MiB, {writer.docs:,} docs ({rate:.0f} MiB/s)")
+                _log(progress, f"read {writer.bytes / 2**20:,.0f} MiB, {writer.docs:,} docs ({rate:.1f} MiB/s)")
     finally:
         writer.close()
     if writer.docs == 0:
         raise ConfigError("index sources: no non-empty documents found")
     _log(progress, f"{writer.docs:,} docs, {writer.bytes / 2**20:,.1f} MiB in {writer.shards} shard(s)")
-    _build_suffix_arrays(out, writer.shards, progress)
-    meta = {"format": FORMAT, "version": 1, "token_dtype": "u8",
-            "sources": [_source_label(Path(p), out) for p in sources], "files": len(files),
-            "docs": writer.docs, "documents": writer.docs,
-            "bytes": writer.bytes, "shards": writer.shards,
+    _build_suffix_arrays(out, writer.shards, progress, token_dtype)
+    meta = {**meta, "sources": [_source_label(Path(p), out) for p in sources], "files": len(files),
+            "docs": writer.docs, "documents": writer.docs, "bytes": writer.bytes,
+            **({"tokens": writer.units} if token_dtype != "u8" else {}), "shards": writer.shards,
             "build_seconds": round(time.time() - t0, 3)}
     with atomic_local_file(str(out / "index.json"), "w", encoding="utf-8") as f:
         f.write(json.dumps(meta, indent=2))
@@ -214,19 +252,30 @@ def build_index(sources: list[str | Path], out_dir: str | Path, *, progress: boo
 class CorpusIndex:
     """Queries over a built index; every position and length is in the query's own text."""
 
-    def __init__(self, index_dir: str | Path):
-        self.dir = Path(index_dir)
-        meta_path = self.dir / "index.json"
+    def __init__(self, index_dir: str | Path | list[str | Path]):
+        """One index directory, or a list of them: shards of one corpus, searched as one."""
+        self.dirs = [Path(d) for d in index_dir] if isinstance(index_dir, (list, tuple)) else [Path(index_dir)]
+        self.dir = self.dirs[0]
+        self._shards = []
+        for directory in self.dirs:
+            meta = self._meta_of(directory)
+            self._shards += [ShardSearcher(directory / f"tokenized.{i}", directory / f"table.{i}")
+                             for i in range(int(meta["shards"]))]
+            if directory == self.dir:
+                self.meta = meta  # the first directory's, for people reading it
+
+    @staticmethod
+    def _meta_of(directory: Path) -> dict:
+        meta_path = directory / "index.json"
         if not meta_path.is_file():
-            raise ConfigError(f"verify.index: {self.dir}: no index.json (missing or incomplete; "
+            raise ConfigError(f"verify.index: {directory}: no index.json (missing or incomplete; "
                               "run `memx index build`)")
-        self.meta = json.loads(meta_path.read_text())
-        found = (self.meta.get("format"), self.meta.get("token_dtype"))
-        if found != (FORMAT, "u8"):  # the only layout memx.verify.sarray reads
-            raise ConfigError(f"verify.index: {self.dir}: an index made for another format (format {found[0]!r}, "
+        meta = json.loads(meta_path.read_text())
+        found = (meta.get("format"), meta.get("token_dtype"))
+        if found != (FORMAT, "u8"):  # the byte-level layout; token indexes are memx.verify.tokenindex's
+            raise ConfigError(f"verify.index: {directory}: an index made for another format (format {found[0]!r}, "
                               f"token_dtype {found[1]!r}; memx reads {FORMAT!r}, u8): build one with `memx index build`")
-        self._shards = [ShardSearcher(self.dir / f"tokenized.{i}", self.dir / f"table.{i}")
-                        for i in range(int(self.meta["shards"]))]
+        return meta
 
     def count(self, text: str) -> int:
         """Occurrences of the exact UTF-8 bytes of `text` in the corpus (overlaps included)."""

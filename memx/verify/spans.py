@@ -138,16 +138,30 @@ def generated_spans(token_ids, table, index, *, stride: int = _STRIDE) -> dict[s
     the same result.
     """
     flat, offsets = flatten_token_ids(token_ids)
+    buf, start, end, special, sample_of = _layout(flat, offsets, _as_packed(table))
+    return spans_of_layout(buf, start, end, special, sample_of, offsets, index, stride)
+
+
+def longest_runs(buf, start, end, special, sample_of, offsets, index, stride: int = _STRIDE):
+    """Per sample, the length of its longest (leftmost) run of consecutive units found in
+    the index and the global number of its first unit, over a layout: `buf` holds every
+    unit's bytes at [start, end), `special` units break runs, `sample_of` and `offsets`
+    say whose each is. A unit is a target token (`_layout`, or a token index's own ids)
+    or an index token of re-tokenized text (`memx.verify.bridge`)."""
+    n = _token_runs(buf, start, end, special, sample_of, offsets, index, stride)
+    return _first_best(n, sample_of, len(offsets) - 1)
+
+
+def spans_of_layout(buf, start, end, special, sample_of, offsets, index, stride: int = _STRIDE) -> dict[str, np.ndarray]:
+    """SPAN_COLUMNS of every sample of a layout whose units are the sample's tokens."""
     n_samples = len(offsets) - 1
     out = {"match_tokens": np.zeros(n_samples, dtype=np.int32),
            "match_start": np.zeros(n_samples, dtype=np.int32),
            "match_end": np.zeros(n_samples, dtype=np.int32),
            "corpus_count": np.zeros(n_samples, dtype=np.int64)}
-    if not len(flat):
+    if not len(start):
         return out
-    buf, start, end, special, sample_of = _layout(flat, offsets, _as_packed(table))
-    n = _token_runs(buf, start, end, special, sample_of, offsets, index, stride)
-    best, at = _first_best(n, sample_of, n_samples)
+    best, at = longest_runs(buf, start, end, special, sample_of, offsets, index, stride)
     found = np.nonzero(best > 0)[0]
     first, last = at[found], at[found] + best[found] - 1
     out["match_tokens"][found] = best[found]

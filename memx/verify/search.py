@@ -1,0 +1,174 @@
+"""One object per (target tokenizer, index) that applies SPEC §6/§10's span rule: the way
+every caller (the verified stage, candidates, memorization.json, `sequence_count` of
+`prefix` rows and extraction windows) asks the index about token ids.
+
+`span_search(target_tokenizer, index, index_tokenizer)` picks the search:
+
+- a byte-level index (`memx.index.CorpusIndex`): `ByteSearch`, the target's token bytes
+  searched as bytes (any tokenizer);
+- a token index whose tokenizer is the target's (the same token -> id map, compared by
+  content, never by path): `TokenSearch`, the generated ids searched as they are;
+- a token index of another tokenizer: `memx.verify.bridge.BridgedSearch` (re-tokenize,
+  search, map back to target tokens).
+
+Each has `spans(token_ids) -> SPAN_COLUMNS` (generated tokens only: the caller never
+passes the prompt) and `sequence_counts(id_lists) -> int64 counts`, plus `table`, the
+target's `PackedTable` (for the matched span's text). `load_tokenizer` reads a tokenizer
+the way verify actors can afford (a local tokenizer.json with `tokenizers` alone: no
+torch). This module knows nothing about shards, storage or where an index lives.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memx.errors import ConfigError
+from memx.verify.spans import (_STRIDE, _as_packed, flatten_token_ids, generated_spans, spans_of_layout)
+from memx.verify.tokenbytes import PackedTable, token_byte_table
+from memx.verify.tokenindex import (TokenIndex, check_token_ids, pack_token_queries, read_index_json,
+                                    resolve_token_dtype)
+
+
+def load_tokenizer(name_or_path: str, field: str = "verify.tokenizer"):
+    """A tokenizer from a directory or file holding tokenizer.json (read with `tokenizers`),
+    else through transformers (a hub id or a slow tokenizer's directory)."""
+    path = os.path.expanduser(name_or_path)
+    json_file = os.path.join(path, "tokenizer.json") if os.path.isdir(path) else path
+    if os.path.isfile(json_file) and json_file.endswith(".json"):
+        from tokenizers import Tokenizer
+
+        try:
+            return Tokenizer.from_file(json_file)
+        except Exception as error:  # the Rust side raises plain Exceptions for a bad file
+            raise ConfigError(f"{field}: {json_file}: not a tokenizer.json ({str(error).splitlines()[0]})") from None
+    try:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(name_or_path)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{field}: {name_or_path}: cannot load a tokenizer ({str(error).splitlines()[0]})") from None
+
+
+def vocabulary(tokenizer: Any) -> dict[str, int]:
+    return dict(tokenizer.get_vocab())  # added tokens included, for tokenizers and transformers alike
+
+
+def vocab_size(tokenizer: Any) -> int:
+    return len(token_byte_table(tokenizer))
+
+
+def same_tokenizer(a: Any, b: Any) -> bool:
+    """Token ids of one mean the same strings to the other (their maps compared by content)."""
+    return a is b or vocabulary(a) == vocabulary(b)
+
+
+class ByteSearch:
+    """Target token bytes against a byte-level index."""
+
+    def __init__(self, table: PackedTable, index, stride: int = _STRIDE):
+        self.table, self.index, self.stride = table, index, stride
+
+    def spans(self, token_ids) -> dict[str, np.ndarray]:
+        return generated_spans(token_ids, self.table, self.index, stride=self.stride)
+
+    def sequence_counts(self, id_lists) -> np.ndarray:
+        datas = [self.table.bytes_of(ids) for ids in id_lists]
+        return np.asarray(self.index.count_many(datas), dtype=np.int64) if datas else np.zeros(0, np.int64)
+
+
+class TokenSearch:
+    """Target ids against a token index of the same tokenizer: the ids are the index's."""
+
+    def __init__(self, table: PackedTable, index: TokenIndex, stride: int = _STRIDE):
+        self.table, self.index, self.stride = table, index, stride
+        real = np.nonzero(~table.special)[0]
+        check_token_ids(real, index.token_dtype)  # a u16 index of a tokenizer over 65,535 ids
+
+    def spans(self, token_ids) -> dict[str, np.ndarray]:
+        flat, offsets = flatten_token_ids(token_ids)
+        known = (flat >= 0) & (flat < len(self.table))
+        special = ~known | self.table.special[np.where(known, flat, 0)]
+        sample_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        width = self.index.width
+        slot = np.arange(len(flat), dtype=np.int64) + sample_of  # one separator after each sample
+        units = np.full(len(flat) + len(offsets) + 64, self.index.separator, dtype=np.int64)
+        units[slot] = np.where(special, self.index.separator, flat)  # a special token breaks a run
+        buf = units.astype(f"<u{width}").view(np.uint8)
+        return spans_of_layout(buf, slot * width, (slot + 1) * width, special, sample_of, offsets, self.index,
+                               self.stride)
+
+    def sequence_counts(self, id_lists) -> np.ndarray:
+        kept = []
+        for ids in id_lists:  # special tokens add no text, as in the byte-level rule
+            arr = np.asarray(ids, dtype=np.int64)
+            ok = (arr >= 0) & (arr < len(self.table))
+            kept.append(arr[ok][~self.table.special[arr[ok]]])
+        return self.index.count_tokens(kept)
+
+
+def _index_tokenizer(dirs: list[Path], metas: list[dict | None], configured: str | None):
+    """The index's tokenizer: verify.tokenizer, else the copy a memx-built index keeps beside
+    its shards, else the name its index.json records; a configured one whose token -> id
+    map differs from the copy's contradicts the index (exit 2)."""
+    copies = [d / "tokenizer" for d in dirs if (d / "tokenizer" / "tokenizer.json").is_file()]
+    kept = load_tokenizer(str(copies[0]), field="verify.index") if copies else None
+    if configured is not None:
+        tokenizer = load_tokenizer(configured)
+        if kept is not None and not same_tokenizer(tokenizer, kept):
+            raise ConfigError(f"verify.tokenizer: {configured} is not the tokenizer the index was built with "
+                              f"({copies[0]}, {metas[0].get('tokenizer') if metas[0] else '?'})")
+        return tokenizer
+    if kept is not None:
+        return kept
+    named = [m["tokenizer"] for m in metas if m and m.get("tokenizer")]
+    return load_tokenizer(named[0], field="verify.index (index.json tokenizer)") if named else None
+
+
+def open_index_dirs(dirs: list[str | Path], tokenizer: str | None = None, token_dtype: str | None = None):
+    """(index, index tokenizer or None) for local directories as SPEC §10 reads them: memx's
+    byte-level indexes as a `CorpusIndex`, any token index (memx's, or a released one
+    without index.json) as a `TokenIndex`."""
+    from memx.index import FORMAT as BYTE_FORMAT
+    from memx.index import CorpusIndex
+
+    paths = [Path(d) for d in dirs]
+    if not paths:
+        raise ConfigError("verify.index: no directory given")
+    for path in paths:
+        if not path.is_dir():
+            raise ConfigError(f"verify.index: {path} is not a directory (build one with `memx index build`)")
+    metas = [read_index_json(p) for p in paths]
+    if any(m and m.get("format") == BYTE_FORMAT for m in metas):
+        if token_dtype not in (None, "u8") or tokenizer is not None:
+            raise ConfigError(f"verify.token_dtype/tokenizer: {paths[0]} is a byte-level (u8) index, any tokenizer: "
+                              "leave both unset")
+        return CorpusIndex(paths), None
+    index_tokenizer = _index_tokenizer(paths, metas, tokenizer)
+    size = vocab_size(index_tokenizer) if index_tokenizer is not None else None
+    dtype = resolve_token_dtype(metas, token_dtype, size)
+    if index_tokenizer is None and dtype != "u8":
+        raise ConfigError("verify.tokenizer: required for an index without index.json (the index's tokenizer)")
+    return TokenIndex(paths, dtype, metas), index_tokenizer
+
+
+def span_search(target_tokenizer: Any, index, index_tokenizer: Any = None, stride: int = _STRIDE):
+    """The search SPEC §10 prescribes for this target and index (see the module docstring)."""
+    table = _as_packed(target_tokenizer if isinstance(target_tokenizer, PackedTable)
+                       else PackedTable(token_byte_table(target_tokenizer)))
+    if not isinstance(index, TokenIndex):
+        return ByteSearch(table, index, stride)
+    if index_tokenizer is None:
+        raise ConfigError("verify.tokenizer: a token index needs its tokenizer (none given, none in index.json)")
+    if not isinstance(target_tokenizer, PackedTable) and same_tokenizer(target_tokenizer, index_tokenizer):
+        return TokenSearch(table, index, stride)
+    from memx.verify.bridge import BridgedSearch
+
+    return BridgedSearch(table, index_tokenizer, index, stride)
+
+
+__all__ = ["ByteSearch", "TokenSearch", "load_tokenizer", "open_index_dirs", "pack_token_queries", "same_tokenizer", "span_search",
+           "vocab_size", "vocabulary"]
