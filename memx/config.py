@@ -160,6 +160,10 @@ class VerifyConfig(_Strict):
     # candidates: verify the selected candidates only (the paper); all: a sharded `verified`
     # stage checks every sample, so memorization.json can measure rates and metric quality
     scope: Literal["candidates", "all"] = "candidates"
+    # a token-level index (SPEC §10): its tokenizer (HF id or directory; required when the
+    # index has no index.json) and token width (else index.json's, else from the vocabulary)
+    tokenizer: str | None = Field(None, min_length=1)
+    token_dtype: Literal["u8", "u16", "u32"] | None = None
 
 
 class ClusterConfig(_Strict):

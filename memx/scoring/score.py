@@ -5,7 +5,9 @@
 - target: the exact generated ids `prompt_ids + token_ids`, never re-tokenized text (the
   paper's script re-tokenized decoded text and so scored a different sequence).
 - each reference named by a `ratio_<ref>` metric: the same ids when its vocabulary is the
-  target's (`memx.models.same_vocabulary`); otherwise `[BOS] + ref_tokenizer(text)`.
+  target's (`memx.models.same_vocabulary`); otherwise `[BOS] + ref_tokenizer(text)`, and
+  then `nll_<ref>` and both sides of `ratio_<ref>` are NLL per byte of the predicted
+  tokens (`memx.scoring.perbyte`, SPEC §1), not per token.
 - lowercase: `[BOS] + target_tokenizer(text.lower())`.
   BOS rule: every re-tokenized pass prepends the model's BOS id (`LoadedModel.bos_id`) so
   the first real token gets a prediction, as the BOS prompt of the generated samples does.
@@ -40,6 +42,7 @@ from memx.models import LoadedModel, same_vocabulary
 from memx.scoring import metrics as M
 from memx.scoring.extraction import EXTRACTION_COLUMNS, SEQUENCE_COUNT_COLUMN, extraction_scores
 from memx.scoring.passes import token_stats
+from memx.scoring.perbyte import byte_table, nll_per_byte, predicted_bytes
 
 SIMPLE_METRICS = ("perplexity", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus")
 
@@ -150,11 +153,21 @@ def score_samples(
         nll_target = M.mean_nll(stats.logp, stats.lengths)
         columns["nll_target"] = nll_target
         scores: dict[str, torch.Tensor] = {}
+        target_per_byte = None
+        if foreign:  # another tokenizer: each side's NLL per byte it predicts (SPEC §1)
+            target_per_byte = nll_per_byte(stats.logp, stats.lengths,
+                                           predicted_bytes(ids, stats.lengths, byte_table(target.tokenizer)))
         for name in needed_refs:
-            sequences = foreign[name].result() if name in foreign else ids
-            nll_ref = _mean_nll(references[name], sequences, batch)
+            if name in foreign:
+                sequences, ref = foreign[name].result(), references[name]
+                ref_stats = token_stats(ref, sequences, batch)
+                nll_ref = nll_per_byte(ref_stats.logp, ref_stats.lengths,
+                                       predicted_bytes(sequences, ref_stats.lengths, byte_table(ref.tokenizer)))
+                scores[f"ratio_{name}"] = M.ratio_score(nll_ref, target_per_byte)
+            else:
+                nll_ref = _mean_nll(references[name], ids, batch)
+                scores[f"ratio_{name}"] = M.ratio_score(nll_ref, nll_target)
             columns[f"nll_{name}"] = nll_ref
-            scores[f"ratio_{name}"] = M.ratio_score(nll_ref, nll_target)
         if lowered is not None:
             nll_lower = _mean_nll(target, lowered.result(), batch)
             columns["nll_lowercase"] = nll_lower

@@ -26,6 +26,10 @@ def _mean_nll(logp) -> float:
     return -sum(logp) / len(logp) if len(logp) else 0.0
 
 
+def _decoded_bytes(lm, ids) -> int:
+    return len(lm.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False).encode("utf-8"))
+
+
 def _lowest_mean(values) -> float:
     k = max(1, len(values) // 5)  # floor(0.2 N)
     return sum(sorted(values)[:k]) / k
@@ -40,10 +44,17 @@ def plain_scores(row: dict, target, refs: dict, window: int) -> dict[str, float]
     for name, lm in refs.items():
         if same_vocabulary(target, lm):
             ref_ids = row["prompt_ids"] + row["token_ids"]
-        else:
-            ref_ids = [lm.bos_id] + lm.tokenizer(text, add_special_tokens=False)["input_ids"]
-        out[f"nll_{name}"] = _mean_nll(plain_token_arrays(lm, ref_ids)["logp"].tolist())
-        out[f"score_ratio_{name}"] = out[f"nll_{name}"] / max(nll, 1e-8)
+            out[f"nll_{name}"] = _mean_nll(plain_token_arrays(lm, ref_ids)["logp"].tolist())
+            out[f"score_ratio_{name}"] = out[f"nll_{name}"] / max(nll, 1e-8)
+            continue
+        # another tokenizer (SPEC §1): each side's total NLL over the bytes it predicts,
+        # bytes counted from decoded text here (no special tokens), not from token tables
+        ref_ids = [lm.bos_id] + lm.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ref_logp = plain_token_arrays(lm, ref_ids)["logp"].tolist()
+        ref_bytes = _decoded_bytes(lm, ref_ids[1:1 + len(ref_logp)])
+        target_bytes = _decoded_bytes(target, ids[1:1 + len(t["logp"])])
+        out[f"nll_{name}"] = -sum(ref_logp) / max(ref_bytes, 1)
+        out[f"score_ratio_{name}"] = out[f"nll_{name}"] / max(-sum(t["logp"]) / max(target_bytes, 1), 1e-8)
     lower_ids = [target.bos_id] + target.tokenizer(text.lower(), add_special_tokens=False)["input_ids"]
     out["nll_lowercase"] = _mean_nll(plain_token_arrays(target, lower_ids[:TARGET_CONTEXT])["logp"].tolist())
     out["score_lowercase"] = out["nll_lowercase"] / max(nll, 1e-8)
