@@ -1,0 +1,152 @@
+"""The lab's samples verified three ways (SPEC §6, §10): against the lab's byte-level index,
+a token index of the same corpus with the lab's tokenizer, and a token index built with a
+second BPE trained here (the bridged rule). Real lab model, real infini-gram indexer.
+
+Samples: the lab's `xl` continues 8-token prompts cut from its training documents (greedy
+and top-k 40: memorized, half-memorized and new text) and samples top-k from its BOS
+token, as the `internet`/`top_k` strategies do; the prompt is never searched.
+`min_match_tokens` is 12 here so both classes are well populated in 56 generated tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from memx.index_tokens import build_token_index
+from memx.lab import build_lab
+from memx.verify.search import open_index_dirs, span_search
+
+pytestmark = pytest.mark.slow
+MIN_MATCH = 12
+NEW_TOKENS = 56
+
+
+@pytest.fixture(scope="module")
+def lab_setup(tmp_path_factory):
+    from memx.generation.processors import sample_top_k
+    from memx.generation.sampler import greedy_complete, sample_batch
+    from memx.models import load_causal_lm
+    from tests.scoring.scoring_fixtures import build_tokenizer
+
+    lab = build_lab(None, preset="tiny", progress=False)  # the cached tiny lab, built once
+    root = tmp_path_factory.mktemp("agree")
+    corpus = lab / "corpus" / "train.jsonl"
+    docs = [json.loads(line)["text"] for line in corpus.open()]
+    same = build_token_index([corpus], root / "same", str(lab / "tokenizer"), progress=False,
+                             shard_bytes=(lab / "index" / "tokenized.0").stat().st_size * 2 // 5)  # 2 shards
+    rng = random.Random(0)
+    other_dir = build_tokenizer(root / "other-tok", vocab_size=900, text=rng.sample(docs, len(docs) // 2))
+    other = build_token_index([corpus], root / "other", str(other_dir), progress=False)
+    lm = load_causal_lm(str(lab / "models" / "xl"), dtype="float32", device="cpu")
+    prompts = []
+    for _ in range(240):
+        ids = lm.tokenizer(rng.choice(docs), add_special_tokens=False)["input_ids"]
+        at = rng.randrange(max(1, len(ids) - 8))
+        prompts.append(ids[at:at + 8])
+    torch.manual_seed(0)
+    greedy = greedy_complete(lm.model, prompts[:120], lm.pad_id, NEW_TOKENS, lm.device)
+    uniforms = torch.rand((240, NEW_TOKENS))
+    top_k = lambda step, logits, u: sample_top_k(logits, 40, u)  # noqa: E731
+    sampled = sample_batch(lm.model, prompts[120:], lm.pad_id, NEW_TOKENS, uniforms[:120], top_k, lm.device)
+    bos = sample_batch(lm.model, [[lm.bos_id]] * 120, lm.pad_id, NEW_TOKENS, uniforms[120:], top_k, lm.device)
+    samples = [row.tolist() for block in (greedy, sampled, bos) for row in block]
+    return {"lab": lab, "tokenizer": lm.tokenizer, "samples": samples, "same": same, "other": other,
+            "dirs": {"byte": lab / "index", "same": root / "same", "other": root / "other"}}
+
+
+@pytest.fixture(scope="module")
+def verified(lab_setup):
+    out = {}
+    for name, directory in lab_setup["dirs"].items():
+        index, index_tokenizer = open_index_dirs([directory])
+        search = span_search(lab_setup["tokenizer"], index, index_tokenizer)
+        out[name] = {"search": search, "index": index, "spans": search.spans(lab_setup["samples"])}
+    assert [type(out[n]["search"]).__name__ for n in out] == ["ByteSearch", "TokenSearch", "BridgedSearch"]
+    return out
+
+
+def _agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, int, np.ndarray]:
+    """Share of samples whose byte-index span is 2+ tokens from MIN_MATCH that agree on memorized."""
+    eligible = np.abs(a - MIN_MATCH) >= 2
+    agree = (a >= MIN_MATCH) == (b >= MIN_MATCH)
+    return float(agree[eligible].mean()), int(eligible.sum()), np.nonzero(eligible & ~agree)[0]
+
+
+def test_two_shards_and_counts_equal_infini_gram_engine(lab_setup, verified):
+    from infini_gram.engine import InfiniGramEngine
+
+    assert lab_setup["same"]["shards"] == 2 and lab_setup["same"]["token_dtype"] == "u16"
+    engine = InfiniGramEngine(index_dir=str(lab_setup["dirs"]["same"]), eos_token_id=0, token_dtype="u16")
+    spans, samples = verified["same"]["spans"], lab_setup["samples"]
+    found = [k for k in range(len(samples)) if spans["match_tokens"][k] > 0]
+    assert len(found) > 100
+    for k in found:
+        ids = samples[k][spans["match_start"][k]:spans["match_end"][k]]
+        assert spans["corpus_count"][k] == engine.count(ids)["count"], k
+
+
+def test_same_tokenizer_agrees_with_the_byte_index(lab_setup, verified):
+    byte, token = verified["byte"]["spans"], verified["same"]["spans"]
+    assert (token["match_tokens"] <= byte["match_tokens"]).all()  # one tokenizer: a token match is a byte match
+    share, eligible, disagree = _agreement(byte["match_tokens"], token["match_tokens"])
+    memorized = int((byte["match_tokens"] >= MIN_MATCH).sum())
+    print(f"\nsame tokenizer: memorized flags agree on {share:.2%} of {eligible} samples "
+          f"({memorized} memorized by the byte index); {len(disagree)} disagree")
+    assert 20 <= memorized <= len(lab_setup["samples"]) - 20 and share >= 0.99
+    tokenizer, index = lab_setup["tokenizer"], verified["same"]["index"]
+    kinds = {"edge": 0, "non-canonical": 0}
+    shorter = np.nonzero(token["match_tokens"] < byte["match_tokens"])[0]
+    for k in shorter:  # every shorter span: a tokenization boundary, of one of two kinds
+        ids = lab_setup["samples"][k][byte["match_start"][k]:byte["match_end"][k]]
+        canonical = tokenizer(tokenizer.decode(ids), add_special_tokens=False)["input_ids"]
+        if canonical != ids:
+            kinds["non-canonical"] += 1  # the model cut its text into other tokens than the tokenizer does
+        else:  # the corpus holds the text cut differently at the span's edges only
+            assert index.count_tokens([ids[1:-1]])[0] >= 1, k
+            kinds["edge"] += 1
+    print(f"shorter token-index spans: {len(shorter)} ({kinds})")
+
+
+def test_another_tokenizer_agrees_and_counts_target_tokens(lab_setup, verified):
+    byte, bridged = verified["byte"]["spans"], verified["other"]["spans"]
+    share, eligible, disagree = _agreement(byte["match_tokens"], bridged["match_tokens"])
+    print(f"\nanother tokenizer: memorized flags agree on {share:.2%} of {eligible} samples; {len(disagree)} disagree")
+    assert share >= 0.97
+    lengths = bridged["match_end"] - bridged["match_start"]
+    assert (lengths == bridged["match_tokens"]).all() and (bridged["match_tokens"] <= byte["match_tokens"]).all()
+    table, byte_index = verified["byte"]["search"].table, verified["byte"]["index"]
+    found = np.nonzero(bridged["match_tokens"] > 0)[0]
+    spans = [table.bytes_of(lab_setup["samples"][k][bridged["match_start"][k]:bridged["match_end"][k]])
+             for k in found]
+    assert (byte_index.count_many(spans) >= 1).all()  # the span is target tokens whose bytes are in the corpus
+
+
+def test_another_tokenizer_loses_at_most_one_index_token_per_edge(lab_setup, verified):
+    from memx.verify.bridge import encode_pieces, index_token_bounds
+
+    byte, bridged = verified["byte"]["spans"], verified["other"]["spans"]
+    search = verified["other"]["search"]
+    table = verified["byte"]["search"].table
+    lost = []
+    for k in np.nonzero(byte["match_tokens"] > 0)[0]:
+        ids = lab_setup["samples"][k][byte["match_start"][k]:byte["match_end"][k]]
+        text = table.bytes_of(ids).decode("utf-8", errors="ignore")
+        if not text or len(text.encode()) != len(table.bytes_of(ids)):
+            continue  # a span cut through a character: no whole index tokens to speak of
+        pieces_ids, offsets = encode_pieces(search.index_tokenizer, [text])
+        bounds = index_token_bounds([text], pieces_ids, offsets, search.index_table)[0]
+        if len(bounds) < 3:
+            continue
+        inner_lo, inner_hi = bounds[1][0], bounds[-2][1]  # the span less one index token at each edge
+        ends = np.cumsum([table.length[t] for t in ids])
+        starts = ends - [table.length[t] for t in ids]
+        kept = int(((starts >= inner_lo) & (ends <= inner_hi)).sum())  # target tokens wholly inside
+        lost.append(kept - int(bridged["match_tokens"][k]))
+    lost = np.array(lost)
+    print(f"\nbridged spans short of the byte span less one index token per edge: {(lost > 0).sum()} of {len(lost)}")
+    assert len(lost) > 100 and (lost <= 0).all()
