@@ -35,15 +35,17 @@ from memx.verify.tokenindex import TokenIndex
 _INVALID = re.compile("[\udc80-\udcff]+")  # bytes that are not UTF-8, under surrogateescape
 
 
-def encode_pieces(tokenizer, pieces: list[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]] | None]:
-    """Ids (no special tokens added) and character offsets of each text; offsets None when
-    the tokenizer cannot give them (a slow transformers tokenizer)."""
+def encode_pieces(tokenizer, pieces: list[str], offsets: bool = True):
+    """Ids (no special tokens added) of each text and, when `offsets`, their character
+    offsets (None when the tokenizer cannot give them: a slow transformers tokenizer)."""
     if not pieces:
         return [], []
     if hasattr(tokenizer, "encode_batch"):  # tokenizers.Tokenizer
+        if not offsets and hasattr(tokenizer, "encode_batch_fast"):  # skips computing offsets
+            return [e.ids for e in tokenizer.encode_batch_fast(pieces, add_special_tokens=False)], None
         encodings = tokenizer.encode_batch(pieces, add_special_tokens=False)
-        return [e.ids for e in encodings], [e.offsets for e in encodings]
-    if getattr(tokenizer, "is_fast", False):
+        return [e.ids for e in encodings], [e.offsets for e in encodings] if offsets else None
+    if getattr(tokenizer, "is_fast", False) and offsets:
         out = tokenizer(pieces, add_special_tokens=False, return_offsets_mapping=True)
         return out["input_ids"], out["offset_mapping"]
     return tokenizer(pieces, add_special_tokens=False)["input_ids"], None
@@ -103,17 +105,28 @@ class Pieces:
 
 def index_token_bounds(pieces: list[str], ids: list[list[int]], offsets, index_table: PackedTable,
                        ) -> list[np.ndarray]:
+    """`offsets`: each piece's character offsets, None, or a callable that returns them
+    (asked only when token bytes do not reproduce the text)."""
     """For each piece, the byte boundaries (start, end) of each of its index tokens, local
     to the piece: from the index tokenizer's own token bytes when they concatenate to the
-    piece (byte-level BPE), else from its character offsets."""
+    piece (byte-level BPE: checked for all pieces at once, then piece by piece), else from
+    its character offsets."""
+    sizes = np.array([len(i) for i in ids], dtype=np.int64)
+    flat = np.concatenate([np.asarray(i, dtype=np.int64) for i in ids]) if int(sizes.sum()) else np.zeros(0, np.int64)
+    lengths = index_table.length[np.minimum(flat, len(index_table) - 1)]
+    starts = np.cumsum(lengths) - lengths  # in the concatenation of every piece
+    first = np.minimum(np.cumsum(sizes) - sizes, max(len(flat) - 1, 0))
+    pieces_at = np.cumsum(sizes)[:-1]
+    if len(flat) and index_table.bytes_of(flat) == "".join(pieces).encode("utf-8"):
+        local = starts - np.repeat(starts[first], sizes)
+        return np.split(np.stack([local, local + lengths], axis=1), pieces_at)
     bounds = []
-    for k, (piece, piece_ids) in enumerate(zip(pieces, ids)):
-        arr = np.asarray(piece_ids, dtype=np.int64)
-        lengths = index_table.length[arr] if len(arr) else np.zeros(0, dtype=np.int64)
+    offsets = offsets() if callable(offsets) else offsets
+    for k, (piece, arr) in enumerate(zip(pieces, np.split(flat, pieces_at))):
         raw = piece.encode("utf-8")
-        if offsets is None or (int(lengths.sum()) == len(raw) and index_table.bytes_of(arr) == raw):
-            end = np.cumsum(lengths)
-            bounds.append(np.stack([end - lengths, end], axis=1) if len(arr) else np.zeros((0, 2), dtype=np.int64))
+        if offsets is None or index_table.bytes_of(arr) == raw:
+            end = np.cumsum(index_table.length[arr])
+            bounds.append(np.stack([end - index_table.length[arr], end], axis=1))
         else:
             chars = _char_to_byte(piece)
             bounds.append(chars[np.asarray(offsets[k], dtype=np.int64).reshape(-1, 2)])
@@ -131,11 +144,12 @@ class BridgedSearch:
         self.index_table = PackedTable(token_byte_table(index_tokenizer))
 
     def _units(self, pieces: list[str]):
-        """The index tokens of every piece, each piece followed by one separator unit."""
-        ids, offsets = encode_pieces(self.index_tokenizer, pieces)
-        bounds = index_token_bounds(pieces, ids, offsets, self.index_table)
+        """The index tokens of every piece, each piece followed by one unit that ends a run."""
+        ids, _ = encode_pieces(self.index_tokenizer, pieces, offsets=False)
+        bounds = index_token_bounds(pieces, ids, lambda: encode_pieces(self.index_tokenizer, pieces)[1],
+                                    self.index_table)
         sizes = np.array([len(i) for i in ids], dtype=np.int64)
-        units = np.full(int(sizes.sum()) + len(ids), self.index.separator, dtype=np.int64)
+        units = np.full(int(sizes.sum()) + len(ids), self.index.end_token, dtype=np.int64)
         slot = np.concatenate([[0], np.cumsum(sizes + 1)[:-1]]).astype(np.int64)
         place = np.repeat(slot, sizes) + np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         flat_ids = np.concatenate([np.asarray(i, dtype=np.int64) for i in ids]) if ids else np.zeros(0, np.int64)
@@ -143,7 +157,7 @@ class BridgedSearch:
         if len(flat_ids):
             is_special = (flat_ids >= len(self.index_table)) | self.index_table.special[
                 np.minimum(flat_ids, len(self.index_table) - 1)]
-            units[place] = np.where(is_special, self.index.separator, flat_ids)
+            units[place] = np.where(is_special, self.index.end_token, flat_ids)
             special[place] = is_special
         local = np.concatenate(bounds) if bounds else np.zeros((0, 2), dtype=np.int64)
         return units, special, place, sizes, local
@@ -168,7 +182,7 @@ class BridgedSearch:
         owner = np.repeat(pieces.owners, sizes + 1)
         unit_offsets = np.searchsorted(owner, np.arange(n_samples + 1), side="left")
         width = self.index.width
-        buf = np.concatenate([units, np.full(64, self.index.separator, dtype=np.int64)])
+        buf = np.concatenate([units, np.full(64, self.index.end_token, dtype=np.int64)])
         buf = buf.astype(f"<u{width}").view(np.uint8)
         k = np.arange(len(units), dtype=np.int64)
         best, at = longest_runs(buf, k * width, (k + 1) * width, special, owner, unit_offsets, self.index,
@@ -193,7 +207,7 @@ class BridgedSearch:
         """Count of each target-token sequence's text, re-tokenized, less one index token at
         each edge when it has three or more."""
         texts = [self.table.bytes_of(ids).decode("utf-8", errors="replace") for ids in id_lists]
-        ids, _ = encode_pieces(self.index_tokenizer, texts)
+        ids, _ = encode_pieces(self.index_tokenizer, texts, offsets=False)
         trimmed = []
         for seq in ids:
             seq = [i for i in seq if i < len(self.index_table) and not self.index_table.special[i]]

@@ -95,8 +95,8 @@ class TokenSearch:
         sample_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
         width = self.index.width
         slot = np.arange(len(flat), dtype=np.int64) + sample_of  # one separator after each sample
-        units = np.full(len(flat) + len(offsets) + 64, self.index.separator, dtype=np.int64)
-        units[slot] = np.where(special, self.index.separator, flat)  # a special token breaks a run
+        units = np.full(len(flat) + len(offsets) + 64, self.index.end_token, dtype=np.int64)
+        units[slot] = np.where(special, self.index.end_token, flat)  # a special token breaks a run
         buf = units.astype(f"<u{width}").view(np.uint8)
         return spans_of_layout(buf, slot * width, (slot + 1) * width, special, sample_of, offsets, self.index,
                                self.stride)
@@ -152,7 +152,7 @@ def open_index_dirs(dirs: list[str | Path], tokenizer: str | None = None, token_
     dtype = resolve_token_dtype(metas, token_dtype, size)
     if index_tokenizer is None and dtype != "u8":
         raise ConfigError("verify.tokenizer: required for an index without index.json (the index's tokenizer)")
-    return TokenIndex(paths, dtype, metas), index_tokenizer
+    return TokenIndex(paths, dtype, metas, size), index_tokenizer
 
 
 def span_search(target_tokenizer: Any, index, index_tokenizer: Any = None, stride: int = _STRIDE):

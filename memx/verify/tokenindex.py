@@ -7,9 +7,11 @@ anything runs (sizes that fit the token width, `offset.{i}` of u64s, pointers of
 and a sampled order check of each table) and returns a `TokenIndex`: the same batched
 queries as the byte-level `memx.index.CorpusIndex` (`prefix_lengths_packed`,
 `count_packed`, over one byte buffer), so `memx.verify.spans` drives both. Its buffers
-hold little-endian token ids (`pack_token_queries`), each query ended by a separator
-token; since any byte may occur in a token index, the end of every query is passed to
-`memx.verify.sarray` explicitly, and lengths come back in bytes of whole tokens. Counts
+hold little-endian token ids (`pack_token_queries`), each query ended by `end_token`: an
+id the tokenizer never uses, which no corpus position matches (comparisons stop inside
+it), or, for a vocabulary that fills the dtype, the separator, with the end of every
+query passed to `memx.verify.sarray` explicitly (any byte may occur in a token index).
+Lengths come back in bytes of whole tokens. Counts
 are summed over every shard of every directory; the longest match is the longest in any.
 
 Also what the config leaves implicit: `resolve_token_dtype` (index.json, else the
@@ -120,11 +122,11 @@ def open_shard(directory: Path, number: int, token_dtype: str) -> ShardSearcher:
     return searcher
 
 
-def pack_token_queries(id_lists, token_dtype: str) -> tuple[np.ndarray, np.ndarray]:
-    """One buffer of every query's ids as little-endian tokens, each followed by a separator
-    token, plus padding; and each query's start (a byte position). Ids must lie below the
-    separator."""
-    sep = separator(token_dtype)
+def pack_token_queries(id_lists, token_dtype: str, end_token: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One buffer of every query's ids as little-endian tokens, each followed by `end_token`
+    (default: the separator), plus padding; and each query's start (a byte position). Ids
+    must lie below the separator."""
+    sep = separator(token_dtype) if end_token is None else end_token
     arrays = [np.asarray(ids, dtype=np.int64) for ids in id_lists]
     sizes = np.array([len(a) + 1 for a in arrays], dtype=np.int64)
     flat = np.full(int(sizes.sum()) + _LONG_BLOCK, sep, dtype=np.int64)
@@ -166,11 +168,17 @@ class TokenIndex:
     unchanged over either. One memory map per file, opened once.
     """
 
-    def __init__(self, dirs: list[Path], token_dtype: str, metas: list[dict | None] | None = None):
+    def __init__(self, dirs: list[Path], token_dtype: str, metas: list[dict | None] | None = None,
+                 vocab_size: int | None = None):
         self.dirs = [Path(d) for d in dirs]
         self.token_dtype = token_dtype
         self.width = WIDTHS[token_dtype]
         self.separator = separator(token_dtype)
+        # What ends a query: an id the tokenizer never uses (the one below the separator)
+        # cannot match at a token position, so comparisons stop there by themselves; only a
+        # vocabulary that fills the dtype needs the separator plus explicit query ends.
+        fits = vocab_size is not None and vocab_size < self.separator
+        self.end_token = self.separator - 1 if fits else self.separator
         self.metas = metas or [read_index_json(d) for d in self.dirs]
         self._shards = [open_shard(d, number, token_dtype) for d in self.dirs for number in shard_numbers(d)]
         self.tokens = sum(s.tokens for s in self._shards)
@@ -192,7 +200,7 @@ class TokenIndex:
         best = np.zeros(len(pos), dtype=np.int64)
         if not len(pos):
             return best
-        limit = self._limits(buf, pos)
+        limit = self._limits(buf, pos) if self.end_token == self.separator else None
         for shard in self._shards:
             np.maximum(best, shard.prefix_lengths(buf, pos, limit), out=best)
         return best - best % self.width  # a match ends on a whole token
@@ -209,13 +217,13 @@ class TokenIndex:
 
     def count_tokens(self, id_lists) -> np.ndarray:
         """Occurrences of each id sequence in the index (int64; 0 for an empty one)."""
-        buf, starts = pack_token_queries(id_lists, self.token_dtype)
+        buf, starts = pack_token_queries(id_lists, self.token_dtype, self.end_token)
         lens = np.array([len(ids) for ids in id_lists], dtype=np.int64) * self.width
         return self.count_packed(buf, starts, lens)
 
     def longest_prefix_tokens(self, id_lists) -> np.ndarray:
         """For each id sequence, the most leading tokens that occur in the index."""
-        buf, starts = pack_token_queries(id_lists, self.token_dtype)
+        buf, starts = pack_token_queries(id_lists, self.token_dtype, self.end_token)
         return self.prefix_lengths_packed(buf, starts) // self.width
 
 
@@ -230,4 +238,4 @@ def open_token_index(dirs: list[str | Path], token_dtype: str | None = None,
             raise ConfigError(f"verify.index: {path} is not a directory")
     metas = [read_index_json(p) for p in paths]
     dtype = resolve_token_dtype(metas, token_dtype, vocab_size)
-    return TokenIndex(paths, dtype, metas)
+    return TokenIndex(paths, dtype, metas, vocab_size)

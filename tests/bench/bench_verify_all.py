@@ -29,6 +29,8 @@ page cache.
 
 Run: `python tests/bench/bench_verify_all.py [--n 2000] [--batch 1000] [--stride 4]` and
 `python tests/bench/bench_verify_all.py --workers 2 [--shards 120] [--shard-size 250]`.
+`--token` measures the same text indexed token-level as well (`bench_token_index.py`:
+sizes and samples/s of byte, token and re-tokenizing searches side by side).
 """
 
 from __future__ import annotations
@@ -273,6 +275,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="verify on a simulated Ray cluster: 1, then N actors")
     ap.add_argument("--shards", type=int, default=120, help="sample shards (--workers)")
     ap.add_argument("--shard-size", type=int, default=250, help="samples per shard (--workers)")
+    ap.add_argument("--token", action="store_true", help="also token-level indexes of the same text (SPEC §10)")
     args = ap.parse_args()
     corpus = ensure_corpus(args.gib)
     index_dir, build_s = ensure_index(corpus)
@@ -282,6 +285,11 @@ def main() -> None:
     n = args.shards * args.shard_size if args.workers else args.n
     samples, planted = make_samples(corpus, tokenizer, n)
     index = CorpusIndex(index_dir)
+    if args.token:
+        from tests.bench.bench_token_index import run_token_bench
+
+        run_token_bench(corpus, index_dir, samples, planted)
+        return
     if args.workers:
         report = run_on_cluster(args.workers, index_dir, tokenizer, samples, planted, args)
         print_cluster(report, memory_report(index)["index_bytes"])

@@ -52,8 +52,10 @@ def _queries(docs: list[list[int]], rng: random.Random, n: int = 150) -> list[li
 
 
 @pytest.mark.parametrize("dtype", ["u16", "u32"])
-def test_longest_and_counts_equal_brute_force(raw, dtype):
-    index = open_token_index([raw[dtype]], dtype)
+@pytest.mark.parametrize("vocab", [None, 1000])  # queries ended by the separator + limits, or by an unused id
+def test_longest_and_counts_equal_brute_force(raw, dtype, vocab):
+    index = open_token_index([raw[dtype]], dtype, vocab)
+    assert index.end_token == (index.separator if vocab is None else index.separator - 1)
     assert index.width == {"u16": 2, "u32": 4}[dtype] and len(index._shards) == 2
     queries = _queries(raw["docs"], random.Random(2))
     longest = index.longest_prefix_tokens(queries)
@@ -63,9 +65,10 @@ def test_longest_and_counts_equal_brute_force(raw, dtype):
         assert count == brute_count(raw["docs"], q), q
 
 
-def test_the_separator_breaks_every_match(tmp_path):
+@pytest.mark.parametrize("vocab", [None, 10])
+def test_the_separator_breaks_every_match(tmp_path, vocab):
     out = write_raw_index(tmp_path / "two", [[[1, 2, 3], [4, 5, 6]]], "u16")
-    index = open_token_index([out], "u16")
+    index = open_token_index([out], "u16", vocab)
     # a document's end is followed by the next one's separator, never by its first token
     assert index.longest_prefix_tokens([[2, 3, 4, 5], [3], [6, 1], [5, 6, 7]]).tolist() == [2, 1, 1, 2]
     assert index.count_tokens([[3, 4], [3], [2, 3]]).tolist() == [0, 1, 1]
