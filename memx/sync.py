@@ -10,7 +10,8 @@ to redo:
 - files are copied into a staging directory inside `dest`, fsynced, then renamed into
   place: a crash never leaves a truncated file under a real name;
 - the marker file (`index.json`) is removed before anything is copied and copied last,
-  so a directory holding the marker is complete;
+  so a directory holding the marker is complete; a tree without one (an infini-gram
+  index as released) gets a local COMPLETE file instead, removed first, written last;
 - one sync at a time per `dest` (an flock the OS releases when its holder dies), which
   is what lets a sync clear the staging files of one that was killed.
 
@@ -34,6 +35,7 @@ from memx.errors import ConfigError, MemxFailure
 from memx.storage import Storage, fsync_dir
 
 MARKER = "index.json"
+COMPLETE = ".sync-complete"  # written last by a sync of a tree that has no marker of its own
 STAGING = ".sync-staging"
 _LOCK = ".sync.lock"
 _CHUNK_BYTES = 8 << 20  # copy_files buffer: large objects stream in fewer, bigger reads
@@ -76,11 +78,13 @@ def _copy_one(remote: Storage, key: str, size: int, dest: str, staging: str) -> 
 
 
 def sync_to_local(uri: str, dest: str, endpoint_url: str | None = None, region: str | None = None,
-                  *, marker: str = MARKER) -> str:
+                  *, marker: str = MARKER, require_marker: bool = True) -> str:
     """Make local directory `dest` a complete copy of the files under `uri`; returns `dest`.
 
-    ConfigError when `uri` holds no files or no `marker`; StorageUnavailable (after the
-    libraries' retries) when the store is down; any local error as raised.
+    ConfigError when `uri` holds no files or no `marker` (unless `require_marker` is
+    False: a released index has no memx marker; then the local COMPLETE file, written
+    last, is what says the copy is whole); StorageUnavailable (after the libraries'
+    retries) when the store is down; any local error as raised.
     """
     remote = Storage(uri, endpoint_url, region)
     remote.when_back = "rerun the same command: files already copied are kept"
@@ -88,7 +92,9 @@ def sync_to_local(uri: str, dest: str, endpoint_url: str | None = None, region: 
     if not sizes:
         raise ConfigError(f"{uri}: no files there")
     if marker not in sizes:
-        raise ConfigError(f"{uri}: no {marker} there (not built, or its upload is incomplete)")
+        if require_marker:
+            raise ConfigError(f"{uri}: no {marker} there (not built, or its upload is incomplete)")
+        return _sync_unmarked(remote, sizes, dest)
     os.makedirs(dest, exist_ok=True)
     staging = os.path.join(dest, STAGING)
     with _only_sync_into(dest):
@@ -106,5 +112,30 @@ def sync_to_local(uri: str, dest: str, endpoint_url: str | None = None, region: 
                 _copy_one(remote, key, sizes[key], dest, staging)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        fsync_dir(dest)
+    return dest
+
+
+def _sync_unmarked(remote: Storage, sizes: dict[str, int], dest: str) -> str:
+    """The same copy for a tree without a marker: COMPLETE, local, goes first and comes back last."""
+    os.makedirs(dest, exist_ok=True)
+    staging, complete = os.path.join(dest, STAGING), os.path.join(dest, COMPLETE)
+    with _only_sync_into(dest):
+        shutil.rmtree(staging, ignore_errors=True)
+        todo = [key for key in sorted(sizes) if _local_size(os.path.join(dest, key)) != sizes[key]]
+        if todo or not os.path.exists(complete):
+            try:
+                os.unlink(complete)
+            except FileNotFoundError:
+                pass
+            try:
+                for key in todo:
+                    _copy_one(remote, key, sizes[key], dest, staging)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            with open(complete, "w") as f:
+                f.write(f"{len(sizes)} files from {remote.uri('')}\n")
+                f.flush()
+                os.fsync(f.fileno())
         fsync_dir(dest)
     return dest

@@ -109,14 +109,27 @@ def sequence_counts(prompt_ids: Any, target_ids: Any, byte_table, index) -> np.n
     return np.asarray(index.count_many(datas), dtype=np.int64)
 
 
+def row_ids(prompt_ids: Any, target_ids: Any) -> list[np.ndarray]:
+    """prompt + target ids of each row (int64 arrays)."""
+    prompts, targets = _lists(prompt_ids), _lists(target_ids)
+    return [np.concatenate([np.asarray(p, dtype=np.int64), np.asarray(t, dtype=np.int64)])
+            for p, t in zip(prompts.to_pylist(), targets.to_pylist())]
+
+
 class SequenceCounter:
-    """`sequence_counts` bound to one tokenizer and index: build once per scoring actor."""
+    """`sequence_count` of prefix rows bound to one tokenizer and index: build once per
+    scoring actor. Any index memx reads goes through its span search
+    (`memx.verify.search.span_search`: byte-level, token-level, or re-tokenized with the
+    index's tokenizer, SPEC §10); `index_tokenizer` is a token index's tokenizer."""
 
-    def __init__(self, tokenizer, index):
-        from memx.verify.tokenbytes import PackedTable, token_byte_table
+    def __init__(self, tokenizer, index, index_tokenizer=None):
+        from memx.verify.search import ByteSearch, span_search
 
-        self.table = PackedTable(token_byte_table(tokenizer))
-        self.index = index
+        self.search = span_search(tokenizer, index, index_tokenizer)
+        self.table, self.index = self.search.table, index
+        self._bytes = isinstance(self.search, ByteSearch)
 
     def __call__(self, prompt_ids: Any, target_ids: Any) -> np.ndarray:
-        return sequence_counts(prompt_ids, target_ids, self.table, self.index)
+        if self._bytes:  # one gather for every row's bytes
+            return sequence_counts(prompt_ids, target_ids, self.table, self.index)
+        return self.search.sequence_counts(row_ids(prompt_ids, target_ids))

@@ -7,8 +7,9 @@ copied from the corpus never counts, and a candidate's `match_tokens` is the num
 `verified` stage writes for its sample. Each distinct sample is searched once, however
 many (metric, strategy) rows carry it.
 
-It does not know where the index lives (it takes a CorpusIndex), where the token ids
-were read from, nor how candidates were chosen.
+It does not know where the index lives (it takes a CorpusIndex, or the span search of
+`memx.verify.search` that any index, token-level included, is read through), where the
+token ids were read from, nor how candidates were chosen.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def verify_candidate_tokens(candidates: pa.Table, token_ids_by_sample, table, in
     sample_ids = candidates.column("sample_id").to_pylist()
     unique = list(dict.fromkeys(sample_ids))  # a sample is a candidate of many configurations
     ids = _token_ids_of(unique, token_ids_by_sample)
-    spans = generated_spans(ids, packed, index)
+    # a span search (memx.verify.search: any index, token-level ones included) or a byte index
+    spans = index.spans(ids) if hasattr(index, "spans") else generated_spans(ids, packed, index)
     row_of = {s: k for k, s in enumerate(unique)}
     texts = candidates.column("text").to_pylist()
     n_tokens, memorized, category, matched = [], [], [], []

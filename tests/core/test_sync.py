@@ -103,3 +103,26 @@ def test_sync_from_an_unreachable_store_says_rerun(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
     with pytest.raises(StorageUnavailable, match=r"http://127\.0\.0\.1:9.*rerun"):
         sync_to_local("s3://bucket/index", str(tmp_path / "c"), "http://127.0.0.1:9")
+
+
+def test_a_tree_without_a_marker_is_complete_only_once_its_last_file_is_in(remote, tmp_path, monkeypatch):
+    """A released infini-gram index has no index.json: the local COMPLETE file stands in."""
+    uri, endpoint, storage = remote
+    storage.delete("index.json")
+    unmarked = {k: v for k, v in FILES.items() if k != "index.json"}
+    dest = str(tmp_path / "released")
+    real_copy = pafs.copy_files
+
+    def dies_on_last(source, destination, **kwargs):
+        if source.endswith("tokenized.0"):  # the last key in sorted order
+            raise OSError("AWS Error NETWORK_CONNECTION: connection reset mid-body")
+        real_copy(source, destination, **kwargs)
+
+    monkeypatch.setattr(sync_module.pafs, "copy_files", dies_on_last)
+    monkeypatch.setenv("MEMX_STORAGE_ATTEMPTS", "1")
+    with pytest.raises(StorageUnavailable):
+        sync_to_local(uri, dest, endpoint, require_marker=False)
+    assert not os.path.exists(os.path.join(dest, sync_module.COMPLETE))
+    monkeypatch.undo()
+    assert sync_to_local(uri, dest, endpoint, require_marker=False) == dest
+    assert _visible(dest) == unmarked and os.path.exists(os.path.join(dest, sync_module.COMPLETE))

@@ -150,3 +150,33 @@ def test_another_tokenizer_loses_at_most_one_index_token_per_edge(lab_setup, ver
     lost = np.array(lost)
     print(f"\nbridged spans short of the byte span less one index token per edge: {(lost > 0).sum()} of {len(lost)}")
     assert len(lost) > 100 and (lost <= 0).all()
+
+
+def test_sequence_counts_of_prefix_rows_through_each_index(lab_setup, verified):
+    """`sequence_count` (prompt + true suffix of `prefix` rows) by the same rule (SPEC §10)."""
+    import pyarrow as pa
+
+    from memx.scoring.extraction import SequenceCounter
+
+    tokenizer = lab_setup["tokenizer"]
+    docs = [json.loads(line)["text"] for line in (lab_setup["lab"] / "corpus" / "train.jsonl").open()]
+    rng = random.Random(3)
+    prompts, targets = [], []
+    for doc in rng.sample(docs, min(150, len(docs))):
+        ids = tokenizer(doc, add_special_tokens=False)["input_ids"]
+        if len(ids) < 40:
+            continue
+        at = rng.randrange(len(ids) - 32)
+        prompts.append(ids[at:at + 8])
+        targets.append(ids[at + 8:at + 32])
+    prompts, targets = pa.array(prompts, pa.list_(pa.int32())), pa.array(targets, pa.list_(pa.int32()))
+    counts = {}
+    for name in ("byte", "same", "other"):
+        index = verified[name]["index"]
+        _, index_tokenizer = open_index_dirs([lab_setup["dirs"][name]])
+        counts[name] = SequenceCounter(tokenizer, index, index_tokenizer)(prompts, targets)
+    assert (counts["byte"] >= 1).all()  # every row is a window of a training document
+    assert (counts["same"] <= counts["byte"]).all() and (counts["same"] == counts["byte"]).mean() >= 0.95
+    assert (counts["other"] >= 1).mean() >= 0.95  # less one index token per edge: found
+    print(f"\nsequence_count equal to the byte index's: same tokenizer {(counts['same'] == counts['byte']).mean():.0%}, "
+          f"another {(counts['other'] == counts['byte']).mean():.0%} of {len(counts['byte'])} rows")
