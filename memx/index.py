@@ -29,7 +29,7 @@ import numpy as np
 
 from memx.errors import ConfigError, MemxFailure
 from memx.storage import atomic_local_file
-from memx.verify.sarray import ShardSearcher, pack_queries
+from memx.verify.sarray import ShardSearcher, count_in_shards, pack_queries
 
 SUFFIXES = (".txt", ".jsonl", ".parquet")
 DOC_SEP = b"\xff"  # never occurs in UTF-8, so no match can span two documents
@@ -181,6 +181,8 @@ def _build_suffix_arrays(out: Path, shards: int, progress: bool, token_dtype: st
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0 or not (out / f"table.{i}").exists():
             tail = (proc.stdout + proc.stderr)[-800:]
+            if token_dtype == "u32":  # seen on a 24 GiB machine: "memory allocation of 34359738368 bytes failed"
+                tail = "infini-gram's u32 indexer allocates 32 GiB (2^35 bytes) per build: run it on a bigger machine.\n" + tail
             raise MemxFailure(f"infini-gram suffix-array build failed in {out} (shard {i}); rerun "
                               f"`memx index build` (free disk/memory?). Output tail:\n{tail}")
         check_permutation(out, i, {"u8": 1, "u16": 2, "u32": 4}[token_dtype])
@@ -292,13 +294,7 @@ class CorpusIndex:
 
     def count_packed(self, buf: np.ndarray, pos: np.ndarray, lens: np.ndarray) -> np.ndarray:
         """Occurrences of each buf[p:p+n] in a `sarray.pack_queries` buffer; 0 where n == 0."""
-        pos, lens = np.asarray(pos, dtype=np.int64), np.asarray(lens, dtype=np.int64)
-        out = np.zeros(len(pos), dtype=np.int64)
-        some = np.nonzero(lens > 0)[0]
-        if some.size:
-            for shard in self._shards:  # documents never cross shards: counts add up
-                out[some] += shard.count(buf, pos[some], lens[some])
-        return out
+        return count_in_shards(self._shards, buf, pos, lens)
 
     def prefix_lengths(self, datas: list[bytes], offsets: list[np.ndarray]) -> list[np.ndarray]:
         """For each datas[i] and each l in offsets[i], the longest n with datas[i][l:l+n] in

@@ -247,6 +247,18 @@ class ShardSearcher:
         return hi
 
 
+def count_in_shards(shards: list[ShardSearcher], buf: np.ndarray, pos, lens) -> np.ndarray:
+    """Occurrences of each buf[p:p+n] summed over `shards` (documents never cross shards,
+    so counts add up); 0 where n == 0."""
+    pos, lens = np.asarray(pos, dtype=np.int64), np.asarray(lens, dtype=np.int64)
+    out = np.zeros(len(pos), dtype=np.int64)
+    some = np.nonzero(lens > 0)[0]
+    if some.size:
+        for shard in shards:
+            out[some] += shard.count(buf, pos[some], lens[some])
+    return out
+
+
 def pack_queries(datas: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """One buffer of all texts, each followed by SENTINEL, plus each text's start offset."""
     starts = np.zeros(len(datas), dtype=np.int64)

@@ -29,8 +29,7 @@ import numpy as np
 from memx.errors import ConfigError
 from memx.verify.spans import (_STRIDE, _as_packed, flatten_token_ids, generated_spans, spans_of_layout)
 from memx.verify.tokenbytes import PackedTable, token_byte_table
-from memx.verify.tokenindex import (TokenIndex, check_token_ids, pack_token_queries, read_index_json,
-                                    resolve_token_dtype)
+from memx.verify.tokenindex import TokenIndex, check_token_ids, local_dirs, pack_token_queries, resolve_token_dtype
 
 
 def load_tokenizer(name_or_path: str, field: str = "verify.tokenizer"):
@@ -135,13 +134,7 @@ def open_index_dirs(dirs: list[str | Path], tokenizer: str | None = None, token_
     from memx.index import FORMAT as BYTE_FORMAT
     from memx.index import CorpusIndex
 
-    paths = [Path(d) for d in dirs]
-    if not paths:
-        raise ConfigError("verify.index: no directory given")
-    for path in paths:
-        if not path.is_dir():
-            raise ConfigError(f"verify.index: {path} is not a directory (build one with `memx index build`)")
-    metas = [read_index_json(p) for p in paths]
+    paths, metas = local_dirs(dirs)
     if any(m and m.get("format") == BYTE_FORMAT for m in metas):
         if token_dtype not in (None, "u8") or tokenizer is not None:
             raise ConfigError(f"verify.token_dtype/tokenizer: {paths[0]} is a byte-level (u8) index, any tokenizer: "

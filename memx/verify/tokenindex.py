@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from memx.errors import ConfigError
-from memx.verify.sarray import _LONG_BLOCK, ShardSearcher
+from memx.verify.sarray import _LONG_BLOCK, ShardSearcher, count_in_shards
 
 WIDTHS = {"u8": 1, "u16": 2, "u32": 4}
 _SHARD = re.compile(r"^(tokenized|table|offset)\.(\d+)$")
@@ -207,13 +207,7 @@ class TokenIndex:
 
     def count_packed(self, buf: np.ndarray, pos: np.ndarray, lens: np.ndarray) -> np.ndarray:
         """Occurrences of each buf[p:p+n] (whole tokens) summed over all shards; 0 where n == 0."""
-        pos, lens = np.asarray(pos, dtype=np.int64), np.asarray(lens, dtype=np.int64)
-        out = np.zeros(len(pos), dtype=np.int64)
-        some = np.nonzero(lens > 0)[0]
-        if some.size:
-            for shard in self._shards:  # documents never cross shards: counts add up
-                out[some] += shard.count(buf, pos[some], lens[some])
-        return out
+        return count_in_shards(self._shards, buf, pos, lens)
 
     def count_tokens(self, id_lists) -> np.ndarray:
         """Occurrences of each id sequence in the index (int64; 0 for an empty one)."""
@@ -227,15 +221,20 @@ class TokenIndex:
         return self.prefix_lengths_packed(buf, starts) // self.width
 
 
-def open_token_index(dirs: list[str | Path], token_dtype: str | None = None,
-                     vocab_size: int | None = None) -> TokenIndex:
-    """A TokenIndex over `dirs` (local directories), dtype resolved as SPEC §10 says."""
+def local_dirs(dirs: list[str | Path]) -> tuple[list[Path], list[dict | None]]:
+    """The index directories as paths, each checked to exist, and their index.json (or None)."""
     paths = [Path(d) for d in dirs]
     if not paths:
         raise ConfigError("verify.index: no directory given")
     for path in paths:
         if not path.is_dir():
-            raise ConfigError(f"verify.index: {path} is not a directory")
-    metas = [read_index_json(p) for p in paths]
+            raise ConfigError(f"verify.index: {path} is not a directory (build one with `memx index build`)")
+    return paths, [read_index_json(p) for p in paths]
+
+
+def open_token_index(dirs: list[str | Path], token_dtype: str | None = None,
+                     vocab_size: int | None = None) -> TokenIndex:
+    """A TokenIndex over `dirs` (local directories), dtype resolved as SPEC §10 says."""
+    paths, metas = local_dirs(dirs)
     dtype = resolve_token_dtype(metas, token_dtype, vocab_size)
     return TokenIndex(paths, dtype, metas, vocab_size)
