@@ -8,11 +8,13 @@ strings than the target's:
 - `spans(token_ids)`: each sample's generated tokens become bytes (the target's exact
   token bytes; a special token breaks them into segments, and so does any byte sequence
   that is not UTF-8, which no index of text can hold), each segment is decoded and
-  re-tokenized with the index's tokenizer (no special tokens), the longest run of those
-  index tokens that occurs in the index is found (leftmost of the longest), and
-  `match_start`/`match_end`/`match_tokens` count the **target's** generated tokens whose
-  bytes lie wholly inside that run's bytes, so `min_match_tokens` keeps its meaning;
-  `corpus_count` is the run's count. A run that holds no whole target token is no match.
+  re-tokenized with the index's tokenizer (no special tokens), every longest run of those
+  index tokens that occurs in the index is found, and `match_start`/`match_end`/
+  `match_tokens` count the **target's** generated tokens whose bytes lie wholly inside
+  the run that holds the most of them (leftmost of those), so `min_match_tokens` keeps
+  its meaning; `corpus_count` is that run's count. A run that holds no whole target token
+  is no match. (The run of most index tokens is not always it: a SentencePiece-style
+  tokenizer cuts indentation into one token a space and a URL into one token.)
 - `sequence_counts(prompt_ids, target_ids)`: the count of prompt + suffix, re-tokenized,
   less one index token at each edge (a fragment's edges may be cut differently from how
   the tokenizer cut the whole document, SPEC §10).
@@ -185,18 +187,27 @@ class BridgedSearch:
         buf = np.concatenate([units, np.full(64, self.index.end_token, dtype=np.int64)])
         buf = buf.astype(f"<u{width}").view(np.uint8)
         k = np.arange(len(units), dtype=np.int64)
-        best, at = longest_runs(buf, k * width, (k + 1) * width, special, owner, unit_offsets, self.index,
-                                self.stride)
+        real = np.nonzero(~pieces.special)[0]
+        starts, ends = pieces.tok_start[real], pieces.tok_end[real]
+
+        def covered(first_unit, n):
+            """First and last target token wholly inside the bytes of units [first_unit, +n)."""
+            last_unit = np.minimum(first_unit + np.maximum(n, 1) - 1, len(units) - 1)
+            first = np.searchsorted(starts, unit_start[first_unit], side="left")
+            last = np.searchsorted(ends, unit_end[last_unit], side="right") - 1
+            return first, np.where(n > 0, last, first - 1)
+
+        def target_tokens(first_unit, n):  # the run that holds the most target tokens wins
+            first, last = covered(first_unit, n)
+            return np.maximum(last - first + 1, 0)
+
+        best, at, runs = longest_runs(buf, k * width, (k + 1) * width, special, owner, unit_offsets, self.index,
+                                      self.stride, value=target_tokens)
         found = np.nonzero(best > 0)[0]
         if not found.size:
             return out
-        lo, hi = unit_start[at[found]], unit_end[at[found] + best[found] - 1]
-        real = np.nonzero(~pieces.special)[0]
-        first = np.searchsorted(pieces.tok_start[real], lo, side="left")
-        last = np.searchsorted(pieces.tok_end[real], hi, side="right") - 1
-        whole = last >= first
-        found, first, last = found[whole], first[whole], last[whole]
-        counts = self.index.count_packed(buf, at[found] * width, best[found] * width)
+        first, last = covered(at[found], runs[found])
+        counts = self.index.count_packed(buf, at[found] * width, runs[found] * width)
         out["match_tokens"][found] = last - first + 1
         out["match_start"][found] = real[first] - offsets[found]
         out["match_end"][found] = real[last] + 1 - offsets[found]
@@ -204,12 +215,31 @@ class BridgedSearch:
         return out
 
     def sequence_counts(self, id_lists) -> np.ndarray:
-        """Count of each target-token sequence's text, re-tokenized, less one index token at
-        each edge when it has three or more."""
-        texts = [self.table.bytes_of(ids).decode("utf-8", errors="replace") for ids in id_lists]
-        ids, _ = encode_pieces(self.index_tokenizer, texts, offsets=False)
-        trimmed = []
-        for seq in ids:
-            seq = [i for i in seq if i < len(self.index_table) and not self.index_table.special[i]]
-            trimmed.append(seq[1:-1] if len(seq) >= 3 else seq)
-        return self.index.count_tokens(trimmed)
+        """Count of each target-token sequence by the span rule: the run `spans` finds, when
+        it holds every target token but those of the sequence's first and last word (as the
+        index tokenizer's pre-tokenizer splits words: the edges a fragment may cut otherwise
+        than its document did, SPEC §10); else 0."""
+        found = self.spans(id_lists)
+        need = self._inner_tokens(id_lists)
+        held = (found["match_start"] <= need[:, 0]) & (found["match_end"] >= need[:, 1]) & (found["match_tokens"] > 0)
+        return np.where(held, found["corpus_count"], 0).astype(np.int64)
+
+    def _inner_tokens(self, id_lists) -> np.ndarray:
+        """[first, end) of each sequence's target tokens wholly between its first word's end and
+        its last word's start (the whole sequence for one or two words)."""
+        backend = getattr(self.index_tokenizer, "backend_tokenizer", self.index_tokenizer)
+        pre = getattr(backend, "pre_tokenizer", None)
+        out = np.zeros((len(id_lists), 2), dtype=np.int64)
+        for row, ids in enumerate(id_lists):
+            ids = np.asarray(ids, dtype=np.int64)
+            lengths = np.where(self.table.special[ids], 0, self.table.length[ids]) if len(ids) else ids
+            ends = np.cumsum(lengths)
+            raw = self.table.bytes_of(ids)
+            text = raw.decode("utf-8", errors="replace")
+            words = pre.pre_tokenize_str(text) if pre is not None else []
+            out[row] = (0, len(ids))
+            if len(words) >= 3 and len(text.encode("utf-8")) == len(raw):
+                chars = _char_to_byte(text)
+                lo, hi = chars[words[0][1][1]], chars[words[-1][1][0]]
+                out[row] = (np.searchsorted(ends - lengths, lo, side="left"), np.searchsorted(ends, hi, side="right"))
+        return out

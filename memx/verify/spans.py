@@ -86,7 +86,7 @@ def _first_best(n: np.ndarray, sample_of: np.ndarray, n_samples: int) -> tuple[n
     return best, at
 
 
-def _token_runs(buf, start, end, special, sample_of, offsets, index, stride: int) -> np.ndarray:
+def _token_runs(buf, start, end, special, sample_of, offsets, index, stride: int, value=None) -> np.ndarray:
     """n[k]: how many tokens from k on lie in the longest corpus match at k's first byte,
     exact wherever it can matter for the sample's best (leftmost) run, 0 elsewhere.
 
@@ -94,8 +94,10 @@ def _token_runs(buf, start, end, special, sample_of, offsets, index, stride: int
     token, is a match from k+1), so after querying every `stride`-th token q the others
     are bounded: m[k] <= m[next q], and m[k] == m[prev q] when both neighbours agree.
     A second search covers only the tokens whose bound could still beat or tie-left the
-    best run found, which for most samples is a small share.
+    best run found, which for most samples is a small share. "Best" is the most tokens,
+    or the largest `value(k, n)` (any measure that grows with n and is 0 at n = 0).
     """
+    value = value or (lambda k, n: n)
     k = np.arange(len(start))
     queryable = ~special & (end > start)  # a byte-less token starts no run
     first = queryable & ((k - offsets[sample_of]) % stride == 0)
@@ -114,9 +116,10 @@ def _token_runs(buf, start, end, special, sample_of, offsets, index, stride: int
     prv_in = (prv >= 0) & (seg[np.maximum(prv, 0)] == seg)
     settled = ~first & queryable & prv_in & nxt_in & (m[np.maximum(prv, 0)] == upper + k)
     n[settled] = upper[settled]
-    best, at = _first_best(n, sample_of, len(offsets) - 1)
+    best, at = _first_best(value(k, n), sample_of, len(offsets) - 1)
     b, a = best[sample_of], at[sample_of]
-    rest = np.nonzero(~first & ~settled & queryable & ((upper > b) | ((upper == b) & (k < a))))[0]
+    bound = value(k, np.where(queryable, upper, 0))
+    rest = np.nonzero(~first & ~settled & queryable & ((bound > b) | ((bound == b) & (k < a))))[0]
     n[rest] = _query(buf, start, end, rest, index)
     return n
 
@@ -142,14 +145,18 @@ def generated_spans(token_ids, table, index, *, stride: int = _STRIDE) -> dict[s
     return spans_of_layout(buf, start, end, special, sample_of, offsets, index, stride)
 
 
-def longest_runs(buf, start, end, special, sample_of, offsets, index, stride: int = _STRIDE):
+def longest_runs(buf, start, end, special, sample_of, offsets, index, stride: int = _STRIDE, value=None):
     """Per sample, the length of its longest (leftmost) run of consecutive units found in
     the index and the global number of its first unit, over a layout: `buf` holds every
     unit's bytes at [start, end), `special` units break runs, `sample_of` and `offsets`
     say whose each is. A unit is a target token (`_layout`, or a token index's own ids)
-    or an index token of re-tokenized text (`memx.verify.bridge`)."""
-    n = _token_runs(buf, start, end, special, sample_of, offsets, index, stride)
-    return _first_best(n, sample_of, len(offsets) - 1)
+    or an index token of re-tokenized text (`memx.verify.bridge`). With `value(k, n)`,
+    the run of largest value instead, and (value, first unit, its length in units)."""
+    n = _token_runs(buf, start, end, special, sample_of, offsets, index, stride, value)
+    if value is None:
+        return _first_best(n, sample_of, len(offsets) - 1)
+    best, at = _first_best(value(np.arange(len(n)), n), sample_of, len(offsets) - 1)
+    return best, at, n[at]
 
 
 def spans_of_layout(buf, start, end, special, sample_of, offsets, index, stride: int = _STRIDE) -> dict[str, np.ndarray]:

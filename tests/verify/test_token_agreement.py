@@ -2,6 +2,9 @@
 a token index of the same corpus with the lab's tokenizer, and a token index built with a
 second BPE trained here (the bridged rule). Real lab model, real infini-gram indexer.
 
+A third index uses a SentencePiece-style BPE (word-start marker), the shape of the Llama-2
+tokenizer of infini-gram's released indexes.
+
 Samples: the lab's `xl` continues 8-token prompts cut from its training documents (greedy
 and top-k 40: memorized, half-memorized and new text) and samples top-k from its BOS
 token, as the `internet`/`top_k` strategies do; the prompt is never searched.
@@ -26,6 +29,21 @@ MIN_MATCH = 12
 NEW_TOKENS = 56
 
 
+def _metaspace_bpe(path, train: list[str], docs: list[str]) -> str:
+    """A SentencePiece-style BPE (Llama-2's shape: a word-start marker, no byte-level alphabet),
+    so a re-tokenized fragment's first word gets a marker its corpus copy may not have."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    alphabet = sorted({ch for doc in docs for ch in doc})
+    tok.train_from_iterator(train, trainers.BpeTrainer(vocab_size=1200, special_tokens=["<unk>"],
+                                                       initial_alphabet=alphabet, show_progress=False))
+    tok.save(str(path))
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def lab_setup(tmp_path_factory):
     from memx.generation.processors import sample_top_k
@@ -42,6 +60,8 @@ def lab_setup(tmp_path_factory):
     rng = random.Random(0)
     other_dir = build_tokenizer(root / "other-tok", vocab_size=900, text=rng.sample(docs, len(docs) // 2))
     other = build_token_index([corpus], root / "other", str(other_dir), progress=False)
+    sentencepiece_like = _metaspace_bpe(root / "sp-tokenizer.json", rng.sample(docs, len(docs) // 2), docs)
+    build_token_index([corpus], root / "sp", sentencepiece_like, progress=False)
     lm = load_causal_lm(str(lab / "models" / "xl"), dtype="float32", device="cpu")
     prompts = []
     for _ in range(240):
@@ -56,7 +76,7 @@ def lab_setup(tmp_path_factory):
     bos = sample_batch(lm.model, [[lm.bos_id]] * 120, lm.pad_id, NEW_TOKENS, uniforms[120:], top_k, lm.device)
     samples = [row.tolist() for block in (greedy, sampled, bos) for row in block]
     return {"lab": lab, "tokenizer": lm.tokenizer, "samples": samples, "same": same, "other": other,
-            "dirs": {"byte": lab / "index", "same": root / "same", "other": root / "other"}}
+            "dirs": {"byte": lab / "index", "same": root / "same", "other": root / "other", "sp": root / "sp"}}
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +86,8 @@ def verified(lab_setup):
         index, index_tokenizer = open_index_dirs([directory])
         search = span_search(lab_setup["tokenizer"], index, index_tokenizer)
         out[name] = {"search": search, "index": index, "spans": search.spans(lab_setup["samples"])}
-    assert [type(out[n]["search"]).__name__ for n in out] == ["ByteSearch", "TokenSearch", "BridgedSearch"]
+    assert [type(out[n]["search"]).__name__ for n in out] == ["ByteSearch", "TokenSearch", "BridgedSearch",
+                                                              "BridgedSearch"]
     return out
 
 
@@ -112,10 +133,12 @@ def test_same_tokenizer_agrees_with_the_byte_index(lab_setup, verified):
     print(f"shorter token-index spans: {len(shorter)} ({kinds})")
 
 
-def test_another_tokenizer_agrees_and_counts_target_tokens(lab_setup, verified):
-    byte, bridged = verified["byte"]["spans"], verified["other"]["spans"]
+@pytest.mark.parametrize("other", ["other", "sp"])  # byte-level BPE, SentencePiece-style BPE
+def test_another_tokenizer_agrees_and_counts_target_tokens(lab_setup, verified, other):
+    byte, bridged = verified["byte"]["spans"], verified[other]["spans"]
     share, eligible, disagree = _agreement(byte["match_tokens"], bridged["match_tokens"])
-    print(f"\nanother tokenizer: memorized flags agree on {share:.2%} of {eligible} samples; {len(disagree)} disagree")
+    print(f"\nanother tokenizer ({other}): memorized flags agree on {share:.2%} of {eligible} samples; "
+          f"{len(disagree)} disagree")
     assert share >= 0.97
     lengths = bridged["match_end"] - bridged["match_start"]
     assert (lengths == bridged["match_tokens"]).all() and (bridged["match_tokens"] <= byte["match_tokens"]).all()
@@ -126,29 +149,39 @@ def test_another_tokenizer_agrees_and_counts_target_tokens(lab_setup, verified):
     assert (byte_index.count_many(spans) >= 1).all()  # the span is target tokens whose bytes are in the corpus
 
 
-def test_another_tokenizer_loses_at_most_one_index_token_per_edge(lab_setup, verified):
-    from memx.verify.bridge import encode_pieces, index_token_bounds
+@pytest.mark.parametrize("other", ["other", "sp"])
+def test_another_tokenizer_loses_at_most_one_index_token_per_edge(lab_setup, verified, other):
+    """Against the corpus's own cut: the byte span's text where a training document holds it,
+    tokenized as the index tokenized that document; the bridged span must hold every target
+    token inside those index tokens but the first and the last (SPEC §10)."""
+    from memx.verify.bridge import _char_to_byte
 
-    byte, bridged = verified["byte"]["spans"], verified["other"]["spans"]
-    search = verified["other"]["search"]
+    byte, bridged = verified["byte"]["spans"], verified[other]["spans"]
+    index_tokenizer = verified[other]["search"].index_tokenizer
     table = verified["byte"]["search"].table
+    docs = [json.loads(line)["text"] for line in (lab_setup["lab"] / "corpus" / "train.jsonl").open()]
+    raw_docs = [d.encode("utf-8") for d in docs]
+    cuts: dict[int, np.ndarray] = {}
     lost = []
     for k in np.nonzero(byte["match_tokens"] > 0)[0]:
         ids = lab_setup["samples"][k][byte["match_start"][k]:byte["match_end"][k]]
-        text = table.bytes_of(ids).decode("utf-8", errors="ignore")
-        if not text or len(text.encode()) != len(table.bytes_of(ids)):
-            continue  # a span cut through a character: no whole index tokens to speak of
-        pieces_ids, offsets = encode_pieces(search.index_tokenizer, [text])
-        bounds = index_token_bounds([text], pieces_ids, offsets, search.index_table)[0]
-        if len(bounds) < 3:
+        span = table.bytes_of(ids)
+        doc = next(i for i, d in enumerate(raw_docs) if span in d)
+        if doc not in cuts:  # the document's index tokens as byte ranges
+            enc = index_tokenizer.encode(docs[doc], add_special_tokens=False)
+            cuts[doc] = _char_to_byte(docs[doc])[np.array(enc.offsets, dtype=np.int64).reshape(-1, 2)]
+        at = raw_docs[doc].find(span)
+        inside = cuts[doc][(cuts[doc][:, 0] >= at) & (cuts[doc][:, 1] <= at + len(span))] - at
+        if len(inside) < 3:
             continue
-        inner_lo, inner_hi = bounds[1][0], bounds[-2][1]  # the span less one index token at each edge
+        lo, hi = inside[1][0], inside[-2][1]  # less one index token at each edge
         ends = np.cumsum([table.length[t] for t in ids])
         starts = ends - [table.length[t] for t in ids]
-        kept = int(((starts >= inner_lo) & (ends <= inner_hi)).sum())  # target tokens wholly inside
+        kept = int(((starts >= lo) & (ends <= hi)).sum())  # target tokens wholly inside
         lost.append(kept - int(bridged["match_tokens"][k]))
     lost = np.array(lost)
-    print(f"\nbridged spans short of the byte span less one index token per edge: {(lost > 0).sum()} of {len(lost)}")
+    print(f"\nbridged ({other}) spans short of the byte span less one index token per edge: "
+          f"{(lost > 0).sum()} of {len(lost)}")
     assert len(lost) > 100 and (lost <= 0).all()
 
 
@@ -171,12 +204,14 @@ def test_sequence_counts_of_prefix_rows_through_each_index(lab_setup, verified):
         targets.append(ids[at + 8:at + 32])
     prompts, targets = pa.array(prompts, pa.list_(pa.int32())), pa.array(targets, pa.list_(pa.int32()))
     counts = {}
-    for name in ("byte", "same", "other"):
+    for name in ("byte", "same", "other", "sp"):
         index = verified[name]["index"]
         _, index_tokenizer = open_index_dirs([lab_setup["dirs"][name]])
         counts[name] = SequenceCounter(tokenizer, index, index_tokenizer)(prompts, targets)
     assert (counts["byte"] >= 1).all()  # every row is a window of a training document
     assert (counts["same"] <= counts["byte"]).all() and (counts["same"] == counts["byte"]).mean() >= 0.95
-    assert (counts["other"] >= 1).mean() >= 0.95  # less one index token per edge: found
+    for other in ("other", "sp"):
+        assert (counts[other] >= 1).mean() >= 0.95  # less one index token per edge: found
     print(f"\nsequence_count equal to the byte index's: same tokenizer {(counts['same'] == counts['byte']).mean():.0%}, "
-          f"another {(counts['other'] == counts['byte']).mean():.0%} of {len(counts['byte'])} rows")
+          f"byte-level BPE {(counts['other'] == counts['byte']).mean():.0%}, SentencePiece-style "
+          f"{(counts['sp'] == counts['byte']).mean():.0%} of {len(counts['byte'])} rows")
