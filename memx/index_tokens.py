@@ -21,9 +21,8 @@ import numpy as np
 from memx.errors import ConfigError
 from memx.index import DEFAULT_SHARD_BYTES, build_v4_index
 from memx.verify.search import load_tokenizer, vocab_size
-from memx.verify.tokenindex import separator
+from memx.verify.tokenindex import FORMAT, separator
 
-FORMAT = "memx-infini-gram-token"
 TOKENIZER_DIR = "tokenizer"
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from memx.errors import ConfigError
 from memx.verify.spans import (_STRIDE, _as_packed, flatten_token_ids, generated_spans, spans_of_layout)
 from memx.verify.tokenbytes import PackedTable, token_byte_table
+from memx.verify.tokenindex import FORMAT as TOKEN_FORMAT
 from memx.verify.tokenindex import TokenIndex, check_token_ids, local_dirs, pack_token_queries, resolve_token_dtype
 
 
@@ -135,6 +136,11 @@ def open_index_dirs(dirs: list[str | Path], tokenizer: str | None = None, token_
     from memx.index import CorpusIndex
 
     paths, metas = local_dirs(dirs)
+    for path, meta in zip(paths, metas):
+        if meta is not None and meta.get("format") not in (BYTE_FORMAT, TOKEN_FORMAT):
+            raise ConfigError(f"verify.index: {path}: an index made for another format (index.json format "
+                              f"{meta.get('format')!r}; memx reads {BYTE_FORMAT!r}, {TOKEN_FORMAT!r}, or "
+                              "infini-gram's v4 shards without index.json)")
     if any(m and m.get("format") == BYTE_FORMAT for m in metas):
         if token_dtype not in (None, "u8") or tokenizer is not None:
             raise ConfigError(f"verify.token_dtype/tokenizer: {paths[0]} is a byte-level (u8) index, any tokenizer: "

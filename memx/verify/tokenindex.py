@@ -32,6 +32,7 @@ from memx.errors import ConfigError
 from memx.verify.sarray import _LONG_BLOCK, ShardSearcher, count_in_shards
 
 WIDTHS = {"u8": 1, "u16": 2, "u32": 4}
+FORMAT = "memx-infini-gram-token"  # index.json `format` of a token index memx built (memx.index_tokens)
 _SHARD = re.compile(r"^(tokenized|table|offset)\.(\d+)$")
 _OFFSET_SAMPLES = 4096  # document offsets checked per shard (all of them when fewer)
 
