@@ -22,7 +22,7 @@ from memx.errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="memx: find the training data a language model has memorized (Carlini et al. 2021), at scale.")
-index_app = typer.Typer(no_args_is_help=True, help="Verification indexes (byte-level infini-gram).")
+index_app = typer.Typer(no_args_is_help=True, help="Verification indexes (infini-gram: byte- or token-level).")
 lab_app = typer.Typer(no_args_is_help=True, help="The embedded victim: a model family with known training data.")
 app.add_typer(index_app, name="index")
 app.add_typer(lab_app, name="lab")
@@ -209,12 +209,21 @@ def report(run: str = typer.Argument(..., help="The run's URI."),
 
 @index_app.command("build")
 def index_build(corpus: List[str] = typer.Argument(..., help="Text, jsonl or parquet files, or directories."),
-                out_dir: str = typer.Option(..., "--out", help="Index directory to create.")):
-    """Build a byte-level infini-gram index of a training corpus."""
-    from memx.index import build_index
+                out_dir: str = typer.Option(..., "--out", help="Index directory to create."),
+                tokenizer: Optional[str] = typer.Option(
+                    None, "--tokenizer", help="Token-level index in this tokenizer's ids (HF id or directory; "
+                    "u16 when its vocabulary fits, else u32); without it a byte-level index, for any tokenizer.")):
+    """Build an infini-gram index of a training corpus (byte-level, or token-level with --tokenizer)."""
+    if tokenizer is None:
+        from memx.index import build_index
 
-    info = build_index(corpus, out_dir)
-    out.print(f"index: {out_dir} ({info.get('documents', '?')} documents, {info.get('bytes', '?')} bytes)")
+        info = build_index(corpus, out_dir)
+    else:
+        from memx.index_tokens import build_token_index
+
+        info = build_token_index(corpus, out_dir, tokenizer)
+    kind = f"{info['token_dtype']} tokens of {tokenizer}, {info['tokens']:,} tokens" if tokenizer else "bytes"
+    out.print(f"index: {out_dir} ({info.get('documents', '?')} documents, {info.get('bytes', '?')} bytes; {kind})")
 
 
 @lab_app.command("build")

@@ -18,14 +18,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from memx.errors import MemxFailure
-from memx.inputs import open_index
+from memx.inputs import open_span_search
 from memx.progress import StageProgress
 from memx.runstate import CONFIG_KEY, Run
 from memx.shards import StorageRunReader, read_shard
 from memx.stagedefs import SAMPLES, SCORES, plan_stage
 from memx.status import run_status
 from memx.storage import Storage
-from memx.verify.tokenbytes import model_token_bytes
 
 CANDIDATES_KEY = "candidates.parquet"
 
@@ -92,10 +91,9 @@ def verify_stage(run: Run) -> pa.Table:
     from memx.verify import verify_candidate_tokens
 
     config = run.config
-    index = open_index(run)
+    search = open_span_search(run)  # the rule the verified stage applies, for any kind of index
     candidates = read_table(run.storage, CANDIDATES_KEY)
     tokens = candidate_tokens(run, list(dict.fromkeys(candidates.column("sample_id").to_pylist())))
-    verified = verify_candidate_tokens(candidates, tokens, model_token_bytes(config.target.model), index,
-                                       config.verify.min_match_tokens)
+    verified = verify_candidate_tokens(candidates, tokens, search.table, search, config.verify.min_match_tokens)
     write_table(run.storage, CANDIDATES_KEY, verified)
     return verified

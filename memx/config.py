@@ -155,7 +155,8 @@ class SelectionConfig(_Strict):
 
 
 class VerifyConfig(_Strict):
-    index: str = Field(min_length=1)
+    # a directory (local or s3://), or a list of them: shards of one corpus, searched as one
+    index: str | list[str] = Field(min_length=1)
     min_match_tokens: PositiveInt = 50
     # candidates: verify the selected candidates only (the paper); all: a sharded `verified`
     # stage checks every sample, so memorization.json can measure rates and metric quality
@@ -164,6 +165,17 @@ class VerifyConfig(_Strict):
     # index has no index.json) and token width (else index.json's, else from the vocabulary)
     tokenizer: str | None = Field(None, min_length=1)
     token_dtype: Literal["u8", "u16", "u32"] | None = None
+
+    @field_validator("index")
+    @classmethod
+    def _index(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not all(isinstance(v, str) and v for v in value):
+            raise ValueError("every entry must be a non-empty directory or s3:// URI")
+        return value
+
+    @property
+    def index_uris(self) -> list[str]:
+        return list(self.index) if isinstance(self.index, list) else [self.index]
 
 
 class ClusterConfig(_Strict):

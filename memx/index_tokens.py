@@ -20,7 +20,8 @@ import numpy as np
 
 from memx.errors import ConfigError
 from memx.index import DEFAULT_SHARD_BYTES, build_v4_index
-from memx.verify.search import load_tokenizer, vocab_size
+from memx.verify.search import vocab_size
+from memx.verify.tokenbytes import load_tokenizer
 from memx.verify.tokenindex import FORMAT, separator
 
 TOKENIZER_DIR = "tokenizer"

@@ -17,15 +17,18 @@ reason instead. S3 inputs are checked everywhere. It knows no Ray and runs nothi
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, BinaryIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from memx.config import Config
 from memx.errors import ConfigError
 from memx.storage import Storage
 
 if TYPE_CHECKING:
+    from memx.config import VerifyConfig
     from memx.index import CorpusIndex
     from memx.runstate import Run
+    from memx.verify.tokenindex import TokenIndex
 
 
 class Inputs:
@@ -36,7 +39,7 @@ class Inputs:
         self.endpoint_url = endpoint_url
         self.region = region
         self._buckets: dict[str, Storage] = {}
-        self._indexes: dict[str, CorpusIndex] = {}
+        self._indexes: dict[tuple, OpenIndex] = {}
 
     @classmethod
     def of(cls, config: Config) -> "Inputs":
@@ -74,16 +77,35 @@ class Inputs:
         storage, key = self._locate(uri)
         return storage.size(key)
 
-    def index(self, uri: str) -> "CorpusIndex":
-        """The CorpusIndex at `uri` (local, or an s3:// one synced once into the machine's cache)."""
-        if uri not in self._indexes:
-            from memx.index import CorpusIndex
+    def index(self, verify: "VerifyConfig") -> "OpenIndex":
+        """The verification index `verify` names (one directory or a list, local or s3://
+        synced once into the machine's cache), and its tokenizer for a token index."""
+        key = (tuple(verify.index_uris), verify.tokenizer, verify.token_dtype)
+        if key not in self._indexes:
+            from memx.verify.search import open_index_dirs
 
-            self._indexes[uri] = CorpusIndex(local_index_dir(uri, self))
-        return self._indexes[uri]
+            # a released token index has no index.json: with verify.tokenizer set none is required
+            dirs = [local_index_dir(uri, self, require_marker=verify.tokenizer is None) for uri in verify.index_uris]
+            self._indexes[key] = OpenIndex(*open_index_dirs(dirs, verify.tokenizer, verify.token_dtype))
+        return self._indexes[key]
 
 
-def local_index_dir(uri: str, inputs: Inputs) -> str:
+@dataclass(frozen=True)
+class OpenIndex:
+    """An opened verification index: a byte-level `CorpusIndex` (tokenizer None) or a
+    token-level `TokenIndex` with the tokenizer its ids belong to (SPEC §10)."""
+
+    index: "CorpusIndex | TokenIndex"
+    tokenizer: Any = None
+
+    def search(self, target_tokenizer):
+        """SPEC §10's span search of a target's token ids in this index (memx.verify.search)."""
+        from memx.verify.search import span_search
+
+        return span_search(target_tokenizer, self.index, self.tokenizer)
+
+
+def local_index_dir(uri: str, inputs: Inputs, require_marker: bool = True) -> str:
     """infini-gram reads local files: an s3:// index is synced once into a local cache that
     every process of the machine shares (memory-mapped, so the OS keeps one copy in RAM)."""
     if not uri.startswith("s3://"):
@@ -94,14 +116,24 @@ def local_index_dir(uri: str, inputs: Inputs) -> str:
 
     cache = os.path.join(os.environ.get("MEMX_CACHE", os.path.expanduser("~/.cache/memx")), "index",
                          uri[len("s3://"):].replace("/", "_"))
-    return sync_to_local(uri, cache, inputs.endpoint_url, inputs.region)
+    return sync_to_local(uri, cache, inputs.endpoint_url, inputs.region, require_marker=require_marker)
 
 
-def open_index(run: "Run") -> "CorpusIndex":
+def open_index(run: "Run") -> OpenIndex:
     """The run's verification index, opened once per process by the run's Inputs."""
     if run.config.verify is None:
         raise ConfigError("verify: the config has no `verify` section (index, min_match_tokens)")
-    return run.inputs.index(run.config.verify.index)
+    return run.inputs.index(run.config.verify)
+
+
+def open_span_search(run: "Run", target_tokenizer=None):
+    """The span search of the run's target in the run's index: the one way the verified
+    stage, candidates and memorization.json read the index. Without a tokenizer in hand,
+    the target's is read with `tokenizers` alone (a verify actor needs no torch)."""
+    from memx.verify.tokenbytes import load_tokenizer
+
+    opened = open_index(run)
+    return opened.search(target_tokenizer or load_tokenizer(run.config.target.model, field="target.model"))
 
 
 def _file_problem(field: str, uri: str, inputs: Inputs, local_paths: bool) -> str | None:
@@ -116,17 +148,23 @@ def _file_problem(field: str, uri: str, inputs: Inputs, local_paths: bool) -> st
 
 
 def _index_problem(run: "Run", local_paths: bool) -> str | None:
-    uri = run.config.verify.index
-    if uri.startswith("s3://"):
-        return _file_problem("verify.index", f"{uri.rstrip('/')}/index.json", run.inputs, local_paths)
-    if not local_paths:
+    verify = run.config.verify
+    remote = [uri for uri in verify.index_uris if uri.startswith("s3://")]
+    for uri in remote:
+        if verify.tokenizer is None:  # memx's own indexes: index.json is written last
+            problem = _file_problem("verify.index", f"{uri.rstrip('/')}/index.json", run.inputs, local_paths)
+            if problem:
+                return problem
+        elif not any(f.rsplit("/", 1)[-1].startswith("table.") for f in run.inputs.list_files(uri)):
+            return f"verify.index: {uri}: no shard files (tokenized.N, table.N, offset.N) there"
+    if remote or not local_paths:
         return None
     try:
-        open_index(run)  # reads index.json, checks its format, maps the shards: milliseconds
+        open_index(run)  # reads index.json, checks the layout, maps the shards: milliseconds
     except ConfigError as error:
         return str(error)
     except (OSError, ValueError) as error:
-        return f"verify.index: {uri}: not a readable memx index ({error})"
+        return f"verify.index: {verify.index}: not a readable index ({error})"
     return None
 
 

@@ -111,8 +111,10 @@ class ScoreRunner(_Runner):
             from memx.inputs import open_index
             from memx.scoring.extraction import SequenceCounter
 
-            # how often each whole prefix + suffix occurs in the corpus (SPEC §7 sequence_count)
-            self.sequence_counter = SequenceCounter(self.target.tokenizer, open_index(run))
+            # how often each whole prefix + suffix occurs in the corpus (SPEC §7 sequence_count),
+            # by the span rule of the index's kind (SPEC §10)
+            opened = open_index(run)
+            self.sequence_counter = SequenceCounter(self.target.tokenizer, opened.index, opened.tokenizer)
 
     def score_table(self, spec: ShardSpec):
         """The score rows of one committed sample shard (not written anywhere)."""
@@ -132,25 +134,23 @@ class ScoreRunner(_Runner):
 
 class VerifyRunner(_Runner):
     """CPU only: the index (memory-mapped, shared through the page cache by every actor of a
-    node) and the target's token bytes, loaded once; writes `verified` sidecars (SPEC §6)."""
+    node) and the target's tokenizer, loaded once as a span search; writes `verified`
+    sidecars (SPEC §6, §10)."""
 
     uses_torch = False
 
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
         super().__init__(run, device, num_threads)
-        from memx.inputs import open_index
-        from memx.verify.tokenbytes import model_token_bytes
+        from memx.inputs import open_span_search
 
-        self.index = open_index(run)
-        self.token_bytes = model_token_bytes(run.config.target.model)
+        self.search = open_span_search(run)  # byte-level, same-tokenizer or re-tokenizing (SPEC §10)
+        self.index = self.search.index
 
     def verified_table(self, spec: ShardSpec):
         import pyarrow as pa
 
-        from memx.verify import generated_spans
-
         samples = read_shard(self.storage, spec.in_stage(SAMPLES), ["sample_id", "token_ids"])
-        spans = generated_spans(samples.column("token_ids"), self.token_bytes, self.index)
+        spans = self.search.spans(samples.column("token_ids"))
         return pa.table({"sample_id": samples.column("sample_id"), **{k: pa.array(v) for k, v in spans.items()}})
 
     def run(self, spec: ShardSpec) -> dict:

@@ -13,14 +13,13 @@ every caller (the verified stage, candidates, memorization.json, `sequence_count
 
 Each has `spans(token_ids) -> SPAN_COLUMNS` (generated tokens only: the caller never
 passes the prompt) and `sequence_counts(id_lists) -> int64 counts`, plus `table`, the
-target's `PackedTable` (for the matched span's text). `load_tokenizer` reads a tokenizer
-the way verify actors can afford (a local tokenizer.json with `tokenizers` alone: no
-torch). This module knows nothing about shards, storage or where an index lives.
+target's `PackedTable` (for the matched span's text). `open_index_dirs` opens local
+index directories as SPEC §10 reads them. This module knows nothing about shards,
+storage or where an index lives.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -28,29 +27,9 @@ import numpy as np
 
 from memx.errors import ConfigError
 from memx.verify.spans import (_STRIDE, _as_packed, flatten_token_ids, generated_spans, spans_of_layout)
-from memx.verify.tokenbytes import PackedTable, token_byte_table
+from memx.verify.tokenbytes import PackedTable, load_tokenizer, token_byte_table
 from memx.verify.tokenindex import FORMAT as TOKEN_FORMAT
 from memx.verify.tokenindex import TokenIndex, check_token_ids, local_dirs, pack_token_queries, resolve_token_dtype
-
-
-def load_tokenizer(name_or_path: str, field: str = "verify.tokenizer"):
-    """A tokenizer from a directory or file holding tokenizer.json (read with `tokenizers`),
-    else through transformers (a hub id or a slow tokenizer's directory)."""
-    path = os.path.expanduser(name_or_path)
-    json_file = os.path.join(path, "tokenizer.json") if os.path.isdir(path) else path
-    if os.path.isfile(json_file) and json_file.endswith(".json"):
-        from tokenizers import Tokenizer
-
-        try:
-            return Tokenizer.from_file(json_file)
-        except Exception as error:  # the Rust side raises plain Exceptions for a bad file
-            raise ConfigError(f"{field}: {json_file}: not a tokenizer.json ({str(error).splitlines()[0]})") from None
-    try:
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(name_or_path)
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"{field}: {name_or_path}: cannot load a tokenizer ({str(error).splitlines()[0]})") from None
 
 
 def vocabulary(tokenizer: Any) -> dict[str, int]:

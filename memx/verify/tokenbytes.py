@@ -5,7 +5,7 @@ sample means concatenating its tokens' bytes: never decoding to text, because a
 byte-level token may hold only part of a multi-byte character and `decode` would turn
 that part into U+FFFD. `token_byte_table(tokenizer)` maps every id to its bytes, with
 None for special tokens (EOS/BOS/PAD...: they stand for no text and break a span);
-`model_token_bytes(model)` packs it for a model's own tokenizer.
+`load_tokenizer(model)` reads a model's tokenizer without torch where it can.
 
 For GPT-2-style byte-level BPE (the lab's tokenizer, GPT-2, GPT-NeoX, Llama 3, ...) the
 table is exact: each vocabulary string is written in GPT-2's printable alphabet of the
@@ -24,6 +24,8 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+
+from memx.errors import ConfigError
 
 _BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 
@@ -141,15 +143,23 @@ class PackedTable:
         return self.data[np.repeat(self.offset[ids], lens) + within].tobytes()
 
 
-def model_token_bytes(name_or_path: str) -> PackedTable:
-    """The packed byte table of a model's tokenizer (a local directory or a hub id). A local
-    tokenizer.json is read with `tokenizers` alone: transformers would import torch into a
-    verify actor that needs none of it."""
-    local = os.path.join(name_or_path, "tokenizer.json")
-    if os.path.isfile(local):
+def load_tokenizer(name_or_path: str, field: str = "verify.tokenizer"):
+    """A tokenizer from a directory or file holding tokenizer.json, read with `tokenizers`
+    alone (transformers would import torch into a verify actor that needs none of it), else
+    through transformers (a hub id, or a slow tokenizer's directory). ConfigError naming
+    `field` when neither can load it."""
+    path = os.path.expanduser(name_or_path)
+    json_file = os.path.join(path, "tokenizer.json") if os.path.isdir(path) else path
+    if os.path.isfile(json_file) and json_file.endswith(".json"):
         from tokenizers import Tokenizer
 
-        return PackedTable(token_byte_table(Tokenizer.from_file(local)))
-    from transformers import AutoTokenizer
+        try:
+            return Tokenizer.from_file(json_file)
+        except Exception as error:  # the Rust side raises plain Exceptions for a bad file
+            raise ConfigError(f"{field}: {json_file}: not a tokenizer.json ({str(error).splitlines()[0]})") from None
+    try:
+        from transformers import AutoTokenizer
 
-    return PackedTable(token_byte_table(AutoTokenizer.from_pretrained(name_or_path)))
+        return AutoTokenizer.from_pretrained(name_or_path)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{field}: {name_or_path}: cannot load a tokenizer ({str(error).splitlines()[0]})") from None
