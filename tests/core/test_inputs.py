@@ -52,6 +52,25 @@ def foreign_index(tmp_path):
     return index
 
 
+def _raw_token_index(tmp_path):
+    """An infini-gram u16 index as released: shards, no index.json."""
+    from tests.verify.tokindex_support import write_raw_index
+
+    return write_raw_index(tmp_path / "raw-index", [[[1, 2, 3, 4], [5, 6, 7]]], "u16")
+
+
+def _big_tokenizer(tmp_path) -> str:
+    from tokenizers import Tokenizer, models
+
+    Tokenizer(models.WordLevel({f"w{i}": i for i in range(70_000)}, unk_token="w0")).save(str(tmp_path / "big.json"))
+    return str(tmp_path / "big.json")
+
+
+def _empty_dir(tmp_path):
+    (tmp_path / "empty-index").mkdir()
+    return tmp_path / "empty-index"
+
+
 @pytest.mark.parametrize("case,field,says", [
     ("missing prompts", "generation.internet.prompts", "no such file"),
     ("empty prompts", "generation.internet.prompts", "is empty"),
@@ -59,6 +78,9 @@ def foreign_index(tmp_path):
     ("foreign index", "verify.index", "another format"),
     ("scope", "verify.scope", "'candidates' or 'all'"),
     ("threshold", "verify.min_match_tokens", "generation.max_new_tokens (32)"),
+    ("token index, no tokenizer", "verify.tokenizer", "required"),
+    ("token index, vocabulary over u16", "verify.tokenizer", "more than a u16 index holds"),
+    ("token index, no shards", "verify.index", "no shard files"),
 ])
 def test_unreadable_inputs_exit_2_before_anything_is_written(tmp_path, foreign_index, case, field, says):
     changes = {
@@ -68,6 +90,11 @@ def test_unreadable_inputs_exit_2_before_anything_is_written(tmp_path, foreign_i
         "foreign index": {"verify": {"index": str(foreign_index), "min_match_tokens": 8, "scope": "all"}},
         "scope": {"verify": {"index": str(foreign_index), "scope": "every"}},
         "threshold": {"verify": {"index": str(foreign_index), "min_match_tokens": 50, "scope": "all"}},
+        "token index, no tokenizer": {"verify": {"index": str(_raw_token_index(tmp_path)), "min_match_tokens": 8}},
+        "token index, vocabulary over u16": {"verify": {"index": str(_raw_token_index(tmp_path)), "min_match_tokens": 8,
+                                                        "tokenizer": _big_tokenizer(tmp_path), "token_dtype": "u16"}},
+        "token index, no shards": {"verify": {"index": str(_empty_dir(tmp_path)), "min_match_tokens": 8,
+                                              "tokenizer": _big_tokenizer(tmp_path)}},
     }[case]
     (tmp_path / "empty.txt").write_text("")
     proc = _memx_run(tmp_path, _config(tmp_path, **changes))

@@ -122,3 +122,18 @@ def test_config_contradicting_index_json(copy, tmp_path):
     shutil.copy(small, copy / "tokenizer" / "tokenizer.json")
     other = _word_tokenizer(tmp_path / "other.json", 601)
     _refused(lambda: open_index_dirs([copy], tokenizer=other), "verify.tokenizer", "not the tokenizer")
+
+
+def test_index_build_with_a_bad_tokenizer_exits_2_writing_nothing(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "c.txt").write_text("some text")
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "index", "build", str(tmp_path / "c.txt"), "--out",
+                           str(tmp_path / "idx"), "--tokenizer", str(tmp_path / "no-such-tokenizer")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "--tokenizer" in lines[0], proc.stderr
+    assert not (tmp_path / "idx").exists()
