@@ -24,7 +24,7 @@ from pathlib import Path
 from memx.index import CorpusIndex
 from memx.index_tokens import build_token_index
 from memx.verify.search import open_index_dirs, span_search
-from tests.bench.bench_verify import CACHE, MIN_MATCH, TOKENS, check, ensure_tokenizer
+from tests.bench.bench_verify import CACHE, MIN_MATCH, TOKENS, check, ensure_tokenizer, train_bpe
 
 
 def index_bytes(directory: Path) -> int:
@@ -32,17 +32,7 @@ def index_bytes(directory: Path) -> int:
 
 
 def ensure_other_tokenizer(corpus: Path) -> Path:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    path = CACHE / "tokenizer-other.json"
-    if not path.exists():
-        tok = Tokenizer(models.BPE())
-        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tok.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=2048, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-        tok.train([str(corpus / "words-0001.txt")], trainer)
-        tok.save(str(path))
-    return path
+    return train_bpe(CACHE / "tokenizer-other.json", [corpus / "words-0001.txt"], 2048)
 
 
 def ensure_token_index(corpus: Path, tokenizer: Path, name: str) -> tuple[Path, float]:

@@ -97,17 +97,24 @@ def ensure_index(corpus: Path) -> tuple[Path, float]:
     return index, meta["build_seconds"]
 
 
-def ensure_tokenizer(corpus: Path):
+def train_bpe(path: Path, files: list[Path], vocab_size: int) -> Path:
+    """A byte-level BPE trained on `files`, saved at `path` once (cached)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    path = CACHE / "tokenizer.json"
     if not path.exists():
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=4096, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-        tok.train([str(corpus / "stdlib.jsonl"), str(corpus / "words-0000.txt")], trainer)
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        tok.train([str(f) for f in files], trainer)
         tok.save(str(path))
+    return path
+
+
+def ensure_tokenizer(corpus: Path):
+    from tokenizers import Tokenizer
+
+    path = train_bpe(CACHE / "tokenizer.json", [corpus / "stdlib.jsonl", corpus / "words-0000.txt"], 4096)
     return Tokenizer.from_file(str(path))
 
 
