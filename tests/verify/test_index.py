@@ -135,3 +135,17 @@ def test_sources_beside_the_index_are_recorded_relative_to_it(tmp_path):
     elsewhere.write_text("outside the index's tree")
     meta = build_index([elsewhere], tmp_path / "far" / "deep" / "index", progress=False)
     assert meta["sources"] == [str(elsewhere.resolve())]
+
+
+def test_a_list_of_two_byte_indexes_is_one_index(corpus, tmp_path):
+    docs = corpus["docs"]
+    for name, part in (("a", docs[:30]), ("b", docs[30:])):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"text": d}) + "\n" for d in part))
+        build_index([tmp_path / f"{name}.jsonl"], tmp_path / name, progress=False)
+    both, whole = CorpusIndex([tmp_path / "a", tmp_path / "b"]), corpus["index"]
+    rng = random.Random(4)
+    pieces = [d.encode()[s:s + rng.randint(1, 40)] for d in docs for s in (0, len(d.encode()) // 2)]
+    assert both.count_many(pieces).tolist() == whole.count_many(pieces).tolist()
+    data = [d.encode() for d in docs[25:35]]
+    assert [x.tolist() for x in both.prefix_lengths(data, [np.arange(len(d)) for d in data])] == \
+        [x.tolist() for x in whole.prefix_lengths(data, [np.arange(len(d)) for d in data])]
