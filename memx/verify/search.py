@@ -29,7 +29,7 @@ from memx.errors import ConfigError
 from memx.verify.spans import (_STRIDE, _as_packed, flatten_token_ids, generated_spans, spans_of_layout)
 from memx.verify.tokenbytes import PackedTable, load_tokenizer, token_byte_table
 from memx.verify.tokenindex import FORMAT as TOKEN_FORMAT
-from memx.verify.tokenindex import TokenIndex, check_token_ids, local_dirs, pack_token_queries, resolve_token_dtype
+from memx.verify.tokenindex import TokenIndex, check_token_ids, local_dirs, resolve_token_dtype
 
 
 def vocabulary(tokenizer: Any) -> dict[str, int]:
@@ -148,5 +148,5 @@ def span_search(target_tokenizer: Any, index, index_tokenizer: Any = None, strid
     return BridgedSearch(table, index_tokenizer, index, stride)
 
 
-__all__ = ["ByteSearch", "TokenSearch", "load_tokenizer", "open_index_dirs", "pack_token_queries", "same_tokenizer", "span_search",
+__all__ = ["ByteSearch", "TokenSearch", "load_tokenizer", "open_index_dirs", "same_tokenizer", "span_search",
            "vocab_size", "vocabulary"]
