@@ -5,8 +5,10 @@ span may cross paragraph breaks), .jsonl (`text` per line) and .parquet (`text` 
 files or directories of them into infini-gram shards of raw UTF-8 bytes (`token_dtype
 u8`, no tokenizer: any target model can be verified against it), has infini-gram build
 the suffix arrays, and writes `index.json` LAST: a directory without it is incomplete.
-`CorpusIndex` answers exact-count and longest-prefix queries across all shards, in
-batches (`memx.verify.spans` turns the latter into SPEC §6's token spans).
+`CorpusIndex` answers exact-count and longest-prefix queries across all shards of one
+directory or a list of them, in batches (`memx.verify.spans` turns the latter into SPEC
+§6's token spans). `build_v4_index` is the build both kinds share (`memx.index_tokens`
+feeds it token ids): every table is checked to be a permutation before index.json.
 
 This module knows nothing about models, tokenizers or candidates (see `memx.verify`),
 nor about object stores: sources and the index directory are local paths.
@@ -30,6 +32,7 @@ import numpy as np
 from memx.errors import ConfigError, MemxFailure
 from memx.storage import atomic_local_file
 from memx.verify.sarray import ShardSearcher, count_in_shards, pack_queries
+from memx.verify.tokenindex import WIDTHS
 
 SUFFIXES = (".txt", ".jsonl", ".parquet")
 DOC_SEP = b"\xff"  # never occurs in UTF-8, so no match can span two documents
@@ -145,15 +148,7 @@ def check_permutation(out: Path, shard: int, width: int = 1) -> None:
     exactly once, in a sampled suffix order: infini-gram's parallel build has written
     duplicate pointers (PITFALLS), which its own engine then silently counts as 0."""
     searcher = ShardSearcher(out / f"tokenized.{shard}", out / f"table.{shard}", width)
-    seen = np.zeros(searcher.tokens, dtype=bool)
-    step = 1 << 24
-    for start in range(0, searcher.tokens, step):
-        ptr = searcher._pointers(np.arange(start, min(start + step, searcher.tokens), dtype=np.int64))
-        if (ptr % width).any() or ptr.min() < 0 or ptr.max() >= searcher.n:
-            raise MemxFailure(f"{out}/table.{shard}: a pointer is not a token position; delete {out} and rebuild")
-        seen[ptr // width] = True
-    missing = int(searcher.tokens - seen.sum())
-    problem = f"{missing:,} of {searcher.tokens:,} positions missing" if missing else searcher.order_problem()
+    problem = searcher.permutation_problem() or searcher.order_problem()
     if problem:
         raise MemxFailure(f"{out}/table.{shard} is not a suffix array of tokenized.{shard} ({problem}); "
                           f"delete {out} and rebuild")
@@ -185,7 +180,7 @@ def _build_suffix_arrays(out: Path, shards: int, progress: bool, token_dtype: st
                 tail = "infini-gram's u32 indexer allocates 32 GiB (2^35 bytes) per build: run it on a bigger machine.\n" + tail
             raise MemxFailure(f"infini-gram suffix-array build failed in {out} (shard {i}); rerun "
                               f"`memx index build` (free disk/memory?). Output tail:\n{tail}")
-        check_permutation(out, i, {"u8": 1, "u16": 2, "u32": 4}[token_dtype])
+        check_permutation(out, i, WIDTHS[token_dtype])
         _log(progress, f"shard {i + 1}/{shards}: done in {time.time() - t0:.0f}s")
 
 
@@ -223,7 +218,7 @@ def build_v4_index(sources: list[str | Path], out_dir: str | Path, meta: dict, *
         elif f.is_dir() and f.name.startswith(("parts-", "merged-")):  # infini-gram temp dirs
             shutil.rmtree(f, ignore_errors=True)
     token_dtype = meta["token_dtype"]
-    writer = _ShardWriter(out, shard_bytes, b"\xff" * {"u8": 1, "u16": 2, "u32": 4}[token_dtype])
+    writer = _ShardWriter(out, shard_bytes, b"\xff" * WIDTHS[token_dtype])
     last = time.time()
     try:
         for path in files:

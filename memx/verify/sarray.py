@@ -90,6 +90,18 @@ class ShardSearcher:
         out[past] = -1  # the end of the data sorts before every byte, as in a suffix array
         return out
 
+    def permutation_problem(self) -> str | None:
+        """Why the table is not one pointer to each token position, or None (reads it all,
+        in blocks: for tables just built, before they are trusted)."""
+        seen = np.zeros(self.tokens, dtype=bool)
+        for start in range(0, self.tokens, 1 << 24):
+            ptr = self._pointers(np.arange(start, min(start + (1 << 24), self.tokens), dtype=np.int64))
+            if (ptr % self.width).any() or ptr.min() < 0 or ptr.max() >= self.n:
+                return "a pointer is not a token position"
+            seen[ptr // self.width] = True
+        missing = int(self.tokens - seen.sum())
+        return f"{missing:,} of {self.tokens:,} positions missing" if missing else None
+
     def order_problem(self, samples: int = 1024, seed: int = 0) -> str | None:
         """Why the table is not a suffix array of the data, judged on `samples` random
         neighbouring ranks (pointers inside the data, on token boundaries, each suffix at
