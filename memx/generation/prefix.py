@@ -40,7 +40,7 @@ class PrefixSequences:
         return len(self.sequence_ids)
 
 
-def _plain_backend(tokenizer) -> bool:
+def plain_backend(tokenizer) -> bool:
     """A transformers 5 fast tokenizer whose encoding is its Rust backend's, unmodified."""
     try:
         from transformers.tokenization_utils_tokenizers import TokenizersBackend
@@ -59,7 +59,7 @@ def encode_documents(tokenizer, texts: list[str]) -> list[list[int]]:
     if not texts:
         return []
     fast = getattr(getattr(tokenizer, "backend_tokenizer", None), "encode_batch_fast", None)
-    if fast is not None and _plain_backend(tokenizer):
+    if fast is not None and plain_backend(tokenizer):
         return [encoding.ids for encoding in fast(texts, add_special_tokens=False)]
     return tokenizer(texts, add_special_tokens=False)["input_ids"]
 

@@ -64,10 +64,18 @@ def inverse_cdf(probs: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
     return index.clamp_(max=probs.shape[-1] - 1).squeeze(-1)
 
 
+def top_k_support(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k most likely tokens of each row: (float32 logits, ids), largest first.
+
+    The one definition of top-k in memx: the sampler draws from these tokens and exact
+    extraction (memx.extraction) renormalizes over them, so a tie at the k-th logit is
+    resolved the same way by both (whichever ids `torch.topk` keeps on that device)."""
+    return torch.topk(logits.float(), min(k, logits.shape[-1]), dim=-1)
+
+
 def sample_top_k(logits: torch.Tensor, k: int, uniforms: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """Top-k sampling (the paper's k = 40, T = 1) without touching the rest of the vocabulary."""
-    k = min(k, logits.shape[-1])
-    values, indices = torch.topk(logits.float(), k, dim=-1)
+    values, indices = top_k_support(logits, k)
     probs = torch.softmax(values / temperature, dim=-1)
     choice = inverse_cdf(probs, uniforms)
     return indices.gather(-1, choice.unsqueeze(-1)).squeeze(-1)

@@ -25,7 +25,7 @@ Choose = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
 DECODERS = ("gpt2", "static", "dynamic")  # memx's GPT-2 decoder, the HF module over either KV cache
 
 
-def _forward_kwargs(model: torch.nn.Module) -> tuple[str, str | None]:
+def forward_kwargs(model: torch.nn.Module) -> tuple[str, str | None]:
     """The cache and logits-slicing keyword names, which moved across transformers releases
     (`past_key_values` → `cache` in 5.x; `num_logits_to_keep` → `logits_to_keep`)."""
     params = inspect.signature(model.forward).parameters
@@ -87,7 +87,7 @@ class _HFSteps:
                  positions: torch.Tensor, total: int, cache: str):
         batch, self.seen = ids.shape
         self.model, self.ids, self.positions = model, ids, positions
-        self.cache_kw, keep_kw = _forward_kwargs(model)
+        self.cache_kw, keep_kw = forward_kwargs(model)
         self.keep = {keep_kw: 1} if keep_kw else {}
         # One mask for the whole generation, sliced per step: no per-step allocation.
         self.mask = torch.ones((batch, total), dtype=prompt_mask.dtype, device=ids.device)
