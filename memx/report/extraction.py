@@ -1,0 +1,246 @@
+"""The report's exact-extraction section (SPEC §9), from extraction.json and the window rows.
+
+- the summary per prefix length (windows, documents, greedy-exact rate, shares of windows
+  with p_z at least 0.001 … 0.9, median log p, token accuracy);
+- the (n, p) table: per query budget n, the share of windows extracted with probability
+  at least 0.5 / 0.9 within n queries;
+- a histogram of log10 p_z per prefix length (windows the scheme cannot produce, p_z = 0,
+  are counted in the legend: they have no logarithm);
+- a memorization map of the 20 most extractable documents: each document a strip along
+  its characters, coloured by the largest p_z of a suffix covering each character (grey:
+  no suffix covers it), and below it the extractable text (characters under a suffix with
+  p_z >= 0.5), masked like candidates unless `redact=False`;
+- with several prefix lengths, greedy-exact rate and median log p against prefix length.
+
+It knows extraction.json's layout and the row columns; the caller gives the documents'
+texts (it reads nothing) and decides where the HTML goes.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+import numpy as np
+import pyarrow as pa
+
+from memx.report.headline import percent
+from memx.report.plots import _png
+from memx.report.redact import redact as _redact
+
+MAPS = 20
+FLOOR = -8.0  # log10 p_z at the bottom of the colour scale (and for p_z = 0)
+_STRIP_BINS = 1200  # a strip is drawn at most this many bins wide: each bin shows its largest p_z
+_TEXT_CHARS = 1500  # extractable text shown per document
+
+
+def _img(b64: str | None, alt: str) -> str:
+    if not b64:
+        return f"<p class=\"note\">{escape(alt)}: nothing to plot.</p>"
+    return f"<img alt=\"{escape(alt)}\" src=\"data:image/png;base64,{b64}\">"
+
+
+def max_cover(chars: int, starts: np.ndarray, ends: np.ndarray, log_p: np.ndarray) -> np.ndarray:
+    """Per character of [0, chars) the largest log p_z of a [start, end) range covering it (NaN: none)."""
+    out = np.full(chars, np.nan)
+    for i in np.argsort(log_p, kind="stable"):  # larger values written last win
+        out[max(0, starts[i]): min(chars, ends[i])] = log_p[i]
+    return out
+
+
+def _ranges(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def pick_documents(summary: dict, count: int = MAPS) -> list[dict]:
+    """The most extractable documents, each once (its best prefix length), in extraction.json order."""
+    ranked = sorted(summary.get("documents", []), key=lambda e: (-e["extractable_chars"], -(
+        e["max_log_p"] if e["max_log_p"] is not None else -math.inf), e["document"], e["prefix_tokens"]))
+    chosen, seen = [], set()
+    for entry in ranked:
+        if entry["document"] not in seen:
+            seen.add(entry["document"])
+            chosen.append(entry)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def _summary_table(summary: dict) -> str:
+    levels = list(next(iter(summary["prefix_tokens"].values()))["p_at_least"]) if summary["prefix_tokens"] else []
+    head = ("<tr><th>prefix tokens</th><th>windows</th><th>documents</th><th>greedy exact</th>"
+            + "".join(f"<th>p_z ≥ {escape(t)}</th>" for t in levels) + "<th>median log p_z</th>"
+            "<th>token accuracy</th></tr>")
+    rows = []
+    for k, block in summary["prefix_tokens"].items():
+        median = block.get("median_log_p")
+        rows.append(f"<tr data-prefix-tokens=\"{escape(k)}\"><td class=num>{escape(k)}</td>"
+                    f"<td class=num>{block['windows']:,}</td><td class=num>{block['documents']:,}</td>"
+                    f"<td class=num>{percent(block['greedy_exact_rate'])}</td>"
+                    + "".join(f"<td class=num>{percent(block['p_at_least'][t])}</td>" for t in levels)
+                    + f"<td class=num>{'−∞' if median is None else f'{median:.2f}'}</td>"
+                    f"<td class=num>{percent(block.get('token_accuracy'))}</td></tr>")
+    return f"<table id=\"extraction-summary\">{head}{''.join(rows)}</table>"
+
+
+def _queries_table(summary: dict) -> str:
+    lengths = list(summary["prefix_tokens"])
+    budgets = list(summary["prefix_tokens"][lengths[0]]["queries"]) if lengths else []
+    head = "<tr><th>queries n</th>" + "".join(f"<th>k = {escape(k)}: p ≥ 0.5</th><th>k = {escape(k)}: p ≥ 0.9</th>"
+                                              for k in lengths) + "</tr>"
+    rows = "".join(f"<tr data-queries=\"{escape(n)}\"><td class=num>{int(n):,}</td>" + "".join(
+        f"<td class=num>{percent(summary['prefix_tokens'][k]['queries'][n]['0.5'])}</td>"
+        f"<td class=num>{percent(summary['prefix_tokens'][k]['queries'][n]['0.9'])}</td>" for k in lengths) + "</tr>"
+        for n in budgets)
+    return f"<table id=\"extraction-queries\">{head}{rows}</table>"
+
+
+def histogram_png(rows: pa.Table) -> str | None:
+    from matplotlib.figure import Figure
+
+    if rows.num_rows == 0:
+        return None
+    k_of, log_p = rows.column("prefix_tokens").to_numpy(), rows.column("log_p").to_numpy()
+    finite = np.isfinite(log_p)
+    log10 = log_p[finite] / math.log(10)
+    low = math.floor(min(log10.min(), -1.0)) if len(log10) else -1.0
+    bins = np.linspace(low, 0.0, 41)
+    fig = Figure(figsize=(7.0, 3.4))
+    ax = fig.add_subplot(1, 1, 1)
+    for k in sorted(set(k_of.tolist())):
+        mine = k_of == k
+        zero = int(np.count_nonzero(mine & ~finite))
+        ax.hist(log_p[mine & finite] / math.log(10), bins=bins, histtype="step", linewidth=1.4,
+                label=f"k = {k}: {int(mine.sum()):,} windows ({zero:,} with p_z = 0)")
+    ax.set_yscale("log")
+    ax.set_xlabel("log10 p_z (probability the decoding scheme reproduces the suffix)", fontsize=8)
+    ax.set_ylabel("windows", fontsize=8)
+    ax.set_title("exact extraction probability of every window", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def sweep_png(summary: dict) -> str | None:
+    from matplotlib.figure import Figure
+
+    lengths = sorted(summary["prefix_tokens"], key=int)
+    if len(lengths) < 2:
+        return None
+    blocks = [summary["prefix_tokens"][k] for k in lengths]
+    x = [int(k) for k in lengths]
+    fig = Figure(figsize=(8.0, 3.0))
+    left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    left.plot(x, [100 * (b["greedy_exact_rate"] or 0.0) for b in blocks], marker="o", color="#3b6fb6")
+    left.set_ylabel("greedy-exact windows (%)", fontsize=8)
+    medians = [(k, b["median_log_p"]) for k, b in zip(x, blocks) if b.get("median_log_p") is not None]
+    right.plot([k for k, _ in medians], [m for _, m in medians], marker="o", color="#d62728")
+    right.set_ylabel("median log p_z (nats)", fontsize=8)
+    for ax in (left, right):
+        ax.set_xlabel("prefix tokens k", fontsize=8)
+    fig.suptitle("longer prefixes: how extraction grows", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _strip_values(cover: np.ndarray) -> np.ndarray:
+    """log10 of the largest p_z per bin of a document's characters (NaN where nothing covers it)."""
+    values = np.where(np.isnan(cover), np.nan, np.maximum(cover / math.log(10), FLOOR))
+    bins = min(_STRIP_BINS, max(1, len(values)))
+    edges = np.linspace(0, len(values), bins + 1).astype(int)
+    out = np.full(bins, np.nan)
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        chunk = values[a:max(b, a + 1)]
+        if len(chunk) and not np.isnan(chunk).all():
+            out[i] = np.nanmax(chunk)
+    return out
+
+
+def maps_png(strips: list[tuple[str, np.ndarray]]) -> str | None:
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    if not strips:
+        return None
+    fig = Figure(figsize=(9.0, 0.42 * len(strips) + 1.0))
+    ax = fig.add_subplot(1, 1, 1)
+    cmap = colormaps["inferno"].copy()
+    cmap.set_bad("#d9d9d9")
+    width = _STRIP_BINS
+    grid = np.full((len(strips), width), np.nan)
+    for i, (_, values) in enumerate(strips):  # each document stretched over the full width
+        grid[i] = values[(np.arange(width) * len(values)) // width]
+    image = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap=cmap, vmin=FLOOR, vmax=0.0,
+                      interpolation="nearest")
+    ax.set_yticks(range(len(strips)), [label for label, _ in strips], fontsize=7)
+    ax.set_xticks([0, width - 1], ["document start", "end"], fontsize=7)
+    bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
+    bar.set_label("log10 of the largest p_z covering a character", fontsize=7)
+    ax.set_title("memorization map: where each document is extractable (bright = likely)", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _document_label(entry: dict) -> str:
+    name = entry["document_name"].rstrip("/").rsplit("/", 1)[-1]  # the file (and line or row), not its folders
+    return f"#{entry['document']} {name if len(name) <= 40 else name[:39] + '…'} (k={entry['prefix_tokens']})"
+
+
+def _extractable_text(text: str, cover: np.ndarray, redact: bool) -> str:
+    good = np.nan_to_num(cover, nan=-np.inf) >= math.log(0.5)
+    pieces, shown = [], 0
+    for a, b in _ranges(good):
+        piece = text[a:b]
+        pieces.append(_redact(piece) if redact else piece)
+        shown += len(piece)
+        if shown >= _TEXT_CHARS:
+            break
+    return escape(" … ".join(pieces)[:_TEXT_CHARS])
+
+
+def maps_html(summary: dict, rows: pa.Table, texts: dict[int, str | None], redact: bool = True) -> str:
+    """Strips and extractable text of the most extractable documents; `texts` maps a document to its text."""
+    chosen = [e for e in pick_documents(summary) if e["chars"]]
+    if not chosen:
+        return "<p class=\"note\">No document has a window to map.</p>"
+    doc, k_of = rows.column("document").to_numpy(), rows.column("prefix_tokens").to_numpy()
+    starts, ends = rows.column("char_start").to_numpy(), rows.column("char_end").to_numpy()
+    log_p = rows.column("log_p").to_numpy()
+    strips, items = [], []
+    for entry in chosen:
+        mine = (doc == entry["document"]) & (k_of == entry["prefix_tokens"])
+        cover = max_cover(entry["chars"], starts[mine], ends[mine], log_p[mine])
+        strips.append((_document_label(entry), _strip_values(cover)))
+        text = texts.get(entry["document"])
+        shown = _extractable_text(text, cover, redact) if text is not None else \
+            "<span class=note>(the source cannot be read from here: text not shown)</span>"
+        items.append(f"<tr data-document=\"{entry['document']}\"><td>{escape(_document_label(entry))}</td>"
+                     f"<td class=num>{percent(entry['extractable_chars'])}</td><td class=num>{entry['windows']:,}</td>"
+                     f"<td><pre>{shown or '<span class=note>(nothing with p_z ≥ 0.5)</span>'}</pre></td></tr>")
+    note = ("Personal data is masked; `memx report --no-redact` shows it." if redact
+            else "Unredacted: contains the training text as it is.")
+    return (_img(maps_png(strips), "memorization maps") + f"<p class=\"note\">{note}</p>"
+            "<table id=\"extraction-maps\"><tr><th>document</th><th>extractable characters</th><th>windows</th>"
+            f"<th>extractable text (suffixes with p_z ≥ 0.5)</th></tr>{''.join(items)}</table>")
+
+
+def extraction_html(summary: dict, rows: pa.Table, texts: dict[int, str | None], redact: bool = True) -> str:
+    settings = summary.get("settings", {})
+    decoding = settings.get("decoding")
+    scheme = "greedy decoding" if decoding == "greedy" else \
+        f"top-k decoding (k = {decoding.get('top_k')}, T = {decoding.get('temperature')})" if decoding else "?"
+    parts = ["<h2>Exact extraction probability (every window, one forward pass each)</h2>",
+             f"<p class=\"note\">{escape(str(settings.get('documents_read', '?')))} documents of "
+             f"{escape(str(settings.get('source', '?')))}; a suffix of {settings.get('suffix_tokens', '?')} tokens every "
+             f"{settings.get('stride_tokens', '?')} tokens, after a prefix of k tokens; p_z = the probability that "
+             f"{escape(scheme)} reproduces the suffix from its true prefix (SPEC §9).</p>",
+             _summary_table(summary),
+             "<h3>Extraction within n queries: share of windows with 1 − (1 − p_z)^n at least 0.5 / 0.9</h3>",
+             _queries_table(summary), _img(histogram_png(rows), "log10 p_z histogram")]
+    sweep = sweep_png(summary)
+    if sweep:
+        parts += ["<h3>Prefix-length sweep</h3>", _img(sweep, "greedy exact and median log p vs prefix length")]
+    parts += [f"<h3>Memorization maps of the {MAPS} most extractable documents</h3>",
+              maps_html(summary, rows, texts, redact)]
+    return "\n".join(parts)
