@@ -9,7 +9,9 @@ random weights in bf16, and the tokenizer a synthetic 50,257-entry word-level on
 does not depend on what the weights or the vocabulary say. The scoring section adds a
 GPT-2-small-sized reference (`n_layer=12, n_embd=768`) and compares memx `score_samples`
 (every metric, batched) with the paper's loop (decode, re-tokenize, one unbatched pass per
-sample per model plus the lowercase pass) from tests/bench/bench_score.py. Not a pytest test.
+sample per model plus the lowercase pass) from tests/bench/bench_score.py. The extraction
+section times the exact extraction pass (SPEC §9) against bare forward passes of the same
+windows. Not a pytest test.
 """
 
 from __future__ import annotations
@@ -109,6 +111,36 @@ def bench_reference(lm, new_tokens: int, batch: int = 10) -> float:
 
 
 SCORING: list[str] = []
+EXTRACTION: list[str] = []
+
+
+def bench_extraction(lm, quick: bool, smoke: bool) -> None:
+    """The exact extraction pass (SPEC §9: top-k 40, 50-token prefix and suffix) on random windows:
+    windows/s and tokens/s at each batch size, against bare batched forward passes of the same ids."""
+    from memx.extraction import WindowPass
+
+    prefix = suffix = 8 if smoke else 50
+    batches = [8] if smoke else ([64, 256] if quick else [64, 128, 256, 512])
+    count = 16 if smoke else (1024 if quick else 4096)
+    width = prefix + suffix
+    ids = torch.randint(0, 50256, (count, width), generator=torch.Generator().manual_seed(2)).to(lm.device)
+    flat, starts = ids.reshape(-1), torch.arange(count).numpy() * width
+    for batch in batches:
+        window_pass = WindowPass(lm.model, lm.device, top_k=40, batch_size=batch)
+        window_pass.score(flat, starts[:batch], prefix, suffix)  # warm-up
+        _sync(lm.device)
+        started = time.perf_counter()
+        window_pass.score(flat, starts, prefix, suffix)  # returns host arrays: synchronised
+        pass_s = time.perf_counter() - started
+        started = time.perf_counter()
+        with torch.inference_mode():
+            for first in range(0, count, batch):
+                lm.model(input_ids=ids[first: first + batch], use_cache=False).logits.float().sum().item()
+        bare_s = time.perf_counter() - started
+        EXTRACTION.append(f"extraction pass, batch {batch}: {count / pass_s:,.0f} windows/s "
+                          f"({count * width / pass_s:,.0f} tokens/s), bare forward {count * width / bare_s:,.0f} "
+                          f"tokens/s: overhead {100 * (pass_s / bare_s - 1):+.1f}% (target <= +25%)")
+        print("  " + EXTRACTION[-1], flush=True)
 
 
 def bench_scoring(target, quick: bool, smoke: bool, new_tokens: int) -> None:
@@ -141,7 +173,7 @@ def summary(best_rate: float, new_tokens: int) -> None:
     hours = PAPER_SAMPLES * new_tokens / best_rate / 3600
     print(f"projection: {PAPER_SAMPLES:,} samples x {new_tokens} tokens at {best_rate:,.0f} tokens/s = "
           f"{hours:.2f} GPU-hours on this GPU ({hours / 8:.2f} h on 8 such GPUs)")
-    for line in SCORING:
+    for line in SCORING + EXTRACTION:
         print(line)
 
 
@@ -150,6 +182,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer batch sizes, one batch each (< ~5 min)")
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--skip-scoring", action="store_true")
+    parser.add_argument("--skip-extraction", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="a 2-layer model on whatever device: checks the script, not speed")
     args = parser.parse_args()
     if not torch.cuda.is_available() and not args.smoke:
@@ -181,6 +214,8 @@ def main() -> None:
     bench_memx(lm, "internet", best, 1, args.new_tokens, corpus=corpus)
     if not args.skip_scoring:
         bench_scoring(lm, args.quick, args.smoke, args.new_tokens)
+    if not args.skip_extraction:
+        bench_extraction(lm, args.quick, args.smoke)
     summary(rates[best], args.new_tokens)
 
 
