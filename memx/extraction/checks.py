@@ -42,11 +42,8 @@ def scan_source(config: Config, open_input: OpenInput, list_files: ListFiles | N
 
 def selected_documents(config: Config, source: DocumentSource, tokenizer) -> np.ndarray:
     """The documents the stage covers, checked: ValueError naming the field when there is no window."""
-    try:
-        selected = select_documents(source, tokenizer, config.extraction, config.generation.seed)
-        check_documents(source, tokenizer, config.extraction, selected)
-    except OSError as error:
-        raise ValueError(f"extraction.source: cannot read {source.uri} ({error})") from None
+    selected = select_documents(source, tokenizer, config.extraction, config.generation.seed)
+    check_documents(source, tokenizer, config.extraction, selected)
     return selected
 
 

@@ -77,8 +77,16 @@ def document_names(source: DocumentSource, indices: np.ndarray) -> list[str]:
     return names
 
 
+def read_documents(source: DocumentSource, indices: np.ndarray) -> list[str]:
+    """The texts of `indices`; a file that cannot be read or parsed is a ValueError naming the field."""
+    try:
+        return source.read(indices)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"extraction.source: cannot read {source.uri} ({error})") from None
+
+
 def _token_lengths(source: DocumentSource, tokenizer, indices: np.ndarray) -> np.ndarray:
-    texts = source.read(indices)
+    texts = read_documents(source, indices)
     return np.fromiter((len(ids) for ids in encode_documents(tokenizer, texts)), dtype=np.int64, count=len(texts))
 
 
