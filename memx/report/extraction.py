@@ -281,3 +281,23 @@ def canary_extraction_lines(table: dict) -> list[str]:
                           for k in lengths)
         lines.append(f"{reps:>11}  {next(iter(per.values()))['canaries']:>8}  {cells}")
     return lines
+
+
+def extraction_headline(summary: dict) -> list[str]:
+    """The terminal headline of extraction.json (`memx inspect RUN --summary`, the demo)."""
+    settings = summary.get("settings", {})
+    decoding = settings.get("decoding")
+    scheme = "greedy" if decoding == "greedy" else f"top-k {decoding.get('top_k')}" if decoding else "?"
+    lines = [f"exact extraction: {settings.get('documents_read', '?')} documents, suffixes of "
+             f"{settings.get('suffix_tokens', '?')} tokens every {settings.get('stride_tokens', '?')}, {scheme}"]
+    for k, block in summary["prefix_tokens"].items():
+        budget = max(block["queries"], key=int) if block["queries"] else None
+        within = f"; within {int(budget):,} queries {percent(block['queries'][budget]['0.5'])} w.p. >= 0.5" \
+            if budget else ""
+        lines.append(f"  prefix {k}: {block['windows']:,} windows, greedy exact {percent(block['greedy_exact_rate'])}, "
+                     f"p_z >= 0.5 {percent(block['p_at_least']['0.5'])}{within}")
+    best = pick_documents(summary, 1)
+    if best and best[0]["extractable_chars"]:
+        lines.append(f"  most extractable: {_document_label(best[0])}, {percent(best[0]['extractable_chars'])} of its "
+                     "characters")
+    return lines
