@@ -92,8 +92,8 @@ class ShardQueue:
                 else:
                     self.queues[work.stage].append(spec)
         self.slots = [_Slot(w.stage, i) for w in works for i in range(w.placement.actors if w.specs else 0)]
-        self.progress = {w.stage: StageProgress(w.stage, sum(s.size for s in w.specs)) if show_progress else None
-                         for w in works}
+        self.progress = {w.stage: StageProgress(w.stage, sum(s.size for s in w.specs), unit=stage_named(w.stage).unit)
+                         if show_progress else None for w in works}
 
     # -- actors ---------------------------------------------------------------
     def spawn(self, slot: _Slot) -> None:

@@ -99,6 +99,22 @@ def score(config: str = typer.Argument(..., help="YAML config.")):
 
 
 @app.command()
+def extract(config: str = typer.Argument(..., help="YAML config with an `extraction` section (SPEC §9).")):
+    """Exact extraction probability of every window of the section's documents (the `extraction`
+    stage alone, shards that are missing), then extraction.json."""
+    from jobs.common import start_and_run
+    from jobs.run import extraction_results, log_stage_results
+    from memx.stagedefs import EXTRACTION
+
+    handle = _new_run(config)
+    if handle.config.extraction is None:
+        raise ConfigError(f"{config}: extraction: the config has no `extraction` section (SPEC §9)")
+    results = start_and_run(handle, (EXTRACTION,))
+    log_stage_results(results, out.print)
+    extraction_results(handle, lambda line: out.print(line, soft_wrap=True))
+
+
+@app.command()
 def reduce(config: str = typer.Argument(..., help="YAML config.")):
     """Rank, de-duplicate and select the candidates (candidates.parquet)."""
     from memx.candidates import reduce_stage
@@ -162,7 +178,8 @@ def inspect(run: str = typer.Argument(..., help="The run's URI."),
             memorized: Optional[bool] = typer.Option(None, "--memorized/--not-memorized"),
             top: int = typer.Option(20, min=1), no_redact: bool = typer.Option(False, "--no-redact"),
             summary: bool = typer.Option(False, "--summary", help="How much each strategy memorized and which "
-                                         "metric finds it best (memorization.json), instead of candidates."),
+                                         "metric finds it best (memorization.json), and the exact-extraction "
+                                         "headline (extraction.json), instead of candidates."),
             endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP)):
     """A table of the top candidates in the terminal (or, with --summary, the run's headline)."""
     from memx.candidates import CANDIDATES_KEY, read_table
@@ -183,10 +200,17 @@ def inspect(run: str = typer.Argument(..., help="The run's URI."),
 
 
 def _print_summary(handle) -> None:
+    from memx.extraction.results import read_extraction
     from memx.memorization import read_memorization
+    from memx.report.extraction import extraction_headline
     from memx.report.headline import headline_sentence, headline_table, metric_table
 
     memorization = read_memorization(handle)
+    extraction = read_extraction(handle) if handle.config.extraction is not None else None
+    for line in extraction_headline(extraction) if extraction else []:
+        out.print(line, soft_wrap=not out.is_terminal)
+    if memorization is None and extraction is not None:
+        return
     if memorization is None:
         raise ConfigError(f"--summary: {handle.uri} has no memorization.json (it needs `verify.scope: all`, "
                           "which verifies every sample; set it in config.json's verify section and "

@@ -1,5 +1,6 @@
 """`memx run` / `memx resume` as a Ray job: generate -> score (overlapped when the cluster has
-room) -> reduce -> verify (when configured) -> report.
+room) -> reduce -> verify (when configured) -> report, with the `extraction` stage and
+extraction.json when the config has that section (alone with `strategies: []`, SPEC §9).
 
 Usable as `python -m jobs.run CONFIG` (what `memx submit` sends to the Ray Jobs API) or
 from the CLI. Every stage skips what is already committed, so a rerun or `resume` after
@@ -26,10 +27,18 @@ def finished(run: Run) -> bool:
     from memx.runreport import REPORT_KEY
     from memx.status import run_status
 
+    from memx.extraction.results import EXTRACTION_KEY
+
     storage, config = run.storage, run.config
     if any(s.todo for s in run_status(run).values()):
         return False
-    if not (storage.exists(CANDIDATES_KEY) and storage.exists(REPORT_KEY)):
+    if not storage.exists(REPORT_KEY):
+        return False
+    if config.extraction is not None and not storage.exists(EXTRACTION_KEY):
+        return False
+    if not config.generation.strategies:  # an extraction-only run (SPEC §9): no candidates
+        return True
+    if not storage.exists(CANDIDATES_KEY):
         return False
     if config.verify is not None and config.verify.scope == "all" and not storage.exists(MEMORIZATION_KEY):
         return False
@@ -68,6 +77,18 @@ def verify_run(run: Run, log: Callable[[str], object] = print, shards_done: bool
     return candidates
 
 
+def extraction_results(run: Run, log: Callable[[str], object] = print) -> dict:
+    """extraction.json from the committed `extraction` shards, and its headline in the log."""
+    from memx.extraction.results import EXTRACTION_KEY, extraction_stage
+    from memx.report.extraction import extraction_headline
+
+    summary = extraction_stage(run)
+    for line in extraction_headline(summary):
+        log(line)
+    log(f"extraction: {run.storage.uri(EXTRACTION_KEY)}")
+    return summary
+
+
 def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool = True,
                  report_extra: list[str] | None = None) -> dict:
     """Every stage of the run; `report_extra`: HTML sections the report adds (the demo's lab audit)."""
@@ -81,6 +102,11 @@ def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool =
     results = start_and_run(run, show_progress=show_progress)
     timings["generate+score"] = time.time() - started
     log_stage_results(results, log)
+    if run.config.extraction is not None:
+        extraction_results(run, log)
+    if not run.config.generation.strategies:  # extraction only (SPEC §9): no candidates to reduce
+        log(f"report: {report_stage(run, redact=redact, extra_html=report_extra)}")
+        return timings
     started = time.time()
     candidates = reduce_stage(run)
     timings["reduce"] = time.time() - started

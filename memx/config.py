@@ -308,8 +308,8 @@ class Config(_Strict):
         names = [ref.name for ref in self.references]
         if len(set(names)) != len(names):
             raise ValueError("references: names must be unique")
-        if not self.generation.strategies:
-            # SPEC §9's extraction-only run: allowed once the config has an extraction section
+        if not self.generation.strategies and self.extraction is None:
+            # SPEC §9's extraction-only run is `strategies: []` with an extraction section
             raise ValueError("generation.strategies: [] runs no sampling; it needs an extraction section (SPEC §9)")
         if "internet" in self.generation.strategies and not self.generation.internet.prompts:
             raise ValueError("generation.internet.prompts: the internet strategy needs a prompt corpus")
@@ -327,6 +327,8 @@ class Config(_Strict):
         lengths = {"generation.max_new_tokens": gen.max_new_tokens} if set(gen.strategies) - {PREFIX} else {}
         if PREFIX in gen.strategies:
             lengths["generation.prefix.suffix_tokens"] = gen.prefix.suffix_tokens
+        if not lengths:  # an extraction-only run: the index only counts its windows (sequence_count)
+            return
         field, longest = max(lengths.items(), key=lambda item: item[1])
         if self.verify.min_match_tokens > longest:
             raise ValueError(f"verify.min_match_tokens: {self.verify.min_match_tokens} is more than {field} "

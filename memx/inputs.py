@@ -1,6 +1,6 @@
 """Every input a run reads, resolved once and checked before anything is written: model
-directories, the `internet` prompt corpus, the `prefix` document source and the
-verification index.
+directories, the `internet` prompt corpus, the `prefix` and `extraction` document sources
+and the verification index.
 
 `Inputs` is how a run opens them: local paths directly, s3:// through one Storage per
 bucket, built the first time the bucket is read and kept for the rest of the process
@@ -208,6 +208,11 @@ def check_inputs(run: "Run", local_paths: bool = True) -> None:
         problems.append(_index_problem(run, local_paths))
     if "prefix" in gen.strategies:
         problems.append(_prefix_problem(config, run.inputs, local_paths))
+    if config.extraction is not None and local_paths:  # the model may exist only on the cluster's nodes
+        from memx.extraction.checks import extraction_problem
+
+        # windows against the model's context and vocabulary, the source, the documents (SPEC §9)
+        problems.append(extraction_problem(config, run.inputs.open, run.inputs.list_files))
     for problem in problems:
         if problem:
             raise ConfigError(problem)

@@ -1,6 +1,6 @@
 """report.html of a run: what the report needs, gathered from the run's storage (the
 candidates, a scatter sample of scores, per-stage throughput, memorization.json,
-discoverable.json, the models' facts), rendered by `memx.report.render_report` and
+discoverable.json, extraction.json and its windows, the models' facts), rendered by `memx.report.render_report` and
 written at the run root (REPORT_KEY) or to a local file the user names.
 
 It gathers and writes; every table and figure is drawn in memx.report, which reads and
@@ -57,15 +57,28 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra_ht
     from memx.report import render_report
     from memx.report.discoverable import discoverable_html
 
+    from memx.extraction.results import extraction_section
+    from memx.report.html import render_extraction_report
+
     storage, config = run.storage, run.config
-    candidates = read_table(storage, CANDIDATES_KEY)
     settings = config.model_dump(mode="json")
+    extraction = [extraction_section(run, redact)] if config.extraction is not None else []
+    if not config.generation.strategies:  # an extraction-only run (SPEC §9): no samples, no candidates
+        html = render_extraction_report(settings, run_stats(run), [s for s in extraction if s] + (extra_html or []),
+                                        models=model_facts(config))
+        return _write(run, html, out)
+    candidates = read_table(storage, CANDIDATES_KEY)
     scatter = scatter_sample(run, set(candidates.column("sample_id").to_pylist()))
     discoverable = read_discoverable(run)
     html = render_report(settings, run_stats(run), candidates, scatter, redact=redact,
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies),
                          memorization=read_memorization(run), models=model_facts(config),
-                         extra_sections=([discoverable_html(discoverable)] if discoverable else []) + (extra_html or []))
+                         extra_sections=([discoverable_html(discoverable)] if discoverable else [])
+                         + [s for s in extraction if s] + (extra_html or []))
+    return _write(run, html, out)
+
+
+def _write(run: Run, html: str, out: str | None) -> str:
     if out:
         try:
             with atomic_local_file(out, "w") as stream:
@@ -73,5 +86,5 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra_ht
         except OSError as error:  # unwritable, missing, not a directory: the filesystem says which
             raise ConfigError(f"--out: cannot write {out} ({error.strerror or error})") from None
         return out
-    storage.write_bytes(REPORT_KEY, html.encode("utf-8"))
-    return storage.uri(REPORT_KEY)
+    run.storage.write_bytes(REPORT_KEY, html.encode("utf-8"))
+    return run.storage.uri(REPORT_KEY)

@@ -26,7 +26,7 @@ from memx.plan import ShardSpec, strategy_shards
 if TYPE_CHECKING:
     from memx.runstate import Run
 
-SAMPLES, SCORES, VERIFIED = "samples", "scores", "verified"
+SAMPLES, SCORES, VERIFIED, EXTRACTION = "samples", "scores", "verified", "extraction"
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Stage:
     actors: Literal["replicas", "cpu"] = "replicas"
     # GPUs shared among replica stages that run at once, in proportion to this (see SAMPLES)
     gpu_weight: int = 1
+    unit: str = "samples"  # what a shard spec's `size` counts (progress bars)
 
 
 def _plan_per_strategy(run: "Run", stage: str) -> list[ShardSpec]:
@@ -49,6 +50,16 @@ def _plan_per_strategy(run: "Run", stage: str) -> list[ShardSpec]:
 
 def _samples_in_run(config: Config) -> bool:
     return bool(config.generation.strategies)
+
+
+def _plan_extraction(run: "Run", stage: str) -> list[ShardSpec]:
+    from memx.extraction.plan import extraction_shards
+
+    return extraction_shards(run, stage)
+
+
+def _has_extraction(config: Config) -> bool:
+    return config.extraction is not None
 
 
 def _verify_all(config: Config) -> bool:
@@ -61,6 +72,8 @@ STAGES: tuple[Stage, ...] = (
     Stage(SAMPLES, "memx.stages:GenerateRunner", _plan_per_strategy, _samples_in_run, gpu_weight=8),
     Stage(SCORES, "memx.stages:ScoreRunner", _plan_per_strategy, _samples_in_run, after=SAMPLES),
     Stage(VERIFIED, "memx.stages:VerifyRunner", _plan_per_strategy, _verify_all, after=SAMPLES, actors="cpu"),
+    # SPEC §9: shards of a source's documents on the model replicas, after no other stage
+    Stage(EXTRACTION, "memx.extraction.runner:ExtractionRunner", _plan_extraction, _has_extraction, unit="documents"),
 )
 _BY_NAME = {stage.name: stage for stage in STAGES}
 

@@ -5,21 +5,11 @@ one teacher-forced pass per window and prefix length.
 - `windows`: the windows of a tokenized document and their character ranges;
 - `passes`: the batched forward pass and its on-device reductions (log_p, greedy_exact, token_accuracy);
 - `shard`: one shard's documents -> its rows (the stage's pure step);
-- `summary`: extraction.json from the committed rows.
+- `summary`: extraction.json from the committed rows;
+- `checks`: the section's up-front input checks; `plan`: its shards;
+- `runner`: the stage's shard runner (model replicas); `results`: extraction.json and the rows on
+  the driver, over a Run.
 
-Nothing here knows storage layout beyond rows, Ray, or the command line.
+This package's root imports nothing (its modules import torch, storage or runners as each needs):
+import from the submodules.
 """
-
-from memx.extraction.documents import (TokenizedDocument, check_documents, document_names, encode_with_offsets,
-                                       min_document_tokens, select_documents)
-from memx.extraction.passes import WindowPass, WindowScores, suffix_scores
-from memx.extraction.shard import DocumentStats, extraction_rows, extraction_schema, score_documents
-from memx.extraction.summary import ExtractionSummary, extraction_probability, log1mexp, summarize
-from memx.extraction.windows import Windows, enumerate_windows, window_offsets
-
-__all__ = [
-    "DocumentStats", "ExtractionSummary", "TokenizedDocument", "WindowPass", "WindowScores", "Windows",
-    "check_documents", "document_names", "encode_with_offsets", "enumerate_windows", "extraction_probability",
-    "extraction_rows", "extraction_schema", "log1mexp", "min_document_tokens", "score_documents",
-    "select_documents", "suffix_scores", "summarize", "window_offsets",
-]

@@ -238,6 +238,13 @@ def extraction_html(summary: dict, rows: pa.Table, texts: dict[int, str | None],
              _summary_table(summary),
              "<h3>Extraction within n queries: share of windows with 1 − (1 − p_z)^n at least 0.5 / 0.9</h3>",
              _queries_table(summary), _img(histogram_png(rows), "log10 p_z histogram")]
+    duplication = summary.get("duplication")
+    if duplication:
+        body = "".join(f"<tr><td>{escape(label)}</td><td class=num>{e['windows']:,}</td>"
+                       f"<td class=num>{percent(e['p_at_least_0.5'])}</td></tr>" for label, e in duplication.items())
+        parts += ["<h3>Extraction by duplication in the corpus</h3>",
+                  "<table id=\"extraction-duplication\"><tr><th>sequence_count (prefix + suffix in the index)</th>"
+                  f"<th>windows</th><th>p_z ≥ 0.5</th></tr>{body}</table>"]
     sweep = sweep_png(summary)
     if sweep:
         parts += ["<h3>Prefix-length sweep</h3>", _img(sweep, "greedy exact and median log p vs prefix length")]

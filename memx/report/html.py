@@ -232,3 +232,16 @@ def render_report(settings: dict, stats: dict, candidates: pa.Table, scatter: pa
               "<h2>Settings</h2>", _models_html(models), _settings_html(settings),
               "<h2>Throughput</h2>", _stats_html(stats), "</body></html>"]
     return "\n".join(parts)
+
+
+def render_extraction_report(settings: dict, stats: dict, sections: list[str], models: list[dict] | None = None) -> str:
+    """The report of a run without sampling (`strategies: []`, SPEC §9): its sections (the
+    extraction section), then settings, models and throughput."""
+    title = f"memx report: {settings.get('run_id', 'run')}"
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>",
+             f"<p class=\"note\">Generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC}. An extraction-only "
+             "run: no samples were generated, so there are no candidates.</p>", *sections,
+             "<h2>Settings</h2>", _models_html(models), _settings_html(settings),
+             "<h2>Throughput</h2>", _stats_html(stats), "</body></html>"]
+    return "\n".join(parts)

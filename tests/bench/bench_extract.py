@@ -4,7 +4,7 @@ Case `ratio`: the same (prefix, suffix) sequences measured two ways, alternating
 one loaded model (a shared machine's load then hits both alike):
 - sampling: memx's `prefix` strategy with `decoding: top_k, draws: 100` (top-k 40), which
   estimates each sequence's extraction probability from 100 continuations;
-- exact: the extraction pass (`memx.extraction.WindowPass`), one teacher-forced forward pass
+- exact: the extraction pass (`memx.extraction.passes.WindowPass`), one teacher-forced forward pass
   per sequence giving p_z itself, over the ids the sampling shard drew.
 Printed: sequences per second of each and their ratio (target: exact >= 50x).
 
@@ -93,7 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from memx.extraction import WindowPass
+    from memx.extraction.passes import WindowPass
     from memx.generation import DocumentSource
     from memx.models import load_causal_lm
 

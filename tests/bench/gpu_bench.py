@@ -117,7 +117,7 @@ EXTRACTION: list[str] = []
 def bench_extraction(lm, quick: bool, smoke: bool) -> None:
     """The exact extraction pass (SPEC §9: top-k 40, 50-token prefix and suffix) on random windows:
     windows/s and tokens/s at each batch size, against bare batched forward passes of the same ids."""
-    from memx.extraction import WindowPass
+    from memx.extraction.passes import WindowPass
 
     prefix = suffix = 8 if smoke else 50
     batches = [8] if smoke else ([64, 256] if quick else [64, 128, 256, 512])

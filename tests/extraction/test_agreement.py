@@ -19,7 +19,9 @@ import pytest
 import torch
 
 from memx.config import GenerationConfig
-from memx.extraction import WindowPass, encode_with_offsets, score_documents
+from memx.extraction.documents import encode_with_offsets
+from memx.extraction.passes import WindowPass
+from memx.extraction.shard import score_documents
 from memx.generation.sampler import greedy_complete, sample_batch
 from memx.generation.shard import strategy_chooser
 from tests.extraction.helpers import extraction_config

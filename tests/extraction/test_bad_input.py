@@ -6,7 +6,7 @@ import pytest
 
 from memx.errors import ConfigError
 from memx.extraction.checks import extraction_problem
-from memx.inputs import list_input_files, open_input
+from memx.inputs import Inputs
 from tests.extraction.helpers import extraction_config, write_jsonl
 
 LONG = "the river and the window of the market " * 6
@@ -36,7 +36,8 @@ def test_config_errors_name_the_field(tmp_path, section, field):
 
 def _problem(family, tmp_path, **section):
     config = extraction_config(family["xl"], str(tmp_path / "out"), **section)
-    return extraction_problem(config, open_input(config), list_input_files(config))
+    inputs = Inputs.of(config)
+    return extraction_problem(config, inputs.open, inputs.list_files)
 
 
 def test_a_good_section_has_no_problem(family, tmp_path):

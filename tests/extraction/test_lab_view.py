@@ -8,7 +8,7 @@ import math
 
 import pyarrow as pa
 
-from memx.extraction import extraction_schema
+from memx.extraction.shard import extraction_schema
 from memx.lab.extraction import by_repetitions, canary_probabilities, extraction_documents
 
 CANARIES = [

@@ -13,7 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from memx.extraction import WindowPass, encode_with_offsets, extraction_rows
+from memx.extraction.documents import encode_with_offsets
+
+from memx.extraction.passes import WindowPass
+
+from memx.extraction.shard import extraction_rows
 from tests.extraction.helpers import extraction_config, independent_log_p
 
 TOLERANCE = 1e-4

@@ -9,8 +9,9 @@ import math
 import numpy as np
 import torch
 
-from memx.extraction import WindowPass, extraction_probability, log1mexp, suffix_scores
-from memx.extraction.summary import extracted_within
+from memx.extraction.passes import WindowPass, suffix_scores
+
+from memx.extraction.summary import extracted_within, extraction_probability, log1mexp
 from memx.generation.processors import sample_top_k
 
 

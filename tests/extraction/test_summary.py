@@ -9,8 +9,9 @@ import math
 
 import pyarrow as pa
 
-from memx.extraction import extraction_schema, summarize
-from memx.extraction.summary import covered_chars
+from memx.extraction.shard import extraction_schema
+
+from memx.extraction.summary import covered_chars, summarize
 from tests.extraction.helpers import extraction_config
 
 L = math.log

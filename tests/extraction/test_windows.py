@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from memx.extraction import (encode_with_offsets, enumerate_windows, min_document_tokens, select_documents,
-                             window_offsets)
-from memx.extraction.documents import document_names
+from memx.extraction.documents import document_names, encode_with_offsets, min_document_tokens, select_documents
+from memx.extraction.windows import enumerate_windows, window_offsets
 from memx.generation.documents import DocumentSource
 from tests.extraction.helpers import extraction_config, write_jsonl
 

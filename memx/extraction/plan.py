@@ -1,0 +1,55 @@
+"""The shards of the `extraction` stage (SPEC §9): shard i holds documents
+i·shard_documents … of the selected list, all their windows; its family (the `strategy`
+slot of a shard spec) is the section's name, so its files are `extraction/{name}/shard-NNNNN`.
+
+How many documents the list holds is known without tokenizing: the source's count for
+`all` (one scan of the source), the list's length, or n. Which documents a shard holds
+(`shard_documents`) is the same list cut the same way, wherever it is asked. It knows the
+config and a scanned source, not models, storage layout or Ray.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from memx.config import Config
+from memx.errors import ConfigError
+from memx.plan import ShardSpec, shard_seed
+
+if TYPE_CHECKING:
+    from memx.runstate import Run
+
+
+def selected_count(config: Config, source_documents) -> int:
+    """How many documents the selection holds; `source_documents()` counts the source (lazily)."""
+    wanted = config.extraction.documents
+    if wanted == "all":
+        return int(source_documents())
+    return len(wanted) if isinstance(wanted, list) else int(wanted)
+
+
+def plan_shards(config: Config, stage: str, count: int) -> list[ShardSpec]:
+    ex, name = config.extraction, config.extraction.stage_name
+    per = ex.shard_documents
+    return [ShardSpec(stage, name, i, i * per, min(per, count - i * per), shard_seed(config.generation.seed, name, i))
+            for i in range(-(-count // per))]
+
+
+def extraction_shards(run: "Run", stage: str) -> list[ShardSpec]:
+    """Every shard of the stage in this run (the planner of `memx.stagedefs`)."""
+    from memx.extraction.checks import scan_source
+
+    def source_documents() -> int:
+        try:
+            return scan_source(run.config, run.inputs.open, run.inputs.list_files).n_documents
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
+    return plan_shards(run.config, stage, selected_count(run.config, source_documents))
+
+
+def shard_documents(selected: np.ndarray, spec: ShardSpec) -> np.ndarray:
+    """The document indexes of one shard, cut from the selected list."""
+    return np.asarray(selected[spec.start: spec.start + spec.size], dtype=np.int64)

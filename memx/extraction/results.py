@@ -1,0 +1,91 @@
+"""The `extraction` stage's results on the driver, over a Run (SPEC §9): extraction.json from
+the committed shards and their manifests, and what the report section needs (the rows'
+positions and probabilities, and the texts of the documents it maps).
+
+`extraction_stage` reads every planned shard (a shard not committed is a runtime failure
+that names `memx resume`: a summary of part of the windows would be read as the whole) and
+writes extraction.json at the run root; rerunning recomputes the same bytes. The texts of
+mapped documents are read from the source through the run's inputs; a run whose source
+cannot be read from here still gets its maps, without the text. It knows no Ray.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+
+from memx.errors import ConfigError, MemxFailure
+from memx.runstate import Run
+from memx.shards import read_manifest, read_shard
+from memx.stagedefs import EXTRACTION, plan_stage
+
+EXTRACTION_KEY = "extraction.json"
+SUMMARY_COLUMNS = ["document", "document_name", "prefix_tokens", "char_start", "char_end", "log_p", "greedy_exact",
+                   "token_accuracy"]
+
+
+def _committed(run: Run):
+    """(spec, manifest) of every planned shard; MemxFailure when one is not committed."""
+    specs = plan_stage(run, EXTRACTION)
+    found = []
+    for spec in specs:
+        manifest = read_manifest(run.storage, spec)
+        if manifest is None:
+            raise MemxFailure(f"{spec.key} is not committed; run `memx resume {run.uri}` to finish the stage")
+        found.append((spec, manifest))
+    return found
+
+
+def extraction_stage(run: Run) -> dict:
+    """extraction.json over every window of the stage."""
+    from memx.extraction.summary import summarize
+
+    config = run.config
+    if config.extraction is None:
+        raise ConfigError("extraction: the config has no `extraction` section (SPEC §9)")
+    columns = SUMMARY_COLUMNS + (["sequence_count"] if config.verify is not None else [])
+    shards = ((read_shard(run.storage, spec, columns), manifest["documents"]) for spec, manifest in _committed(run))
+    result = summarize(config.extraction, shards)
+    run.storage.write_bytes(EXTRACTION_KEY, json.dumps(result, indent=2, allow_nan=False).encode())
+    return result
+
+
+def read_extraction(run: Run) -> dict | None:
+    if not run.storage.exists(EXTRACTION_KEY):
+        return None
+    return json.loads(run.storage.read_bytes(EXTRACTION_KEY))
+
+
+def window_rows(run: Run) -> pa.Table:
+    """Every window's document, prefix length, character range and log_p (the report's histogram and maps)."""
+    tables = [read_shard(run.storage, spec, ["document", "prefix_tokens", "char_start", "char_end", "log_p",
+                                             "greedy_exact"]) for spec, _ in _committed(run)]
+    return pa.concat_tables(tables) if tables else pa.table({})
+
+
+def document_texts(run: Run, documents: list[int]) -> dict[int, str | None]:
+    """The texts of `documents` from the source; None for each when the source cannot be read here."""
+    import numpy as np
+
+    from memx.extraction.checks import scan_source
+    from memx.extraction.documents import read_documents
+
+    if not documents:
+        return {}
+    try:
+        source = scan_source(run.config, run.inputs.open, run.inputs.list_files)
+        return dict(zip(documents, read_documents(source, np.asarray(documents, dtype=np.int64))))
+    except (ValueError, OSError):
+        return {d: None for d in documents}
+
+
+def extraction_section(run: Run, redact: bool = True, extra: str = "") -> str | None:
+    """The report's extraction section (None without extraction.json); `extra` is added at its end."""
+    from memx.report.extraction import extraction_html, pick_documents
+
+    summary = read_extraction(run)
+    if summary is None:
+        return None
+    texts = document_texts(run, [e["document"] for e in pick_documents(summary)])
+    return extraction_html(summary, window_rows(run), texts, redact) + extra
