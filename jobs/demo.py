@@ -3,7 +3,9 @@
 Builds (or reuses) the lab, points the lab's own run config at `--out`, runs the real
 pipeline on a local Ray with CPU actors (the paper's three strategies and `prefix`;
 scoring with the lab's small, medium and out references; reduce; every sample verified
-against the lab's index; report, with the audit of the lab's canaries in it), and
+against the lab's index; exact extraction over the training documents holding canaries
+and as many without; report, with the audit of the lab's canaries and their extraction
+probabilities in it), and
 prints what a user came to see: the Table 2 analogue, which planted canaries were
 extracted by repetition count, the audit table, the memorization headline, and where
 the outputs are.
@@ -51,12 +53,29 @@ def canary_table(extracted: dict[int, tuple[int, int, int]]) -> Table:
     return table
 
 
+def canary_extraction(run, lab) -> dict:
+    """The lab's canaries by repetitions in probabilities, from the run's extraction windows."""
+    from memx.extraction.results import document_texts, window_rows
+    from memx.lab import load_canaries
+    from memx.lab.extraction import by_repetitions, canary_probabilities
+
+    extraction = run.config.extraction
+    if extraction is None or not isinstance(extraction.documents, list):
+        return {}
+    texts = document_texts(run, list(extraction.documents))
+    if any(text is None for text in texts.values()):
+        return {}
+    return by_repetitions(canary_probabilities(load_canaries(lab).to_pylist(), texts, window_rows(run)))
+
+
 def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, redact: bool = True,
              console: Console | None = None) -> dict:
     from jobs.run import run_pipeline
     from memx.lab import audit_lab, build_lab, check_lab, lab_config, load_canaries
     from memx.candidates import CANDIDATES_KEY, read_table
+    from memx.extraction.results import read_extraction
     from memx.memorization import read_memorization
+    from memx.report.extraction import canary_extraction_html, canary_extraction_lines, extraction_headline
     from memx.report import render_table2, table2
     from memx.report.discoverable import canary_audit_html
     from memx.report.headline import headline_sentence, headline_table, metric_table
@@ -88,8 +107,15 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     parameters = {name: m.get("parameters") for name, m in check_lab(lab, hashes=False).get("models", {}).items()}
     audit_html = canary_audit_html(audit.to_dict(), parameters)
 
-    console.rule("[bold]3/4 attack: generate -> score -> reduce -> verify -> report")
-    run_pipeline(run, log=console.print, redact=redact, report_extra=[audit_html])
+    console.rule("[bold]3/4 attack: generate -> score -> reduce -> verify -> exact extraction -> report")
+    canary_p: dict = {}
+
+    def report_sections(finished_run) -> list[str]:
+        canary_p.update(canary_extraction(finished_run, lab))
+        extraction = finished_run.config.extraction
+        return [audit_html] + ([canary_extraction_html(canary_p, extraction.suffix_tokens)] if canary_p else [])
+
+    run_pipeline(run, log=console.print, redact=redact, report_extra=report_sections)
     candidates = read_table(run.storage, CANDIDATES_KEY)
 
     console.rule("[bold]4/4 results")
@@ -104,6 +130,14 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
         console.print(headline_sentence(memorization), soft_wrap=not console.is_terminal)
         console.print(headline_table(memorization))
         console.print(metric_table(memorization))
+    extraction = read_extraction(run)
+    if extraction is not None:
+        for line in extraction_headline(extraction):
+            console.print(line, soft_wrap=not console.is_terminal)
+    if canary_p:
+        console.print("Planted canaries: p_z of the best window holding the whole secret (exact, top-k 40)")
+        for line in canary_extraction_lines(canary_p):
+            console.print(line)
     wall = time.time() - started
     run_dir = run.uri
     console.print(f"wall time: {wall:.0f}s (lab {lab_seconds:.0f}s)")

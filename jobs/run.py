@@ -77,6 +77,10 @@ def verify_run(run: Run, log: Callable[[str], object] = print, shards_done: bool
     return candidates
 
 
+def _sections(extra, run: Run) -> list[str] | None:
+    return extra(run) if callable(extra) else extra
+
+
 def extraction_results(run: Run, log: Callable[[str], object] = print) -> dict:
     """extraction.json from the committed `extraction` shards, and its headline in the log."""
     from memx.extraction.results import EXTRACTION_KEY, extraction_stage
@@ -90,8 +94,10 @@ def extraction_results(run: Run, log: Callable[[str], object] = print) -> dict:
 
 
 def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool = True,
-                 report_extra: list[str] | None = None) -> dict:
-    """Every stage of the run; `report_extra`: HTML sections the report adds (the demo's lab audit)."""
+                 report_extra: list[str] | Callable[[Run], list[str]] | None = None) -> dict:
+    """Every stage of the run; `report_extra`: HTML sections the report adds (the demo's lab audit),
+    or a function of the run that makes them once every stage is done (the lab's canaries in
+    extraction.json's windows)."""
     from jobs.common import start_and_run
     from memx.candidates import reduce_stage
     from memx.memorization import discoverable_stage
@@ -105,7 +111,7 @@ def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool =
     if run.config.extraction is not None:
         extraction_results(run, log)
     if not run.config.generation.strategies:  # extraction only (SPEC §9): no candidates to reduce
-        log(f"report: {report_stage(run, redact=redact, extra_html=report_extra)}")
+        log(f"report: {report_stage(run, redact=redact, extra_html=_sections(report_extra, run))}")
         return timings
     started = time.time()
     candidates = reduce_stage(run)
@@ -119,7 +125,7 @@ def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool =
         discoverable = discoverable_stage(run)["strategies"]["prefix"]
         log(f"discoverable: {discoverable['exact']} of {discoverable['rows']} prefix continuations equal the "
             "true suffix (discoverable.json)")
-    where = report_stage(run, redact=redact, extra_html=report_extra)
+    where = report_stage(run, redact=redact, extra_html=_sections(report_extra, run))
     log(f"report: {where}")
     return timings
 

@@ -146,7 +146,7 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
                               f"planned {canary.repetitions}; this is a bug in memx.lab")
     stage("index", t)
 
-    write_config(tmp / "memx.yaml", make_config(final, preset, settings.to_dict(), stats))
+    write_config(tmp / "memx.yaml", make_config(final, preset, settings.to_dict(), stats, files_at=tmp))
     meta = {
         "format": FORMAT, "preset": preset, "seed": seed, "key": key, "python": python_version(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

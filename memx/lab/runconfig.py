@@ -5,7 +5,9 @@ comparisons) and `out` (the target's size trained on disjoint text: the LiRA-sty
 reference), `internet` prompts = the held-out slice, `prefix` sequences cut from the
 training corpus itself (discoverable extraction, SPEC §7: a quarter of the context each
 for prefix and suffix, Pythia's 32 + 32 at the default preset's 128), verification of
-every sample against the lab's index (`scope: all`: the lab has the ground truth, SPEC §6). Sizes are a CPU
+every sample against the lab's index (`scope: all`: the lab has the ground truth, SPEC §6),
+exact extraction (SPEC §9) over the training documents holding canaries and as many
+without. Sizes are a CPU
 demo's, not the paper's: hundreds to a thousand samples per strategy, with the selection
 pool and per-configuration counts kept in the paper's 10:1 proportion. This module only
 writes a dict / YAML; it does not build or run.
@@ -28,8 +30,30 @@ def min_match_tokens(max_new_tokens: int) -> int:
     return max(8, round(max_new_tokens * 50 / 256))
 
 
-def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict) -> dict:
-    """The config dict for a lab whose files live (or will live) at `lab_dir`."""
+def extraction_section(lab_dir: Path, files_at: Path, context: int) -> dict:
+    """SPEC §9 over the lab's training documents: those holding the planted canaries (one copy
+    of each at least) and as many without (`memx.lab.extraction.extraction_documents`), a
+    quarter of the context as prefix and an eighth as suffix (a canary's secret is 3-21 lab
+    tokens: a 16-token suffix holds most of them whole, with little else), top-k 40 like
+    the sampling strategies, a suffix every 4 tokens. Sized to add a few seconds to the demo."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from memx.lab.extraction import extraction_documents
+
+    lines = (files_at / "corpus" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] if line.strip() else "" for line in lines]
+    canaries = pq.read_table(files_at / "canaries.parquet").to_pylist()
+    return {"source": str(lab_dir / "corpus" / "train.jsonl"), "name": "train",
+            "documents": extraction_documents(texts, canaries), "shard_documents": 4,
+            "prefix_tokens": [context // 4], "suffix_tokens": context // 8, "stride_tokens": 4,
+            "decoding": {"top_k": 40}, "queries": [1, 10, 100, 1000]}
+
+
+def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict, files_at: Path | None = None) -> dict:
+    """The config dict for a lab whose files live (or will live) at `lab_dir`; `files_at` is
+    where they are now (a build's temporary directory), `lab_dir` when not given."""
     lab_dir = Path(lab_dir).resolve()
     models = lab_dir / "models"
     context = settings["train"]["context"]
@@ -75,6 +99,7 @@ def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict) -> dict
             "min_match_tokens": min_match_tokens(max_new),
             "scope": "all",
         },
+        "extraction": extraction_section(lab_dir, Path(files_at or lab_dir), context),
         "cluster": {"actors": "auto", "gpus_per_actor": 1},
     }
 

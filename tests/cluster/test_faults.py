@@ -250,3 +250,43 @@ def test_sigkill_of_a_verify_actor_mid_shard_verifies_every_sample_once(two_node
     clean = VerifyRunner(run, device="cpu", num_threads=1)
     for spec in specs:
         assert read_shard(run.storage, spec).equals(clean.verified_table(spec)), spec.key
+
+
+def test_sigkill_of_an_extraction_actor_mid_shard_scores_every_window_once(two_node_cluster, tmp_path, tiny_family):
+    from memx.extraction.documents import encode_with_offsets
+    from memx.extraction.runner import ExtractionRunner
+    from memx.extraction.windows import window_offsets
+    from memx.stagedefs import EXTRACTION
+    from tests.support.tiny import prose
+
+    source = tmp_path / "docs.jsonl"
+    texts = [prose(60, seed=s) for s in range(6)]  # ~2,000 tokens each: a shard takes a while
+    source.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    raw = run_config(str(tmp_path / "out"), tiny_family, cluster={"actors": 2})
+    raw["generation"] = {"strategies": []}
+    raw["extraction"] = {"source": str(source), "documents": "all", "shard_documents": 1, "prefix_tokens": [8, 16],
+                         "suffix_tokens": 16, "stride_tokens": 1, "decoding": {"top_k": 40}, "batch_size": 32}
+    config = parse_config(raw)
+    killer = Killer(delay=0.3)
+    killer.start()
+    results = run_shard_stages(new_run(config), stages=(EXTRACTION,), show_progress=False)[EXTRACTION]
+    killer.join(timeout=5)
+    assert killer.killed, "the test never caught an actor inside a shard"
+    assert results.actor_restarts >= 1
+    run = new_run(config)
+    assert stage_status(run, EXTRACTION).todo == []
+    seen = [key for spec in plan_stage(run, EXTRACTION)
+            for key in zip(*(read_shard(run.storage, spec, ["document", "prefix_tokens", "offset"])
+                             .column(c).to_pylist() for c in ("document", "prefix_tokens", "offset")))]
+    from memx.models import load_causal_lm
+
+    tokenizer = load_causal_lm(tiny_family["xl"], "float32", "cpu").tokenizer
+    expected = {(d, k, int(o)) for d, doc in enumerate(encode_with_offsets(tokenizer, texts)) for k in (8, 16)
+                for o in window_offsets(len(doc.ids), k, 16, 1)}
+    assert len(seen) == len(set(seen)) and set(seen) == expected, "every window exactly once"
+    # every shard, the redone one included, equals a clean single-process run of its spec
+    clean = ExtractionRunner(new_run(parse_config({**raw, "output": str(tmp_path / "clean")})), device="cpu",
+                             num_threads=1)
+    for spec in plan_stage(run, EXTRACTION):
+        clean.run(spec)
+        assert read_shard(run.storage, spec).equals(read_shard(clean.storage, spec)), spec.key
