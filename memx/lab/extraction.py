@@ -7,8 +7,9 @@ by number of repetitions (the audit's canary table, in probabilities).
   documents holding no canary: the planted secrets beside ordinary text, at a CPU demo's cost;
 - `canary_probabilities`: for every copy of a canary inside a measured document, the largest
   p_z of a window whose suffix holds the whole secret (and whether one such window is
-  greedy-exact); per canary the best copy; per repetition count the median of those p_z,
-  the share of canaries with p_z >= 0.5, and the greedy-exact share, per prefix length.
+  greedy-exact); per canary the best copy; per repetition count and prefix length the
+  median of those p_z, the share with p_z >= 0.5 and the greedy-exact share, over the
+  canaries some window holds whole (`measured`).
 
 It reads nothing: texts, canaries and window rows are given. It knows the lab's canary
 fields (text, prefix, secret, repetitions) and the extraction row columns.
@@ -72,16 +73,19 @@ def canary_probabilities(canaries: list[dict], texts: dict[int, str], rows: pa.T
 
 
 def by_repetitions(entries: list[dict]) -> dict:
-    """{repetitions: {prefix length: {canaries, median_p, share_p_at_least_0.5, greedy_exact}}}."""
+    """{repetitions: {prefix length: {canaries, measured, median_p, p_at_least_0.5, greedy_exact}}}:
+    `measured` canaries have a window holding the whole secret (a secret longer than the
+    suffix allows at the stride has none); the other figures are over those."""
     table: dict[int, dict[int, dict]] = {}
     for reps in sorted({e["repetitions"] for e in entries}):
         for k in sorted({e["prefix_tokens"] for e in entries}):
             mine = [e for e in entries if e["repetitions"] == reps and e["prefix_tokens"] == k]
-            p = np.array([math.exp(e["log_p"]) if e["log_p"] is not None else 0.0 for e in mine])
+            held = [e for e in mine if e["log_p"] is not None]
+            p = np.array([math.exp(e["log_p"]) for e in held])
             table.setdefault(reps, {})[k] = {
-                "canaries": len(mine),
+                "canaries": len(mine), "measured": len(held),
                 "median_p": float(np.median(p)) if len(p) else None,
                 "p_at_least_0.5": float(np.mean(p >= 0.5)) if len(p) else None,
-                "greedy_exact": float(np.mean([e["greedy_exact"] for e in mine])) if mine else None,
+                "greedy_exact": float(np.mean([e["greedy_exact"] for e in held])) if held else None,
             }
     return table

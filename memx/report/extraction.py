@@ -265,27 +265,30 @@ def canary_extraction_html(table: dict, suffix_tokens: int | None = None) -> str
         return ""
     lengths = sorted({k for per in table.values() for k in per})
     head = "<tr><th>repetitions</th><th>canaries</th>" + "".join(
-        f"<th>k = {k}: median p_z</th><th>k = {k}: p_z ≥ 0.5</th><th>k = {k}: greedy exact</th>" for k in lengths) + "</tr>"
+        f"<th>k = {k}: held whole</th><th>k = {k}: median p_z</th><th>k = {k}: p_z ≥ 0.5</th>"
+        f"<th>k = {k}: greedy exact</th>" for k in lengths) + "</tr>"
     rows = "".join(f"<tr data-repetitions=\"{reps}\"><td class=num>{reps}</td>"
                    f"<td class=num>{next(iter(per.values()))['canaries']}</td>" + "".join(
-                       f"<td class=num>{_p(per[k]['median_p'])}</td><td class=num>{percent(per[k]['p_at_least_0.5'])}"
-                       f"</td><td class=num>{percent(per[k]['greedy_exact'])}</td>" for k in lengths) + "</tr>"
+                       f"<td class=num>{per[k].get('measured', '–')}</td><td class=num>{_p(per[k]['median_p'])}</td>"
+                       f"<td class=num>{percent(per[k]['p_at_least_0.5'])}</td>"
+                       f"<td class=num>{percent(per[k]['greedy_exact'])}</td>" for k in lengths) + "</tr>"
                    for reps, per in table.items())
     within = f"its {suffix_tokens}-token suffix" if suffix_tokens else "its suffix"
     return ("<h3>Lab: planted canaries' extraction probability, by repetitions</h3>"
             f"<p class=\"note\">For each canary, the largest p_z of a window whose suffix holds the whole secret "
-            f"(the secret and the text around it within {escape(within)}, from the true prefix before it); 0 when no "
-            "window of the stride holds it whole or the scheme cannot produce it. The audit's canary table, in "
-            f"probabilities.</p><table id=\"canary-extraction\">{head}{rows}</table>")
+            f"(the secret and the text around it within {escape(within)}, from the true prefix before it); "
+            "\"held whole\": canaries some window holds whole (a secret longer than the suffix allows at the stride "
+            "has none); the other columns are over those. The audit's canary table, in probabilities.</p>"
+            f"<table id=\"canary-extraction\">{head}{rows}</table>")
 
 
 def canary_extraction_lines(table: dict) -> list[str]:
     """The same table for a terminal: one line per repetition count, 80 columns."""
     lengths = sorted({k for per in table.values() for k in per})
-    lines = ["repetitions  canaries  " + "  ".join(f"k={k}: median p_z  p_z>=0.5" for k in lengths)]
+    lines = ["repetitions  canaries  " + "  ".join(f"k={k}: held whole  median p_z  p_z>=0.5" for k in lengths)]
     for reps, per in table.items():
-        cells = "  ".join(f"{'':>3}{_p(per[k]['median_p']):>13}  {percent(per[k]['p_at_least_0.5']):>8}"
-                          for k in lengths)
+        cells = "  ".join(f"{per[k].get('measured', '–'):>16}  {_p(per[k]['median_p']):>10}  "
+                          f"{percent(per[k]['p_at_least_0.5']):>8}" for k in lengths)
         lines.append(f"{reps:>11}  {next(iter(per.values()))['canaries']:>8}  {cells}")
     return lines
 

@@ -42,5 +42,7 @@ def test_canary_probability_is_the_best_window_holding_the_whole_secret():
     assert math.isclose(math.exp(by_k[2]["log_p"]), 0.75) and by_k[2]["greedy_exact"]  # offset 2 cuts the secret
     assert by_k[4]["log_p"] == float("-inf") and not by_k[4]["greedy_exact"]
     table = by_repetitions(entries)
-    assert table[1][2] == {"canaries": 1, "median_p": 0.75, "p_at_least_0.5": 1.0, "greedy_exact": 1.0}
-    assert table[1][4]["median_p"] == 0.0
+    assert table[1][2] == {"canaries": 1, "measured": 1, "median_p": 0.75, "p_at_least_0.5": 1.0, "greedy_exact": 1.0}
+    assert table[1][4]["median_p"] == 0.0  # held whole, but the scheme cannot produce it
+    unheld = by_repetitions([{**by_k[2], "log_p": None}])[1][2]
+    assert unheld["measured"] == 0 and unheld["median_p"] is None
