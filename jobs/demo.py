@@ -135,7 +135,7 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
         for line in extraction_headline(extraction):
             console.print(line, soft_wrap=not console.is_terminal)
     if canary_p:
-        console.print("Planted canaries: p_z of the best window holding the whole secret (exact, top-k 40)")
+        console.print("Planted canaries: p_z of the best window holding the whole secret")
         for line in canary_extraction_lines(canary_p):
             console.print(line)
     wall = time.time() - started

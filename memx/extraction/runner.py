@@ -38,7 +38,9 @@ class ExtractionRunner(_Runner):
             from memx.inputs import open_index
             from memx.scoring.extraction import SequenceCounter
 
-            self.counter = SequenceCounter(self.lm.tokenizer, open_index(run))
+            # the span rule of the index's kind (SPEC §10): byte, token, or re-tokenized
+            opened = open_index(run)
+            self.counter = SequenceCounter(self.lm.tokenizer, opened.index, opened.tokenizer)
         self._selected: np.ndarray | None = None
 
     def selected(self) -> np.ndarray:
