@@ -82,7 +82,8 @@ def document_texts(run: Run, documents: list[int]) -> dict[int, str | None]:
 
 def extraction_section(run: Run, redact: bool = True, extra: str = "") -> str | None:
     """The report's extraction section (None without extraction.json); `extra` is added at its end."""
-    from memx.report.extraction import extraction_html, pick_documents
+    from memx.report.extraction import extraction_html
+    from memx.report.extraction_maps import pick_documents
 
     summary = read_extraction(run)
     if summary is None:
