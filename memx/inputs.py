@@ -68,7 +68,11 @@ class Inputs:
         return open(uri, "rb")
 
     def list_files(self, uri: str) -> list[str]:
-        """The files under an s3:// prefix (sorted URIs), for sources given as a prefix."""
+        """The files under a source given as a directory (local, recursively) or an s3:// prefix."""
+        if not uri.startswith("s3://"):
+            from memx.generation.documents import local_files
+
+            return local_files(uri)
         storage, key = self._locate(uri)
         return [storage.uri(found) for found in storage.list(key)]
 

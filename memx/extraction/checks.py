@@ -34,8 +34,8 @@ def model_problem(config: Config, model_config) -> str | None:
 def scan_source(config: Config, open_input: OpenInput, list_files: ListFiles | None) -> DocumentSource:
     """The scanned source; ValueError naming `extraction.source` when it cannot be read."""
     uri = config.extraction.source
-    try:  # a local directory is listed by DocumentSource itself; `list_files` is for s3:// prefixes
-        return DocumentSource.scan(uri, open_input, list_files if uri.startswith("s3://") else None)
+    try:
+        return DocumentSource.scan(uri, open_input, list_files)
     except (OSError, ValueError) as error:
         raise ValueError(f"extraction.source: cannot read {uri} ({error})") from None
 

@@ -97,3 +97,23 @@ def test_an_actor_run_rebuilt_from_the_wire_resolves_its_inputs_once(tmp_path, f
     assert len(files) == FILES
     # the run's own storage (local here) and the input bucket's, once each
     assert built == [run.storage.root, f"s3://{s3_server.bucket}"]
+
+
+def test_a_prefix_shard_over_a_local_directory_reads_its_files_without_s3(tmp_path, family, spy):
+    """A source given as a local directory (nested) is listed on disk, not as an S3 prefix."""
+    from memx.stages import GenerateRunner
+
+    built, _ = spy
+    source = tmp_path / "src"
+    for f in range(FILES):
+        part = source / f"d{f % 2}" / f"part-{f:02d}.jsonl"
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.write_text("".join(json.dumps({"text": prose(12, seed=f * 10 + d)}) + "\n" for d in range(5)))
+    run = _prefix_run(tmp_path, family, str(source), None)
+    assert sorted(run.inputs.list_files(str(source))) == sorted(str(p) for p in source.rglob("*.jsonl"))
+    built.clear()
+    runner = GenerateRunner(run)
+    result = runner.run(plan_stage(run, "samples")[0])
+    assert result["rows"] == 16
+    assert runner.documents.n_documents == FILES * 5
+    assert built == [], "a local source builds no Storage"
