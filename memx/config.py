@@ -10,29 +10,22 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from memx.errors import ConfigError
+from memx.sections import RUN_ID_PATTERN, ExtractionConfig, PositiveInt, StrictModel, VerifyConfig
 
 STRATEGIES = ("top_k", "temperature", "internet")  # the paper's three
 PREFIX = "prefix"  # discoverable extraction (SPEC §7), beside the paper's three
 METRICS = ("perplexity", "ratio", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus")
 # What a strategy or metric needs, when the user left the list to memx (`default_lists`)
 _NEEDS = {"internet": ("generation", "internet", "prompts"), PREFIX: ("generation", "prefix", "source")}
-RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
-PositiveInt = Annotated[int, Field(gt=0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StorageConfig(_Strict):
+class StorageConfig(StrictModel):
     endpoint_url: str | None = None
     region: str | None = None
 
@@ -46,7 +39,7 @@ class StorageConfig(_Strict):
         return value
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     model: str = Field(min_length=1)
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
 
@@ -62,13 +55,13 @@ class ReferenceConfig(ModelConfig):
         return value
 
 
-class TemperatureConfig(_Strict):
+class TemperatureConfig(StrictModel):
     start: float = Field(10.0, gt=0)
     end: float = Field(1.0, gt=0)
     decay_tokens: int = Field(20, ge=0)
 
 
-class InternetConfig(_Strict):
+class InternetConfig(StrictModel):
     prompts: str | None = None
     min_tokens: PositiveInt = 5
     max_tokens: PositiveInt = 10
@@ -80,7 +73,7 @@ class InternetConfig(_Strict):
         return self
 
 
-class PrefixConfig(_Strict):
+class PrefixConfig(StrictModel):
     """SPEC §7: sequences cut from `source`; the model continues each prefix for suffix_tokens."""
 
     source: str | None = None
@@ -102,7 +95,7 @@ class PrefixConfig(_Strict):
         return self.prefix_tokens + self.suffix_tokens
 
 
-class GenerationConfig(_Strict):
+class GenerationConfig(StrictModel):
     # Config fills an unset list from the inputs present (`default_lists`); standing alone
     # a GenerationConfig has no inputs, so it gets the two strategies that need none.
     strategies: list[Literal["top_k", "temperature", "internet", "prefix"]] = Field(
@@ -126,7 +119,7 @@ class GenerationConfig(_Strict):
         return value
 
 
-class ScoringConfig(_Strict):
+class ScoringConfig(StrictModel):
     # as for strategies: Config adds `ratio` to an unset list only when references are given
     metrics: list[Literal[METRICS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: [m for m in METRICS if m != "ratio"])
@@ -143,7 +136,7 @@ class ScoringConfig(_Strict):
         return value
 
 
-class SelectionConfig(_Strict):
+class SelectionConfig(StrictModel):
     pool: PositiveInt = 1000
     per_config: PositiveInt = 100
 
@@ -154,131 +147,12 @@ class SelectionConfig(_Strict):
         return self
 
 
-class VerifyConfig(_Strict):
-    # a directory (local or s3://), or a list of them: shards of one corpus, searched as one
-    index: str | list[str] = Field(min_length=1)
-    min_match_tokens: PositiveInt = 50
-    # candidates: verify the selected candidates only (the paper); all: a sharded `verified`
-    # stage checks every sample, so memorization.json can measure rates and metric quality
-    scope: Literal["candidates", "all"] = "candidates"
-    # a token-level index (SPEC §10): its tokenizer (HF id or directory; required when the
-    # index has no index.json) and token width (else index.json's, else from the vocabulary)
-    tokenizer: str | None = Field(None, min_length=1)
-    token_dtype: Literal["u8", "u16", "u32"] | None = None
-
-    @field_validator("index")
-    @classmethod
-    def _index(cls, value: str | list[str]) -> str | list[str]:
-        if isinstance(value, list) and not all(isinstance(v, str) and v for v in value):
-            raise ValueError("every entry must be a non-empty directory or s3:// URI")
-        return value
-
-    @property
-    def index_uris(self) -> list[str]:
-        return list(self.index) if isinstance(self.index, list) else [self.index]
-
-
-class ExtractionDecoding(_Strict):
-    """SPEC §9: the decoding scheme whose probability is computed: top-k (default k 40, T 1) or greedy."""
-
-    greedy: bool = False
-    top_k: PositiveInt | None = None
-    temperature: Annotated[float, Field(gt=0)] | None = None
-
-    @model_validator(mode="after")
-    def _one_scheme(self) -> "ExtractionDecoding":
-        if self.greedy and self.top_k is not None:
-            raise ValueError("give either greedy: true or top_k (with temperature), not both")
-        if self.greedy and self.temperature is not None:
-            raise ValueError("temperature has no effect with greedy: true (the argmax does not change)")
-        return self
-
-    @property
-    def k(self) -> int | None:
-        """The number of tokens kept (None for greedy)."""
-        return None if self.greedy else (self.top_k or 40)
-
-    @property
-    def t(self) -> float:
-        return self.temperature or 1.0
-
-
-class ExtractionConfig(_Strict):
-    """SPEC §9: every window (prefix, suffix) of the chosen documents of `source`, scored exactly."""
-
-    source: str = Field(min_length=1)
-    name: str | None = None  # the stage's folder; default a slug of the source's last path part
-    documents: Literal["all"] | PositiveInt | list[Annotated[int, Field(ge=0)]] = "all"
-    shard_documents: PositiveInt = 16
-    suffix_tokens: PositiveInt = 50
-    prefix_tokens: list[PositiveInt] = Field(default_factory=lambda: [50])
-    stride_tokens: PositiveInt = 10
-    decoding: ExtractionDecoding = ExtractionDecoding()
-    queries: list[PositiveInt] = Field(default_factory=lambda: [1, 10, 100, 1000])
-    batch_size: PositiveInt = 64  # windows per forward pass (beyond SPEC §9, which is silent on it)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str | None) -> str | None:
-        if value is not None and not RUN_ID_PATTERN.match(value):
-            raise ValueError(f"{value!r} must match [a-z0-9][a-z0-9_-]{{0,63}} (it names a folder)")
-        return value
-
-    @field_validator("documents")
-    @classmethod
-    def _documents(cls, value):
-        if isinstance(value, list):
-            if not value:
-                raise ValueError("an empty list selects no document (use all, a count, or indexes)")
-            seen = set()
-            for index in value:
-                if index in seen:
-                    raise ValueError(f"document {index} is listed twice")
-                seen.add(index)
-        return value
-
-    @field_validator("prefix_tokens", mode="before")
-    @classmethod
-    def _one_length_is_a_list(cls, value):
-        return [value] if isinstance(value, int) and not isinstance(value, bool) else value
-
-    @field_validator("prefix_tokens")
-    @classmethod
-    def _prefix_lengths(cls, value: list[int]) -> list[int]:
-        if not value:
-            raise ValueError("at least one prefix length is required")
-        if len(set(value)) != len(value):
-            raise ValueError("prefix lengths must not repeat")
-        return value
-
-    @field_validator("queries")
-    @classmethod
-    def _queries(cls, value: list[int]) -> list[int]:
-        if not value:
-            raise ValueError("at least one query budget n is required")
-        if len(set(value)) != len(value):
-            raise ValueError("query budgets must not repeat")
-        return sorted(value)
-
-    @property
-    def stage_name(self) -> str:
-        """`name`, else a slug of the source's last path part (`s3://b/books/` -> `books`)."""
-        if self.name:
-            return self.name
-        last = self.source.rstrip("/").rsplit("/", 1)[-1]
-        for suffix in (".jsonl", ".parquet", ".txt"):
-            if last.lower().endswith(suffix):
-                last = last[: -len(suffix)]
-        slug = re.sub(r"[^a-z0-9_-]+", "-", last.lower()).strip("-_")[:64]
-        return slug or "documents"
-
-
-class ClusterConfig(_Strict):
+class ClusterConfig(StrictModel):
     actors: Literal["auto"] | PositiveInt = "auto"
     gpus_per_actor: float = Field(1.0, gt=0, le=8)
 
 
-class Config(_Strict):
+class Config(StrictModel):
     run_id: str
     output: str = Field(min_length=1)
     storage: StorageConfig = StorageConfig()
