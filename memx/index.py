@@ -1,14 +1,13 @@
-"""Byte-level verification index: build one from text files, query it for verbatim spans.
+"""Byte-level verification index: build one from text files.
 
 `build_index` streams documents from .txt (a whole file is one document, so a memorized
 span may cross paragraph breaks), .jsonl (`text` per line) and .parquet (`text` column)
 files or directories of them into infini-gram shards of raw UTF-8 bytes (`token_dtype
 u8`, no tokenizer: any target model can be verified against it), has infini-gram build
 the suffix arrays, and writes `index.json` LAST: a directory without it is incomplete.
-`CorpusIndex` answers exact-count and longest-prefix queries across all shards of one
-directory or a list of them, in batches (`memx.verify.spans` turns the latter into SPEC
-§6's token spans). `build_v4_index` is the build both kinds share (`memx.index_tokens`
-feeds it token ids): every table is checked to be a permutation before index.json.
+Its reader is `memx.verify.byteindex.CorpusIndex`. `build_v4_index` is the build both
+kinds share (`memx.index_tokens` feeds it token ids): every table is checked to be a
+permutation before index.json.
 
 This module knows nothing about models, tokenizers or candidates (see `memx.verify`),
 nor about object stores: sources and the index directory are local paths.
@@ -31,14 +30,13 @@ import numpy as np
 
 from memx.errors import ConfigError, MemxFailure
 from memx.storage import atomic_local_file
-from memx.verify.sarray import ShardSearcher, count_in_shards, pack_queries
+from memx.verify.byteindex import DOC_SEP, FORMAT
+from memx.verify.sarray import ShardSearcher
 from memx.verify.tokenindex import WIDTHS
 
 SUFFIXES = (".txt", ".jsonl", ".parquet")
-DOC_SEP = b"\xff"  # never occurs in UTF-8, so no match can span two documents
 DEFAULT_SHARD_BYTES = 1 << 31  # keeps each suffix-array build within a few GiB of RAM
 _SHARD_FILES = ("tokenized.", "offset.", "table.")
-FORMAT = "memx-infini-gram-u8"  # index.json `format`: byte-level (u8) infini-gram v4 shards
 
 
 def _expand(sources: list[str | Path]) -> list[Path]:
@@ -244,67 +242,3 @@ def build_v4_index(sources: list[str | Path], out_dir: str | Path, meta: dict, *
         f.write(json.dumps(meta, indent=2))
     _log(progress, f"done in {meta['build_seconds']:.1f}s -> {out}")
     return meta
-
-
-class CorpusIndex:
-    """Queries over a built index; every position and length is in the query's own text."""
-
-    def __init__(self, index_dir: str | Path | list[str | Path]):
-        """One index directory, or a list of them: shards of one corpus, searched as one."""
-        self.dirs = [Path(d) for d in index_dir] if isinstance(index_dir, (list, tuple)) else [Path(index_dir)]
-        self.dir = self.dirs[0]
-        self._shards = []
-        for directory in self.dirs:
-            meta = self._meta_of(directory)
-            self._shards += [ShardSearcher(directory / f"tokenized.{i}", directory / f"table.{i}")
-                             for i in range(int(meta["shards"]))]
-            if directory == self.dir:
-                self.meta = meta  # the first directory's, for people reading it
-
-    @staticmethod
-    def _meta_of(directory: Path) -> dict:
-        meta_path = directory / "index.json"
-        if not meta_path.is_file():
-            raise ConfigError(f"verify.index: {directory}: no index.json (missing or incomplete; "
-                              "run `memx index build`)")
-        meta = json.loads(meta_path.read_text())
-        found = (meta.get("format"), meta.get("token_dtype"))
-        if found != (FORMAT, "u8"):  # the byte-level layout; token indexes are memx.verify.tokenindex's
-            raise ConfigError(f"verify.index: {directory}: an index made for another format (format {found[0]!r}, "
-                              f"token_dtype {found[1]!r}; memx reads {FORMAT!r}, u8): build one with `memx index build`")
-        return meta
-
-    def count(self, text: str) -> int:
-        """Occurrences of the exact UTF-8 bytes of `text` in the corpus (overlaps included)."""
-        return self.count_bytes(text.encode("utf-8"))
-
-    def count_bytes(self, data: bytes) -> int:
-        """Occurrences of the exact bytes `data` in the corpus (overlaps included)."""
-        return int(self.count_many([data])[0])
-
-    def count_many(self, datas: list[bytes]) -> np.ndarray:
-        """`count_bytes` of each of `datas` (int64), in one batched search; 0 for b""."""
-        buf, starts = pack_queries(datas)
-        return self.count_packed(buf, starts, np.array([len(d) for d in datas], dtype=np.int64))
-
-    def count_packed(self, buf: np.ndarray, pos: np.ndarray, lens: np.ndarray) -> np.ndarray:
-        """Occurrences of each buf[p:p+n] in a `sarray.pack_queries` buffer; 0 where n == 0."""
-        return count_in_shards(self._shards, buf, pos, lens)
-
-    def prefix_lengths(self, datas: list[bytes], offsets: list[np.ndarray]) -> list[np.ndarray]:
-        """For each datas[i] and each l in offsets[i], the longest n with datas[i][l:l+n] in
-        the corpus. One batched search for all of them: the way to query in bulk."""
-        buf, starts = pack_queries(datas)
-        offs = [np.asarray(o, dtype=np.int64) for o in offsets]
-        if not offs or sum(len(o) for o in offs) == 0:
-            return [np.zeros(len(o), dtype=np.int64) for o in offs]
-        pos = np.concatenate([starts[i] + o for i, o in enumerate(offs)])
-        return np.split(self.prefix_lengths_packed(buf, pos), np.cumsum([len(o) for o in offs])[:-1])
-
-    def prefix_lengths_packed(self, buf: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """Longest n with buf[p:p+n] in the corpus, for each p in `pos`, over a
-        `sarray.pack_queries`-style buffer (every query ends with its SENTINEL)."""
-        best = np.zeros(len(pos), dtype=np.int64)
-        for shard in self._shards:
-            np.maximum(best, shard.prefix_lengths(buf, np.asarray(pos, dtype=np.int64)), out=best)
-        return best

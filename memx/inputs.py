@@ -26,7 +26,7 @@ from memx.storage import Storage
 
 if TYPE_CHECKING:
     from memx.config import VerifyConfig
-    from memx.index import CorpusIndex
+    from memx.verify.byteindex import CorpusIndex
     from memx.runstate import Run
     from memx.verify.tokenindex import TokenIndex
 

@@ -135,7 +135,8 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
     stage("train", t)
 
     t = time.perf_counter()
-    from memx.index import CorpusIndex, build_index
+    from memx.index import build_index
+    from memx.verify.byteindex import CorpusIndex
 
     build_index([tmp / "corpus" / "train.jsonl"], tmp / "index", progress=progress)
     index = CorpusIndex(tmp / "index")

@@ -98,7 +98,7 @@ def _row_bytes(prompt_ids: Any, target_ids: Any, table) -> list[bytes]:
 
 
 def sequence_counts(prompt_ids: Any, target_ids: Any, byte_table, index) -> np.ndarray:
-    """Occurrences in `index` (a `memx.index.CorpusIndex`) of each row's prefix + suffix bytes.
+    """Occurrences in `index` (a `memx.verify.byteindex.CorpusIndex`) of each row's prefix + suffix bytes.
 
     `byte_table` is `memx.verify.tokenbytes.token_byte_table(tokenizer)` (or its
     `PackedTable`: pass that to avoid repacking the vocabulary per call). int64, one

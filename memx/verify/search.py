@@ -4,7 +4,7 @@ every caller (the verified stage, candidates, memorization.json, `sequence_count
 
 `span_search(target_tokenizer, index, index_tokenizer)` picks the search:
 
-- a byte-level index (`memx.index.CorpusIndex`): `ByteSearch`, the target's token bytes
+- a byte-level index (`memx.verify.byteindex.CorpusIndex`): `ByteSearch`, the target's token bytes
   searched as bytes (any tokenizer);
 - a token index whose tokenizer is the target's (the same token -> id map, compared by
   content, never by path): `TokenSearch`, the generated ids searched as they are;
@@ -111,8 +111,8 @@ def open_index_dirs(dirs: list[str | Path], tokenizer: str | None = None, token_
     """(index, index tokenizer or None) for local directories as SPEC §10 reads them: memx's
     byte-level indexes as a `CorpusIndex`, any token index (memx's, or a released one
     without index.json) as a `TokenIndex`."""
-    from memx.index import FORMAT as BYTE_FORMAT
-    from memx.index import CorpusIndex
+    from memx.verify.byteindex import FORMAT as BYTE_FORMAT
+    from memx.verify.byteindex import CorpusIndex
 
     paths, metas = local_dirs(dirs)
     for path, meta in zip(paths, metas):

@@ -5,7 +5,7 @@ one directory or several, with or without memx's `index.json` (SPEC §10).
 anything runs (sizes that fit the token width, `offset.{i}` of u64s, pointers of
 ⌈log2(size)/8⌉ bytes, the separator, every bit set, at the recorded document offsets,
 and a sampled order check of each table) and returns a `TokenIndex`: the same batched
-queries as the byte-level `memx.index.CorpusIndex` (`prefix_lengths_packed`,
+queries as the byte-level `memx.verify.byteindex.CorpusIndex` (`prefix_lengths_packed`,
 `count_packed`, over one byte buffer), so `memx.verify.spans` drives both. Its buffers
 hold little-endian token ids (`pack_token_queries`), each query ended by `end_token`: an
 id the tokenizer never uses, which no corpus position matches (comparisons stop inside
@@ -165,7 +165,7 @@ class TokenIndex:
     """Batched queries over every shard of one or several token-index directories.
 
     Positions and lengths are bytes of the query buffer (whole tokens: multiples of
-    `width`), the same interface as `memx.index.CorpusIndex`, so `memx.verify.spans` runs
+    `width`), the same interface as `memx.verify.byteindex.CorpusIndex`, so `memx.verify.spans` runs
     unchanged over either. One memory map per file, opened once.
     """
 

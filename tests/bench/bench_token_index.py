@@ -21,7 +21,7 @@ import math
 import time
 from pathlib import Path
 
-from memx.index import CorpusIndex
+from memx.verify.byteindex import CorpusIndex
 from memx.index_tokens import build_token_index
 from memx.verify.search import open_index_dirs, span_search
 from tests.bench.bench_verify import CACHE, MIN_MATCH, TOKENS, check, ensure_tokenizer, train_bpe

@@ -37,7 +37,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
 
-from memx.index import CorpusIndex, build_index  # noqa: E402
+from memx.index import build_index  # noqa: E402
+from memx.verify.byteindex import CorpusIndex  # noqa: E402
 from memx.verify import PackedTable, token_byte_table, verify_candidate_tokens  # noqa: E402
 
 CACHE = Path(os.environ.get("MEMX_CACHE", "/tmp/memx-cache")) / "bench-verify"

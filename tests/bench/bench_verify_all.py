@@ -51,7 +51,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
-from memx.index import CorpusIndex  # noqa: E402
+from memx.verify.byteindex import CorpusIndex  # noqa: E402
 from memx.stages import VerifyRunner  # noqa: E402
 from memx.verify.spans import _STRIDE, generated_spans  # noqa: E402
 from memx.verify.tokenbytes import PackedTable, token_byte_table  # noqa: E402

@@ -45,7 +45,7 @@ def test_corpus_and_canaries_are_deterministic_for_a_seed(tiny_lab):
 
 
 def test_every_canary_occurs_exactly_its_planned_times(tiny_lab):
-    from memx.index import CorpusIndex
+    from memx.verify.byteindex import CorpusIndex
 
     table = load_canaries(tiny_lab)
     assert table.column_names == ["canary_id", "category", "text", "prefix", "secret", "repetitions"]

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from memx.config import ScoringConfig
-from memx.index import CorpusIndex, build_index
+from memx.index import build_index
+from memx.verify.byteindex import CorpusIndex
 from memx.scoring import SequenceCounter, extraction_scores, score_columns, score_samples, sequence_counts
 from memx.verify.tokenbytes import token_byte_table
 

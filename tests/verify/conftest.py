@@ -11,7 +11,8 @@ import random
 
 import pytest
 
-from memx.index import CorpusIndex, build_index
+from memx.index import build_index
+from memx.verify.byteindex import CorpusIndex
 
 WORDS = ("the of and to in is was for on that with as by at from it this be are or an "
          "caf\u00e9 na\u00efve \u00fcber stra\u00dfe \u65e5\u672c \U0001F600 data model token index").split()

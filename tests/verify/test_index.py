@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from memx.errors import ConfigError
-from memx.index import DOC_SEP, CorpusIndex, build_index
+from memx.index import build_index
+from memx.verify.byteindex import DOC_SEP, CorpusIndex
 
 from .conftest import PLANTED
 

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from memx.errors import ConfigError
-from memx.index import DOC_SEP, CorpusIndex, build_index
+from memx.index import build_index
+from memx.verify.byteindex import DOC_SEP, CorpusIndex
 from memx.verify.sarray import ShardSearcher
 
 WORDS = "the of and to in is caf\u00e9 na\u00efve \u65e5\u672c data model token index . , \n".split(" ")

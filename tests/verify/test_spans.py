@@ -17,7 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from memx.index import CorpusIndex, build_index
+from memx.index import build_index
+from memx.verify.byteindex import CorpusIndex
 from memx.verify.spans import generated_spans
 from memx.verify.tokenbytes import PackedTable
 
