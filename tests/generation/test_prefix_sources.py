@@ -169,9 +169,9 @@ def test_prefix_context_problem():
 
 
 def test_document_encoding_equals_the_tokenizer_call(tiny_lm):
-    from memx.generation.prefix import _plain_backend, encode_documents
+    from memx.generation.prefix import encode_documents, plain_backend
 
     tok = tiny_lm.tokenizer
     texts = [english_like_text(20, seed=3), "Before <|endoftext|> after", "", "  spaced\n\nlines  "]
-    assert _plain_backend(tok)  # the fast path is the one under test
+    assert plain_backend(tok)  # the fast path is the one under test
     assert encode_documents(tok, texts) == tok(texts, add_special_tokens=False)["input_ids"]
