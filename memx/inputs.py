@@ -40,6 +40,7 @@ class Inputs:
         self.region = region
         self._buckets: dict[str, Storage] = {}
         self._indexes: dict[tuple, OpenIndex] = {}
+        self._sources: dict[str, Any] = {}
 
     @classmethod
     def of(cls, config: Config) -> "Inputs":
@@ -75,6 +76,15 @@ class Inputs:
             return local_files(uri)
         storage, key = self._locate(uri)
         return [storage.uri(found) for found in storage.list(key)]
+
+    def documents(self, uri: str):
+        """The document source at `uri` (a `DocumentSource`), scanned once per process: the
+        input check, the planner, the runner and the report all ask for it."""
+        if uri not in self._sources:
+            from memx.generation.documents import DocumentSource
+
+            self._sources[uri] = DocumentSource.scan(uri, self.open, self.list_files)
+        return self._sources[uri]
 
     def size(self, uri: str) -> int | None:
         """An s3:// object's size, None when there is none."""
@@ -216,7 +226,7 @@ def check_inputs(run: "Run", local_paths: bool = True) -> None:
         from memx.extraction.checks import extraction_problem
 
         # windows against the model's context and vocabulary, the source, the documents (SPEC §9)
-        problems.append(extraction_problem(config, run.inputs.open, run.inputs.list_files))
+        problems.append(extraction_problem(config, run.inputs))
     for problem in problems:
         if problem:
             raise ConfigError(problem)

@@ -70,12 +70,9 @@ class GenerateRunner(_Runner):
         if "internet" in config.generation.strategies:
             self.prompts = load_prompt_corpus(config.generation.internet.prompts, open_input=run.inputs.open)
         if "prefix" in config.generation.strategies:
-            from memx.generation import DocumentSource
-
             # one scan per actor: document offsets only (8 bytes a document), never the text;
             # every later read opens its files through the same Inputs (no new S3 client)
-            self.documents = DocumentSource.scan(config.generation.prefix.source, run.inputs.open,
-                                                 run.inputs.list_files)
+            self.documents = run.inputs.documents(config.generation.prefix.source)
 
     def run(self, spec: ShardSpec) -> dict:
         done = self.already_committed(spec)

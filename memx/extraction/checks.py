@@ -3,18 +3,22 @@ is written: windows that do not fit the model's context, a top-k beyond its voca
 unreadable source, no document long enough for one window, `documents` beyond the source.
 
 Each problem is one line that starts with the config field. It reads the target's config
-and tokenizer (not its weights) and scans the source; it knows no storage or Ray: files
-are opened through the injected `open_input` / `list_files` of `memx.inputs`.
+and tokenizer (not its weights) and scans the source; it knows no storage or Ray: the
+source is the run's `memx.inputs.Inputs`' (scanned once per process, whoever asks first).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from memx.config import Config
 from memx.extraction.documents import check_documents, select_documents
-from memx.generation.documents import DocumentSource, ListFiles
-from memx.generation.prompts import OpenInput
+from memx.generation.documents import DocumentSource
+
+if TYPE_CHECKING:
+    from memx.inputs import Inputs
 
 
 def model_problem(config: Config, model_config) -> str | None:
@@ -31,11 +35,11 @@ def model_problem(config: Config, model_config) -> str | None:
     return None
 
 
-def scan_source(config: Config, open_input: OpenInput, list_files: ListFiles | None) -> DocumentSource:
+def scan_source(config: Config, inputs: "Inputs") -> DocumentSource:
     """The scanned source; ValueError naming `extraction.source` when it cannot be read."""
     uri = config.extraction.source
     try:
-        return DocumentSource.scan(uri, open_input, list_files)
+        return inputs.documents(uri)
     except (OSError, ValueError) as error:
         raise ValueError(f"extraction.source: cannot read {uri} ({error})") from None
 
@@ -47,7 +51,7 @@ def selected_documents(config: Config, source: DocumentSource, tokenizer) -> np.
     return selected
 
 
-def extraction_problem(config: Config, open_input: OpenInput, list_files: ListFiles | None) -> str | None:
+def extraction_problem(config: Config, inputs: "Inputs") -> str | None:
     """The first problem of the section, or None."""
     from transformers import AutoConfig, AutoTokenizer
 
@@ -62,7 +66,7 @@ def extraction_problem(config: Config, open_input: OpenInput, list_files: ListFi
     if not getattr(tokenizer, "is_fast", False):
         return "target.model: extraction needs a fast tokenizer (character offsets of every token)"
     try:
-        selected_documents(config, scan_source(config, open_input, list_files), tokenizer)
+        selected_documents(config, scan_source(config, inputs), tokenizer)
     except ValueError as error:
         return str(error)
     return None

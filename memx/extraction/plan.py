@@ -43,7 +43,7 @@ def extraction_shards(run: "Run", stage: str) -> list[ShardSpec]:
 
     def source_documents() -> int:
         try:
-            return scan_source(run.config, run.inputs.open, run.inputs.list_files).n_documents
+            return scan_source(run.config, run.inputs).n_documents
         except ValueError as error:
             raise ConfigError(str(error)) from None
 

@@ -74,7 +74,7 @@ def document_texts(run: Run, documents: list[int]) -> dict[int, str | None]:
     if not documents:
         return {}
     try:
-        source = scan_source(run.config, run.inputs.open, run.inputs.list_files)
+        source = scan_source(run.config, run.inputs)
         return dict(zip(documents, read_documents(source, np.asarray(documents, dtype=np.int64))))
     except (ValueError, OSError):
         return {d: None for d in documents}

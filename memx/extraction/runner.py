@@ -31,7 +31,7 @@ class ExtractionRunner(_Runner):
         config = run.config
         ex = config.extraction
         self.lm = load_causal_lm(config.target.model, config.target.dtype, device)
-        self.source = scan_source(config, run.inputs.open, run.inputs.list_files)  # offsets only, never the text
+        self.source = scan_source(config, run.inputs)  # offsets only, never the text
         self.window_pass = WindowPass(self.lm.model, self.lm.device, ex.decoding.k, ex.decoding.t, ex.batch_size)
         self.counter = None
         if config.verify is not None:

@@ -37,7 +37,7 @@ def test_config_errors_name_the_field(tmp_path, section, field):
 def _problem(family, tmp_path, **section):
     config = extraction_config(family["xl"], str(tmp_path / "out"), **section)
     inputs = Inputs.of(config)
-    return extraction_problem(config, inputs.open, inputs.list_files)
+    return extraction_problem(config, inputs)
 
 
 def test_a_good_section_has_no_problem(family, tmp_path):
