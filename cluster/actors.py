@@ -1,6 +1,6 @@
 """The Ray actor that hosts one model replica, and how many of them a cluster gets.
 
-`ShardActor` wraps a pure runner from `memx.stages`: the models load once in the actor's
+`ShardActor` wraps a pure runner from `memx.pipeline.runners`: the models load once in the actor's
 constructor, then the driver sends it shard spec after shard spec. Ray pins the actor
 to its own GPU through `num_gpus`; on a CPU-only cluster it reserves CPU threads instead.
 Restarts are not left to Ray (whose default for some pools is "forever"): the driver in
@@ -18,7 +18,7 @@ import ray
 
 from memx.config import Config
 from memx.plan import ShardSpec
-from memx.runstate import Run
+from memx.pipeline.run import Run
 
 
 class ShardActor:

@@ -5,7 +5,7 @@ earlier stage's shard (scoring of a shard starts as soon as its samples are comm
 
 Only specs and small result dicts travel through Ray; shard data goes from each actor
 straight to storage. This module knows Ray and the shape of a spec, not what a stage does:
-which runner a stage's actors host comes from `memx.stagedefs`, what runs after what from
+which runner a stage's actors host comes from `memx.pipeline.stages`, what runs after what from
 the StageWork it is given.
 """
 
@@ -23,9 +23,9 @@ from cluster.actors import Placement, start_actor
 from memx.errors import MemxFailure, StorageUnavailable
 from memx.plan import ShardSpec
 from memx.progress import StageProgress
-from memx.runstate import Run
+from memx.pipeline.run import Run
 from memx.shards import record_failure
-from memx.stagedefs import stage_named
+from memx.pipeline.stages import stage_named
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_PER_ACTOR = 2  # one running, one waiting: the actor never idles on a driver round trip
@@ -39,7 +39,7 @@ class StageWork:
     after: str | None = None  # a stage whose shard of the same (strategy, index) must be committed first
     max_restarts: int = 3  # per actor slot
     max_attempts: int = 3  # per shard
-    runner: str | None = None  # `module:Class` of the shard runner; None = the stage's (memx.stagedefs)
+    runner: str | None = None  # `module:Class` of the shard runner; None = the stage's (memx.pipeline.stages)
 
 
 @dataclass

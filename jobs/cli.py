@@ -3,7 +3,7 @@
 It sits above the library and the Ray jobs (the composition root): each verb loads its
 input, calls one function of memx/ or of jobs/, and prints the outcome; memx/ never calls
 back up here. A verb on an existing RUN opens the run where the user points
-(`memx.runstate.open_run`), never where its config.json says it was made. Exit codes come
+(`memx.pipeline.run.open_run`), never where its config.json says it was made. Exit codes come
 from jobs.exits (0 success, 2 bad input, 1 runtime failure). Heavy imports (torch, Ray)
 happen inside the verbs so `memx --help` and config errors answer instantly.
 """
@@ -39,14 +39,14 @@ def _config(path: str):
 
 def _new_run(path: str):
     """The run a CONFIG file creates (or continues) at its `{output}/{run_id}`."""
-    from memx.runstate import new_run
+    from memx.pipeline.run import new_run
 
     return new_run(_config(path))
 
 
 def _open_run(uri: str, endpoint_url: str | None):
     """An existing run, at the URI given (RUN), with the config saved in it."""
-    from memx.runstate import open_run
+    from memx.pipeline.run import open_run
 
     return open_run(uri, endpoint_url)
 
@@ -73,7 +73,7 @@ def run(config: str = typer.Argument(..., help="YAML config (SPEC §3).")):
 
 
 def _stage(config: str, stages: tuple[str, ...]) -> None:
-    from jobs.common import start_and_run
+    from cluster.schedule import start_and_run
     from jobs.run import log_stage_results
 
     results = start_and_run(_new_run(config), stages)
@@ -85,7 +85,7 @@ def _stage(config: str, stages: tuple[str, ...]) -> None:
 @app.command()
 def generate(config: str = typer.Argument(..., help="YAML config.")):
     """Generate the sample shards that are missing (Ray actors, one model replica per GPU)."""
-    from memx.stagedefs import SAMPLES
+    from memx.pipeline.stages import SAMPLES
 
     _stage(config, (SAMPLES,))
 
@@ -93,7 +93,7 @@ def generate(config: str = typer.Argument(..., help="YAML config.")):
 @app.command()
 def score(config: str = typer.Argument(..., help="YAML config.")):
     """Score every committed sample shard that has no score shard yet."""
-    from memx.stagedefs import SCORES
+    from memx.pipeline.stages import SCORES
 
     _stage(config, (SCORES,))
 
@@ -102,22 +102,23 @@ def score(config: str = typer.Argument(..., help="YAML config.")):
 def extract(config: str = typer.Argument(..., help="YAML config with an `extraction` section (SPEC §9).")):
     """Exact extraction probability of every window of the section's documents (the `extraction`
     stage alone, shards that are missing), then extraction.json."""
-    from jobs.common import start_and_run
-    from jobs.run import extraction_results, log_stage_results
-    from memx.stagedefs import EXTRACTION
+    from cluster.schedule import start_and_run
+    from jobs.run import log_stage_results
+    from memx.pipeline.stages import EXTRACTION
+    from memx.pipeline.steps import run_steps
 
     handle = _new_run(config)
     if handle.config.extraction is None:
         raise ConfigError(f"{config}: extraction: the config has no `extraction` section (SPEC §9)")
     results = start_and_run(handle, (EXTRACTION,))
     log_stage_results(results, out.print)
-    extraction_results(handle, lambda line: out.print(line, soft_wrap=True))
+    run_steps(handle, lambda line: out.print(line, soft_wrap=True), names=("extraction",))
 
 
 @app.command()
 def reduce(config: str = typer.Argument(..., help="YAML config.")):
     """Rank, de-duplicate and select the candidates (candidates.parquet)."""
-    from memx.candidates import reduce_stage
+    from memx.pipeline.candidates import reduce_stage
 
     table = reduce_stage(_new_run(config))
     out.print(f"candidates.parquet: {table.num_rows} rows")
@@ -149,7 +150,7 @@ def status(run: str = typer.Argument(..., help="The run's URI: {output}/{run_id}
            fast: bool = typer.Option(False, "--fast", help="Skip checksums (sizes only)."),
            as_json: bool = typer.Option(False, "--json", help="Print the status as one JSON object.")):
     """Per stage: shards planned, committed, missing, corrupt, failed; samples; throughput."""
-    from memx.status_view import print_status, status_record
+    from memx.pipeline.status_view import print_status, status_record
 
     handle = _open_run(run, endpoint_url)
     if as_json:
@@ -162,7 +163,8 @@ def status(run: str = typer.Argument(..., help="The run's URI: {output}/{run_id}
 def resume(run: str = typer.Argument(..., help="The run's URI: {output}/{run_id}."),
            endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP)):
     """Rerun only what is missing or failed, in every stage, from the run's saved config."""
-    from jobs.run import finished, run_pipeline
+    from jobs.run import run_pipeline
+    from memx.pipeline.steps import finished
 
     handle = _open_run(run, endpoint_url)
     if finished(handle):
@@ -182,7 +184,7 @@ def inspect(run: str = typer.Argument(..., help="The run's URI."),
                                          "headline (extraction.json), instead of candidates."),
             endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP)):
     """A table of the top candidates in the terminal (or, with --summary, the run's headline)."""
-    from memx.candidates import CANDIDATES_KEY, read_table
+    from memx.pipeline.candidates import CANDIDATES_KEY, read_table
     from memx.report import inspect_table
 
     handle = _open_run(run, endpoint_url)
@@ -200,8 +202,8 @@ def inspect(run: str = typer.Argument(..., help="The run's URI."),
 
 
 def _print_summary(handle) -> None:
-    from memx.extraction.results import read_extraction
-    from memx.memorization import read_memorization
+    from memx.pipeline.extraction_results import read_extraction
+    from memx.pipeline.memorization import read_memorization
     from memx.report.extraction import extraction_headline
     from memx.report.headline import headline_sentence, headline_table, metric_table
 
@@ -226,7 +228,7 @@ def report(run: str = typer.Argument(..., help="The run's URI."),
            no_redact: bool = typer.Option(False, "--no-redact", help="Show personal data unmasked."),
            endpoint_url: Optional[str] = typer.Option(None, help=ENDPOINT_HELP)):
     """The self-contained HTML report."""
-    from memx.runreport import report_stage
+    from memx.pipeline.report import report_stage
 
     out.print(report_stage(_open_run(run, endpoint_url), out_file, redact=not no_redact), soft_wrap=True)
 

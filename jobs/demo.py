@@ -55,7 +55,7 @@ def canary_table(extracted: dict[int, tuple[int, int, int]]) -> Table:
 
 def canary_extraction(run, lab) -> dict:
     """The lab's canaries by repetitions in probabilities, from the run's extraction windows."""
-    from memx.extraction.results import document_texts, window_rows
+    from memx.pipeline.extraction_results import document_texts, window_rows
     from memx.lab import load_canaries
     from memx.lab.extraction import by_repetitions, canary_probabilities
 
@@ -72,14 +72,14 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
              console: Console | None = None) -> dict:
     from jobs.run import run_pipeline
     from memx.lab import audit_lab, build_lab, check_lab, lab_config, load_canaries
-    from memx.candidates import CANDIDATES_KEY, read_table
-    from memx.extraction.results import read_extraction
-    from memx.memorization import read_memorization
+    from memx.pipeline.candidates import CANDIDATES_KEY, read_table
+    from memx.pipeline.extraction_results import read_extraction
+    from memx.pipeline.memorization import read_memorization
     from memx.report.extraction import canary_extraction_html, canary_extraction_lines, extraction_headline
     from memx.report import render_table2, table2
     from memx.report.discoverable import canary_audit_html
     from memx.report.headline import headline_sentence, headline_table, metric_table
-    from memx.runstate import new_run
+    from memx.pipeline.run import new_run
 
     console = console or Console()
     started = time.time()

@@ -1,7 +1,7 @@
 """How a memx process ends: the one mapping of what a command raised to its exit code.
 
 Both front doors use it: the `memx` command line (jobs/cli.py) and the `python -m jobs.X
-CONFIG` entrypoints a Ray job runs (jobs/common.py). 0 success, 2 bad input (a ConfigError:
+CONFIG` entrypoints a Ray job runs (jobs/entry.py). 0 success, 2 bad input (a ConfigError:
 one line naming the field), 1 a runtime failure (a MemxFailure: with what to do next), 130
 interrupted; click's usage errors keep their own code (2). It knows nothing of what the
 command does, only how its errors are told to the user.

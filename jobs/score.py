@@ -9,8 +9,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jobs.common import job_main, start_and_run
-    from memx.stagedefs import SCORES
+    from cluster.schedule import start_and_run
+    from jobs.entry import job_main
+    from memx.pipeline.stages import SCORES
 
     return job_main(argv, __doc__, lambda run: start_and_run(run, (SCORES,)))
 

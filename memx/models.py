@@ -19,6 +19,22 @@ from memx.errors import ConfigError
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+# what each family calls its number of positions (GPT-2: n_positions / n_ctx, Llama and
+# most others: max_position_embeddings, a few: seq_length / max_sequence_length)
+_CONTEXT_KEYS = ("n_positions", "max_position_embeddings", "n_ctx", "seq_length", "max_sequence_length")
+
+
+def context_length(model) -> int | None:
+    """The model's maximum number of positions, or None when its config does not say; `model`
+    is a LoadedModel, a torch module with a `.config`, or a transformers config itself."""
+    config = getattr(getattr(model, "model", model), "config", model)
+    for key in _CONTEXT_KEYS:
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
 @dataclass
 class LoadedModel:
     name: str

@@ -3,7 +3,7 @@
 A shard spec fixes everything needed to produce the shard on its own: strategy (or, in a
 stage over a source, the family's name), index, row range and a seed derived from the run
 seed and the shard's name, so that shard `top_k/shard-00042` is reproducible without any
-other shard. Which stages a run has and which planner each uses: `memx.stagedefs`.
+other shard. Which stages a run has and which planner each uses: `memx.pipeline.stages`.
 Pure: no I/O, no Ray.
 """
 

@@ -4,7 +4,7 @@ every section of the config shares.
 
 Validation only, as in `memx.config` (which assembles these into `Config` and loads the
 YAML): nothing here knows storage, indexes, tokenizers or models, so checks that need
-them (a vocabulary against `top_k`, a source's documents) belong to `memx.inputs` and
+them (a vocabulary against `top_k`, a source's documents) belong to `memx.pipeline.inputs` and
 the extraction checks.
 """
 

@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from memx.plan import ShardSpec
-from memx.stagedefs import SAMPLES, SCORES
 from memx.storage import Storage
 
 MANIFEST_ROOT = "_manifest"
@@ -137,23 +136,3 @@ def checksum_ok(storage: Storage, spec: ShardSpec, manifest: dict) -> bool:
 def read_shard(storage: Storage, spec: ShardSpec, columns: list[str] | None = None) -> pa.Table:
     with storage.open_input_file(data_key(spec)) as handle:
         return pq.read_table(handle, columns=columns)
-
-
-class StorageRunReader:
-    """The reducer's view of a run: committed shards only, column-projected reads."""
-
-    def __init__(self, storage: Storage, specs: list[ShardSpec]):
-        self.storage = storage
-        self._specs = {(s.stage, s.strategy, s.index): s for s in specs}
-        self.strategies = sorted({s.strategy for s in specs}, key=[s.strategy for s in specs].index)
-        self._committed = {stage: committed_manifests(storage, stage) for stage in (SAMPLES, SCORES)}
-
-    def shards(self, strategy: str) -> list[int]:
-        both = set(self._committed[SAMPLES]) & set(self._committed[SCORES])
-        return sorted(index for (name, index) in both if name == strategy)
-
-    def read_scores(self, strategy: str, shard: int, columns: list[str]) -> pa.Table:
-        return read_shard(self.storage, self._specs[(SCORES, strategy, shard)], columns)
-
-    def read_samples(self, strategy: str, shard: int, columns: list[str]) -> pa.Table:
-        return read_shard(self.storage, self._specs[(SAMPLES, strategy, shard)], columns)

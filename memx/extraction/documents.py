@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from memx.config import ExtractionConfig
-from memx.generation.documents import DocumentSource
+from memx.documents import DocumentSource
 from memx.generation.prefix import encode_documents, plain_backend
 
 _WALK_BATCH = 256  # documents tokenized per step of the `documents: n` walk

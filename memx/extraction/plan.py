@@ -10,16 +10,10 @@ config and a scanned source, not models, storage layout or Ray.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from memx.config import Config
-from memx.errors import ConfigError
 from memx.plan import ShardSpec, shard_seed
-
-if TYPE_CHECKING:
-    from memx.runstate import Run
 
 
 def selected_count(config: Config, source_documents) -> int:
@@ -35,19 +29,6 @@ def plan_shards(config: Config, stage: str, count: int) -> list[ShardSpec]:
     per = ex.shard_documents
     return [ShardSpec(stage, name, i, i * per, min(per, count - i * per), shard_seed(config.generation.seed, name, i))
             for i in range(-(-count // per))]
-
-
-def extraction_shards(run: "Run", stage: str) -> list[ShardSpec]:
-    """Every shard of the stage in this run (the planner of `memx.stagedefs`)."""
-    from memx.extraction.checks import scan_source
-
-    def source_documents() -> int:
-        try:
-            return scan_source(run.config, run.inputs).n_documents
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-
-    return plan_shards(run.config, stage, selected_count(run.config, source_documents))
 
 
 def shard_documents(selected: np.ndarray, spec: ShardSpec) -> np.ndarray:

@@ -1,18 +1,18 @@
 """Sample generation (SPEC §1 strategies, §4 sample columns, §7 `prefix`): pure, Ray-free, storage-free.
 
-The caller (`memx.stages.GenerateRunner`, the lab audit, the benchmarks) loads a model,
+The caller (`memx.pipeline.runners.GenerateRunner`, the lab audit, the benchmarks) loads a model,
 builds a `PromptCorpus` once per process for the `internet` strategy and a
 `DocumentSource` once per process for `prefix`, and streams `generate_shard` record
 batches into its Parquet writer. Nothing here knows about Ray, S3 or manifests.
 """
 
-from memx.generation.documents import DocumentSource, ListFiles, local_files
+from memx.documents import DocumentSource, ListFiles, local_files
 from memx.generation.prefix import (
     PrefixSequences, check_prefix_source, draw_sequences, prefix_context_problem, shard_sequences,
 )
 from memx.generation.processors import DecayingTemperature, greedy, inverse_cdf, sample_full, sample_top_k
 from memx.generation.prompts import OpenInput, PromptCorpus, load_prompt_corpus, local_open
-from memx.generation.sampler import greedy_complete, max_positions, sample_batch
+from memx.generation.sampler import greedy_complete, sample_batch
 from memx.generation.shard import (
     SAMPLE_SCHEMA, GenerationStats, generate_shard, prefix_rows, shard_prompts, strategy_chooser,
 )
@@ -35,7 +35,6 @@ __all__ = [
     "load_prompt_corpus",
     "local_files",
     "local_open",
-    "max_positions",
     "prefix_context_problem",
     "prefix_rows",
     "sample_batch",

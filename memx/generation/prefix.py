@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memx.generation.documents import DocumentSource, ListFiles
+from memx.documents import DocumentSource, ListFiles
 from memx.generation.prompts import OpenInput, local_open
 
 _MAX_ROUNDS = 64

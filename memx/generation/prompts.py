@@ -13,21 +13,16 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import mmap
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 import numpy as np
 
+from memx.documents import OpenInput, jsonl_text, local_open
 from memx.generation.wet import english_wet_texts
 
-OpenInput = Callable[[str], BinaryIO]
 _WHITESPACE = frozenset(b" \t\n\r\x0b\x0c")
 _MAX_ROUNDS = 64
-
-
-def local_open(uri: str) -> BinaryIO:
-    return open(uri, "rb")
 
 
 class PromptCorpus:
@@ -139,18 +134,6 @@ def _format(uri: str) -> tuple[str, bool]:
         if name.endswith(suffix):
             return kind, compressed
     return "text", compressed
-
-
-def jsonl_text(line: bytes, uri: str, number: int) -> str:
-    """The `text` field of one JSON line (`number` counts from 1, for the error)."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{uri}: line {number} is not JSON ({error.msg})") from None
-    text = record.get("text") if isinstance(record, dict) else None
-    if not isinstance(text, str):
-        raise ValueError(f"{uri}: line {number} has no string 'text' field")
-    return text
 
 
 def _jsonl_texts(stream: BinaryIO, uri: str) -> Iterator[str]:

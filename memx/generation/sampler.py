@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from memx.generation.gpt2_decoder import Gpt2Decoder, supports
+from memx.models import context_length
 
 Choose = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
 DECODERS = ("gpt2", "static", "dynamic")  # memx's GPT-2 decoder, the HF module over either KV cache
@@ -69,15 +70,6 @@ def _static_cache(model: torch.nn.Module, length: int):
 
     # Sized lazily by its first update (batch, heads, dtype and device of the key states).
     return StaticCache(config=model.config, max_cache_len=length)
-
-
-def max_positions(model: torch.nn.Module) -> int | None:
-    config = getattr(model, "config", None)
-    for name in ("n_positions", "max_position_embeddings"):
-        value = getattr(config, name, None)
-        if isinstance(value, int):
-            return value
-    return None
 
 
 class _HFSteps:
@@ -138,7 +130,7 @@ def sample_batch(
     batch = len(prompts)
     ids, prompt_mask, positions = left_pad(prompts, pad_id, device)
     width = ids.shape[1]
-    limit = max_positions(model)
+    limit = context_length(model)
     if limit is not None and width + max_new_tokens > limit:
         raise ValueError(f"prompt ({width}) + max_new_tokens ({max_new_tokens}) exceeds the model's {limit} positions")
     decoder = decoder or default_decoder(model, device)

@@ -24,7 +24,7 @@ import pyarrow as pa
 import torch
 
 from memx.config import GenerationConfig
-from memx.generation.documents import DocumentSource
+from memx.documents import DocumentSource
 from memx.generation.prefix import shard_sequences
 from memx.generation.processors import DecayingTemperature, greedy, sample_full, sample_top_k
 from memx.generation.prompts import PromptCorpus

@@ -78,13 +78,14 @@ def greedy_continuations(loaded, prompts: list[str], max_new_tokens: int, batch_
     greedy path (`memx.generation.greedy_complete`, the `prefix` strategy's): batched, KV-cached,
     no EOS stop: every prompt gets the same number of new tokens, capped by the context
     left after the longest prompt."""
-    from memx.generation import greedy_complete, max_positions
+    from memx.generation import greedy_complete
+    from memx.models import context_length
 
     tok = loaded.tokenizer
     encoded = tok(prompts, add_special_tokens=False)["input_ids"]
     if not encoded:
         return []
-    limit = max_positions(loaded.model) or 1 << 30
+    limit = context_length(loaded.model) or 1 << 30
     new = max(1, min(max_new_tokens, limit - max(len(ids) for ids in encoded)))
     tokens = greedy_complete(loaded.model, encoded, loaded.pad_id, new, loaded.device, batch_size)
     return tok.batch_decode(tokens.tolist(), skip_special_tokens=True)

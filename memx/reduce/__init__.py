@@ -2,7 +2,7 @@
 
 Public API: `run_reduce` -> `ReduceResult` (`.candidates`), `RunReader`, `CANDIDATE_SCHEMA`,
 `total_unique`, `is_duplicate`, `trigrams`. Knows nothing of Ray or of where the run is
-stored (`memx.shards.StorageRunReader` serves a stored run; tests/support/run_reader.py one in memory).
+stored (`memx.pipeline.candidates.StorageRunReader` serves a stored run; tests/support/run_reader.py one in memory).
 """
 
 from memx.reduce.minhash import LshParams

@@ -3,7 +3,7 @@
 Public API: `redact(text)`, `table2(candidates, metric_names, strategies)`,
 `render_table2(t2)`, `inspect_table(candidates, ...)`, `render_report(settings, stats,
 candidates, scatter, redact=True)`. Nothing here reads or writes run storage:
-`memx.runreport` gathers what a report needs from the run and writes report.html, and the
+`memx.pipeline.report` gathers what a report needs from the run and writes report.html, and the
 command line prints the terminal tables.
 """
 

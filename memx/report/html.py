@@ -10,7 +10,7 @@ script and no external resource. All text from the run is HTML-escaped, and cand
 text is redacted unless `redact=False`.
 
 It knows the candidate and score column names; it reads no files and writes none
-(`memx.runreport.report_stage` gathers its inputs and decides where the report goes).
+(`memx.pipeline.report.report_stage` gathers its inputs and decides where the report goes).
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ per-token arrays, `extraction` the continuation-vs-true-suffix scores of `prefix
 package never imports Ray and never touches storage.
 """
 
-from memx.scoring.extraction import SequenceCounter, extraction_scores, sequence_counts
+from memx.scoring.discoverable import SequenceCounter, extraction_scores, sequence_counts
 from memx.scoring.metrics import NLL_EPS, NO_EVIDENCE_SCORE, SIGMA_EPS
-from memx.scoring.passes import TokenStats, context_length, token_stats
+from memx.scoring.passes import TokenStats, token_stats
 from memx.scoring.score import score_columns, score_samples
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "SIGMA_EPS",
     "SequenceCounter",
     "TokenStats",
-    "context_length",
     "extraction_scores",
     "score_columns",
     "score_samples",

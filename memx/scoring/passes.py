@@ -14,7 +14,7 @@ Conventions:
   leaves no real query with a fully masked attention row.
 - sequences are sorted by length (longest first, so a batch that does not fit fails
   first) and the results are returned in the caller's order.
-- a sequence longer than the model's context (`n_positions` / `max_position_embeddings`)
+- a sequence longer than the model's context (`memx.models.context_length`)
   is truncated to its first `context` ids; `truncated[i]` says so. Scores of such a
   sample describe that prefix only.
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from memx.models import LoadedModel
+from memx.models import LoadedModel, context_length
 
 # Float32 elements per vocabulary chunk: CPU chunks stay cache-sized, GPU chunks are large.
 _CHUNK_ELEMENTS = {"cpu": 1 << 21, "default": 1 << 28}
@@ -55,16 +55,6 @@ class TokenStats:
             "mu": None if self.mu is None else self.mu[i, :n],
             "sigma": None if self.sigma is None else self.sigma[i, :n],
         }
-
-
-def context_length(lm: LoadedModel) -> int | None:
-    """The model's maximum number of positions, or None when its config does not say."""
-    config = getattr(lm.model, "config", None)
-    for key in ("n_positions", "max_position_embeddings", "n_ctx"):
-        value = getattr(config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 def _chunks(batch: int, steps: int, vocab: int, device: torch.device):

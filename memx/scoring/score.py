@@ -20,7 +20,7 @@ Columns, in this order (float64 unless said; see `score_columns`): `sample_id`,
 `window`, then `score_<metric>` for each metric in the order given; then, for `prefix`
 rows (a samples table whose `target_ids` are set), `exact`, `match_prefix_tokens`,
 `token_accuracy` and, when a `sequence_counter` is given, `sequence_count`
-(`memx.scoring.extraction`). Columns no requested metric needs are omitted, not filled.
+(`memx.scoring.discoverable`). Columns no requested metric needs are omitted, not filled.
 Rows keep the order of `samples`.
 No value is NaN or inf: see the defined degenerate values in `memx.scoring.metrics`;
 a sample whose target sequence has no predicted position gets `NO_EVIDENCE_SCORE` in
@@ -40,7 +40,7 @@ import torch
 from memx.config import ScoringConfig
 from memx.models import LoadedModel, same_vocabulary
 from memx.scoring import metrics as M
-from memx.scoring.extraction import EXTRACTION_COLUMNS, SEQUENCE_COUNT_COLUMN, extraction_scores
+from memx.scoring.discoverable import EXTRACTION_COLUMNS, SEQUENCE_COUNT_COLUMN, extraction_scores
 from memx.scoring.passes import token_stats
 from memx.scoring.perbyte import byte_table, nll_per_byte, predicted_bytes
 

@@ -13,7 +13,7 @@ are reported.
 from memx.verify.categories import CATEGORIES, categorize
 from memx.verify.spans import SPAN_COLUMNS, generated_spans
 from memx.verify.tokenbytes import PackedTable, token_byte_table
-from memx.verify.verify import VERIFY_COLUMNS, verify_candidate_tokens
+from memx.verify.candidates import VERIFY_COLUMNS, verify_candidate_tokens
 
 __all__ = ["CATEGORIES", "SPAN_COLUMNS", "VERIFY_COLUMNS", "PackedTable", "categorize", "generated_spans",
            "token_byte_table", "verify_candidate_tokens"]

@@ -47,11 +47,10 @@ def main() -> None:
     from cluster.actors import Placement
     from cluster.pool import StageWork, run_stages
     from memx.config import parse_config
-    from memx.stagedefs import plan_stage
-    from memx.runstate import start_run
+    from memx.pipeline.run import start_run
     from memx.shards import manifest_key
-    from memx.status import stage_status
-    from memx.runstate import new_run
+    from memx.pipeline.status import stage_status
+    from memx.pipeline.run import new_run
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     for _ in range(2):
@@ -69,7 +68,7 @@ def main() -> None:
         for workers in [int(w) for w in args.workers.split(",")]:
             shards = 600 if workers == 8 else 75 * workers
             config = parse_config(config_dict(os.path.join(root, f"w{workers}"), shards, args.tokens, 250))
-            specs = plan_stage(new_run(config), "samples")
+            specs = new_run(config).plan("samples")
             start_run(new_run(config))
             work = StageWork("samples", specs, Placement(workers, 1.0, 0.5, 1), runner="tests.bench.standin:FixedRateRunner")
             started = time.perf_counter()
@@ -86,7 +85,7 @@ def main() -> None:
         big = os.path.join(root, "w8")
         big_config = parse_config(config_dict(big, 600, args.tokens, 250))
         storage = new_run(big_config).storage
-        specs = plan_stage(new_run(big_config), "samples")
+        specs = new_run(big_config).plan("samples")
         lost = specs[::75]  # 8 shards, spread over the run
         for spec in lost:
             storage.delete(manifest_key(spec))

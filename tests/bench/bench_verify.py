@@ -9,7 +9,7 @@ byte-level BPE tokenizer standing in for the target's. `make_samples` writes syn
 generated samples of 256 token ids: half carry a planted run of 60-200 tokens cut from a
 corpus file between pseudo-random words, half are pseudo-random words only.
 
-The bench itself is the candidates step (`memx.candidates.verify_stage`, all verification
+The bench itself is the candidates step (`memx.pipeline.candidates.verify_stage`, all verification
 costs with `scope: candidates`): one candidate row per sample, verified on its generated
 token ids (span, category, matched text), timed, and checked (planted: memorized with at
 least the planted span; random: not memorized).

@@ -14,7 +14,7 @@ per sample; ~1,300-1,900 before the bracket).
 
 `--workers N`: the product's `verified` stage. Sample shards with real manifests go into
 a local run whose target model directory holds the bench tokenizer; `cluster.pool.run_stages`
-verifies them with `memx.stages.VerifyRunner` (as `MeasuredVerifyRunner`, which adds CPU
+verifies them with `memx.pipeline.runners.VerifyRunner` (as `MeasuredVerifyRunner`, which adds CPU
 time and memory) on a simulated cluster (a head with no CPUs, N nodes of 1 CPU), with 1,
 then N actors, after an in-process pass that warms the page cache for both. Throughput
 from the first shard's start to the last commit (manifests' `seconds`, `committed_at`),
@@ -52,7 +52,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
 from memx.verify.byteindex import CorpusIndex  # noqa: E402
-from memx.stages import VerifyRunner  # noqa: E402
+from memx.pipeline.runners import VerifyRunner  # noqa: E402
 from memx.verify.spans import _STRIDE, generated_spans  # noqa: E402
 from memx.verify.tokenbytes import PackedTable, token_byte_table  # noqa: E402
 from tests.bench.bench_verify import (MIN_MATCH, TOKENS, check, ensure_corpus, ensure_index,  # noqa: E402
@@ -143,8 +143,7 @@ def write_run(root: Path, index_dir: Path, tokenizer, samples: list, shards: int
 
     from memx.config import parse_config
     from memx.generation import SAMPLE_SCHEMA
-    from memx.stagedefs import plan_stage
-    from memx.runstate import new_run, start_run
+    from memx.pipeline.run import new_run, start_run
     from memx.shards import commit_shard, write_shard
 
     model = root / "target"
@@ -159,7 +158,7 @@ def write_run(root: Path, index_dir: Path, tokenizer, samples: list, shards: int
         "verify": {"index": str(index_dir), "min_match_tokens": MIN_MATCH, "scope": "all"}})
     run = new_run(config)
     start_run(run)
-    for spec in plan_stage(new_run(config), "samples"):
+    for spec in new_run(config).plan("samples"):
         ids = samples[spec.start:spec.start + spec.size]
         n = len(ids)
         columns = {"sample_id": [spec.sample_id(r) for r in range(n)], "strategy": [spec.strategy] * n,
@@ -175,13 +174,12 @@ def verify_round(run, workers: int, planted: list) -> dict:
     """Every shard verified by `workers` actors through the product's shard queue."""
     from cluster.actors import Placement
     from cluster.pool import StageWork, run_stages
-    from memx.stagedefs import plan_stage
     from memx.shards import read_shard
-    from memx.status import stage_status
+    from memx.pipeline.status import stage_status
 
     for stage_dir in ("verified", "_manifest/verified"):  # the previous round's shards
         shutil.rmtree(Path(run.uri) / stage_dir, ignore_errors=True)
-    specs = plan_stage(run, "verified")
+    specs = run.plan("verified")
     load = os.getloadavg()[0]
     started = time.perf_counter()
     result = run_stages(run, [StageWork("verified", specs, Placement(workers, 0.0, 1.0, 1), runner=RUNNER)],

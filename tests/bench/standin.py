@@ -12,37 +12,37 @@ import pyarrow as pa
 
 from memx.generation import SAMPLE_SCHEMA
 from memx.plan import ShardSpec
-from memx.shards import commit_shard, write_shard
-from memx.stages import _Runner
+from memx.pipeline.runner import ShardRunner
 
 TOKENS_PER_SECOND = float(os.environ.get("MEMX_STANDIN_TOKENS_PER_S", "100000"))
 
 
-class FixedRateRunner(_Runner):
-    def run(self, spec: ShardSpec) -> dict:
-        done = self.already_committed(spec)
-        if done is not None:
-            return {"shard": spec.key, "rows": done["rows"], "skipped": True}
+class FixedRateRunner(ShardRunner):
+    uses_torch = False
+
+    def schema(self, spec: ShardSpec) -> pa.Schema:
+        return SAMPLE_SCHEMA
+
+    def rows(self, spec: ShardSpec):
         n_tokens = self.config.generation.max_new_tokens
         rng = np.random.default_rng(spec.seed)
+        batch = self.config.generation.batch_size
+        for start in range(0, spec.size, batch):
+            rows = range(start, min(spec.size, start + batch))
+            started = time.perf_counter()
+            tokens = rng.integers(0, 50257, size=(len(rows), n_tokens), dtype=np.int32)
+            token_ids = pa.ListArray.from_arrays(np.arange(0, tokens.size + 1, n_tokens, dtype=np.int32),
+                                                 pa.array(tokens.ravel()))
+            yield pa.record_batch([
+                pa.array([spec.sample_id(r) for r in rows]), pa.array([spec.strategy] * len(rows)),
+                pa.array([spec.index] * len(rows), pa.int32()), pa.array([spec.seed] * len(rows), pa.int64()),
+                pa.array([[50256]] * len(rows), pa.list_(pa.int32())), token_ids,
+                pa.array(["<stand-in text>"] * len(rows))], schema=SAMPLE_SCHEMA)
+            # The replica's time for this batch, minus what building the rows already took.
+            time.sleep(max(0.0, tokens.size / TOKENS_PER_SECOND - (time.perf_counter() - started)))
 
-        def batches():
-            batch = self.config.generation.batch_size
-            for start in range(0, spec.size, batch):
-                rows = range(start, min(spec.size, start + batch))
-                started = time.perf_counter()
-                tokens = rng.integers(0, 50257, size=(len(rows), n_tokens), dtype=np.int32)
-                token_ids = pa.ListArray.from_arrays(np.arange(0, tokens.size + 1, n_tokens, dtype=np.int32),
-                                                     pa.array(tokens.ravel()))
-                yield pa.record_batch([
-                    pa.array([spec.sample_id(r) for r in rows]), pa.array([spec.strategy] * len(rows)),
-                    pa.array([spec.index] * len(rows), pa.int32()), pa.array([spec.seed] * len(rows), pa.int64()),
-                    pa.array([[50256]] * len(rows), pa.list_(pa.int32())), token_ids,
-                    pa.array(["<stand-in text>"] * len(rows))], schema=SAMPLE_SCHEMA)
-                # The replica's time for this batch, minus what building the rows already took.
-                time.sleep(max(0.0, tokens.size / TOKENS_PER_SECOND - (time.perf_counter() - started)))
+    def details(self, spec: ShardSpec, seconds: float) -> dict:
+        return {"tokens": spec.size * self.config.generation.max_new_tokens, "model": "stand-in"}
 
-        written = write_shard(self.storage, spec, SAMPLE_SCHEMA, batches())
-        written.extra = {"tokens": spec.size * n_tokens, "model": "stand-in"}
-        committed = commit_shard(self.storage, spec, written)
-        return {"shard": spec.key, "rows": written.rows, "tokens": spec.size * n_tokens, "committed": committed}
+    def result(self, spec: ShardSpec) -> dict:
+        return {"tokens": spec.size * self.config.generation.max_new_tokens}

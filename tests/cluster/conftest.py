@@ -15,7 +15,8 @@ def tiny_family(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def local_ray(s3_server):
-    ray = pytest.importorskip("ray")
+    import ray
+
     ray.init(num_cpus=2, include_dashboard=False)
     try:
         yield ray

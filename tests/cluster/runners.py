@@ -6,7 +6,7 @@ import os
 import time
 
 from memx.plan import ShardSpec
-from memx.runstate import Run
+from memx.pipeline.run import Run
 
 
 class WhereAmIRunner:
@@ -38,11 +38,11 @@ class SlowVerifyRunner:
     there (a real shard of the tiny family verifies in milliseconds)."""
 
     def __new__(cls, run: Run, device: str | None = None, num_threads: int | None = None):
-        from memx.stages import VerifyRunner
+        from memx.pipeline.runners import VerifyRunner
 
         class Slow(VerifyRunner):
-            def verified_table(self, spec: ShardSpec):
+            def rows(self, spec: ShardSpec):
                 time.sleep(0.6)
-                return super().verified_table(spec)
+                return super().rows(spec)
 
         return Slow(run, device, num_threads)

@@ -15,18 +15,17 @@ import time
 import pytest
 import yaml
 
-ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
+import ray
+from ray.cluster_utils import Cluster
 
-from jobs.common import run_shard_stages  # noqa: E402
-from memx.config import parse_config  # noqa: E402
-from memx.stagedefs import plan_stage  # noqa: E402
-from memx.shards import read_shard  # noqa: E402
-from memx.stages import GenerateRunner, ScoreRunner  # noqa: E402
-from memx.status import stage_status  # noqa: E402
-from memx.runstate import new_run  # noqa: E402
-from tests.support.s3server import WeedS3  # noqa: E402
-from tests.support.tiny import run_config  # noqa: E402
+from cluster.schedule import run_shard_stages
+from memx.config import parse_config
+from memx.shards import read_shard
+from memx.pipeline.runners import GenerateRunner, ScoreRunner
+from memx.pipeline.status import stage_status
+from memx.pipeline.run import new_run
+from tests.support.s3server import WeedS3
+from tests.support.tiny import run_config
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +62,7 @@ def _running_actor_pids() -> list[int]:
 
 
 def _sample_ids(storage, config) -> list[str]:
-    return [sid for spec in plan_stage(new_run(config), "samples")
+    return [sid for spec in new_run(config).plan("samples")
             for sid in read_shard(storage, spec, ["sample_id"]).column("sample_id").to_pylist()]
 
 
@@ -101,7 +100,7 @@ def test_sigkill_of_a_generation_actor_mid_shard(two_node_cluster, tmp_path, tin
     assert stage_status(new_run(config), "samples").todo == []
     # Every shard, the redone one included, equals a clean single-process generation of its spec.
     clean = GenerateRunner(new_run(parse_config({**raw, "output": str(tmp_path / "clean")})), device="cpu", num_threads=1)
-    for spec in plan_stage(new_run(config), "samples"):
+    for spec in new_run(config).plan("samples"):
         clean.run(spec)
         assert read_shard(storage, spec).equals(read_shard(clean.storage, spec)), spec.key
 
@@ -156,11 +155,11 @@ def test_sigkill_of_a_scorer_actor_mid_shard(two_node_cluster, tmp_path, tiny_fa
     assert killer.killed and results.actor_restarts >= 1
     storage = new_run(config).storage
     clean = ScoreRunner(new_run(parse_config({**raw, "output": str(tmp_path / "out")})), device="cpu", num_threads=1)
-    for spec in plan_stage(new_run(config), "scores"):
+    for spec in new_run(config).plan("scores"):
         scores = read_shard(storage, spec)
         samples = read_shard(storage, spec.in_stage("samples"), ["sample_id"])
         assert scores.column("sample_id").to_pylist() == samples.column("sample_id").to_pylist()
-        expected = clean.score_table(spec)
+        expected = clean.rows(spec)
         for name in expected.column_names:
             if name.startswith(("score_", "nll_")):
                 assert expected.column(name).to_pylist() == pytest.approx(scores.column(name).to_pylist(), abs=1e-5)
@@ -169,7 +168,7 @@ def test_sigkill_of_a_scorer_actor_mid_shard(two_node_cluster, tmp_path, tiny_fa
 
 def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster, tmp_path, tiny_family):
     from jobs.run import run_pipeline
-    from memx.candidates import CANDIDATES_KEY, read_table
+    from memx.pipeline.candidates import CANDIDATES_KEY, read_table
     from memx.shards import committed_manifests
 
     raw = run_config(str(tmp_path / "out"), tiny_family, run_id="killed", samples=32, shard_size=4,
@@ -228,7 +227,7 @@ def test_sigkill_of_a_verify_actor_mid_shard_verifies_every_sample_once(two_node
     from cluster.actors import Placement
     from cluster.pool import StageWork, run_stages
     from memx.index import build_index
-    from memx.stages import VerifyRunner
+    from memx.pipeline.runners import VerifyRunner
 
     build_index([tiny_family["prompts"]], tmp_path / "index", progress=False)
     raw = run_config(str(tmp_path / "out"), tiny_family, samples=48, shard_size=8, cluster={"actors": 2})
@@ -236,7 +235,7 @@ def test_sigkill_of_a_verify_actor_mid_shard_verifies_every_sample_once(two_node
     raw["verify"] = {"index": str(tmp_path / "index"), "min_match_tokens": 4, "scope": "all"}
     run = new_run(parse_config(raw))
     run_shard_stages(run, stages=("samples",), show_progress=False)
-    specs = plan_stage(run, "verified")
+    specs = run.plan("verified")
     killer = Killer(delay=0.2)
     killer.start()
     work = StageWork("verified", specs, Placement(2, 0.0, 1.0, 1), runner="tests.cluster.runners:SlowVerifyRunner")
@@ -249,14 +248,14 @@ def test_sigkill_of_a_verify_actor_mid_shard_verifies_every_sample_once(two_node
     assert len(run.storage.list("_manifest/verified")) == len(specs) == 12
     clean = VerifyRunner(run, device="cpu", num_threads=1)
     for spec in specs:
-        assert read_shard(run.storage, spec).equals(clean.verified_table(spec)), spec.key
+        assert read_shard(run.storage, spec).equals(clean.rows(spec)), spec.key
 
 
 def test_sigkill_of_an_extraction_actor_mid_shard_scores_every_window_once(two_node_cluster, tmp_path, tiny_family):
     from memx.extraction.documents import encode_with_offsets
-    from memx.extraction.runner import ExtractionRunner
+    from memx.pipeline.runners import ExtractionRunner
     from memx.extraction.windows import window_offsets
-    from memx.stagedefs import EXTRACTION
+    from memx.pipeline.stages import EXTRACTION
     from tests.support.tiny import prose
 
     source = tmp_path / "docs.jsonl"
@@ -275,7 +274,7 @@ def test_sigkill_of_an_extraction_actor_mid_shard_scores_every_window_once(two_n
     assert results.actor_restarts >= 1
     run = new_run(config)
     assert stage_status(run, EXTRACTION).todo == []
-    seen = [key for spec in plan_stage(run, EXTRACTION)
+    seen = [key for spec in run.plan(EXTRACTION)
             for key in zip(*(read_shard(run.storage, spec, ["document", "prefix_tokens", "offset"])
                              .column(c).to_pylist() for c in ("document", "prefix_tokens", "offset")))]
     from memx.models import load_causal_lm
@@ -287,6 +286,6 @@ def test_sigkill_of_an_extraction_actor_mid_shard_scores_every_window_once(two_n
     # every shard, the redone one included, equals a clean single-process run of its spec
     clean = ExtractionRunner(new_run(parse_config({**raw, "output": str(tmp_path / "clean")})), device="cpu",
                              num_threads=1)
-    for spec in plan_stage(run, EXTRACTION):
+    for spec in run.plan(EXTRACTION):
         clean.run(spec)
         assert read_shard(run.storage, spec).equals(read_shard(clean.storage, spec)), spec.key

@@ -9,13 +9,12 @@ import uuid
 import pyarrow as pa
 import pytest
 
-from jobs.common import run_shard_stages
+from cluster.schedule import run_shard_stages
 from memx.config import parse_config
 from memx.generation import SAMPLE_SCHEMA
-from memx.stagedefs import plan_stage
 from memx.shards import data_key, manifest_key, read_shard
-from memx.status import stage_status
-from memx.runstate import new_run
+from memx.pipeline.status import stage_status
+from memx.pipeline.run import new_run
 from tests.support.tiny import run_config
 
 
@@ -29,13 +28,13 @@ def config(request, tmp_path, tiny_family, local_ray):
 
 
 def _all_samples(storage, config) -> dict[str, pa.Table]:
-    return {spec.key: read_shard(storage, spec) for spec in plan_stage(new_run(config), "samples")}
+    return {spec.key: read_shard(storage, spec) for spec in new_run(config).plan("samples")}
 
 
 def test_generate_then_restart_redoes_only_missing_and_corrupt(config):
     storage = new_run(config).storage
     results = run_shard_stages(new_run(config), stages=("samples",), show_progress=False)
-    specs = plan_stage(new_run(config), "samples")
+    specs = new_run(config).plan("samples")
     assert len(results["samples"].done) == len(specs) == 9
     first = _all_samples(storage, config)
     for strategy in ("top_k", "temperature", "internet"):

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
+import ray
+from ray.cluster_utils import Cluster
 
-from cluster.actors import plan_placement  # noqa: E402
-from cluster.pool import StageWork, run_stages  # noqa: E402
-from memx.config import parse_config  # noqa: E402
-from memx.errors import MemxFailure  # noqa: E402
-from memx.stagedefs import plan_stage  # noqa: E402
-from memx.runstate import new_run  # noqa: E402
+from cluster.actors import plan_placement
+from cluster.pool import StageWork, run_stages
+from memx.config import parse_config
+from memx.errors import MemxFailure
+from memx.pipeline.run import new_run
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,7 @@ def test_one_replica_per_gpu_on_distinct_devices(gpu_cluster, tmp_path):
     config = _config(tmp_path)
     placement = plan_placement(config)
     assert placement.actors == 4 and placement.num_gpus == 1
-    work = StageWork("samples", plan_stage(new_run(config), "samples"), placement, runner="tests.cluster.runners:WhereAmIRunner")
+    work = StageWork("samples", new_run(config).plan("samples"), placement, runner="tests.cluster.runners:WhereAmIRunner")
     result = run_stages(new_run(config), [work], show_progress=False)["samples"]
     assert len(result.done) == 8
     by_actor = {r["pid"]: (r["node_id"], tuple(r["gpu_ids"])) for r in result.records}
@@ -53,7 +52,7 @@ def test_one_replica_per_gpu_on_distinct_devices(gpu_cluster, tmp_path):
 
 def test_model_that_cannot_load_fails_after_bounded_restarts(gpu_cluster, tmp_path):
     config = _config(tmp_path, actors=1, gpus_per_actor=1)
-    work = StageWork("samples", plan_stage(new_run(config), "samples"), plan_placement(config), max_restarts=2,
+    work = StageWork("samples", new_run(config).plan("samples"), plan_placement(config), max_restarts=2,
                      runner="tests.cluster.runners:BrokenModelRunner")
     with pytest.raises(MemxFailure, match="model weights are corrupt"):
         run_stages(new_run(config), [work], show_progress=False)
@@ -62,9 +61,9 @@ def test_model_that_cannot_load_fails_after_bounded_restarts(gpu_cluster, tmp_pa
 def test_on_gpus_verification_overlaps_generation_and_scoring_on_a_spare_cpu(gpu_cluster, tmp_path, tiny_family):
     """4 fake GPUs and 5 CPUs: 3 generators and 1 scorer on GPUs, and one verify actor on the
     CPU they leave, all in one pass of the queue; every shard of the three stages commits."""
-    from jobs.common import run_shard_stages
+    from cluster.schedule import run_shard_stages
     from memx.index import build_index
-    from memx.status import stage_status
+    from memx.pipeline.status import stage_status
     from tests.support.tiny import run_config
 
     build_index([tiny_family["prompts"]], tmp_path / "index", progress=False)

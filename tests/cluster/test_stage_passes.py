@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("ray")
-
-from jobs.common import _passes  # noqa: E402
-from memx.config import parse_config  # noqa: E402
-from memx.plan import ShardSpec  # noqa: E402
-from memx.stagedefs import SAMPLES, SCORES, VERIFIED  # noqa: E402
+from cluster.schedule import _passes
+from memx.config import parse_config
+from memx.plan import ShardSpec
+from memx.pipeline.stages import SAMPLES, SCORES, VERIFIED
 
 CONFIG = parse_config({"run_id": "p", "output": "/tmp/p", "target": {"model": "m"}})
 TODO = {stage: [ShardSpec(stage, "top_k", i, 0, 1, 0) for i in range(40)] for stage in (SAMPLES, SCORES, VERIFIED)}

@@ -13,8 +13,7 @@ import pytest
 
 from memx import storage as storage_module
 from memx.config import parse_config
-from memx.stagedefs import plan_stage
-from memx.runstate import Run, new_run
+from memx.pipeline.run import Run, new_run
 from tests.support.tiny import build_family, prose, run_config
 
 FILES = 4
@@ -68,7 +67,7 @@ def _prefix_run(tmp_path, family, source: str, endpoint: str) -> Run:
 
 def test_a_prefix_shard_over_several_s3_files_builds_no_storage_per_file(tmp_path, family, s3_server, s3_source,
                                                                         spy):
-    from memx.stages import GenerateRunner
+    from memx.pipeline.runners import GenerateRunner
 
     built, opened = spy
     run = _prefix_run(tmp_path, family, s3_source, s3_server.endpoint)
@@ -77,7 +76,7 @@ def test_a_prefix_shard_over_several_s3_files_builds_no_storage_per_file(tmp_pat
     assert built == [f"s3://{s3_server.bucket}"], "the scan builds the bucket's Storage once"
     built.clear()
     opened.clear()
-    result = runner.run(plan_stage(run, "samples")[0])
+    result = runner.run(run.plan("samples")[0])
     files_read = {key for key in opened if key.endswith(".jsonl")}
     assert result["rows"] == 16 and len(files_read) >= 2, (result, opened)
     assert built == [], f"{len(built)} Storage objects built for {len(opened)} input files opened"
@@ -101,7 +100,7 @@ def test_an_actor_run_rebuilt_from_the_wire_resolves_its_inputs_once(tmp_path, f
 
 def test_a_prefix_shard_over_a_local_directory_reads_its_files_without_s3(tmp_path, family, spy):
     """A source given as a local directory (nested) is listed on disk, not as an S3 prefix."""
-    from memx.stages import GenerateRunner
+    from memx.pipeline.runners import GenerateRunner
 
     built, _ = spy
     source = tmp_path / "src"
@@ -113,7 +112,7 @@ def test_a_prefix_shard_over_a_local_directory_reads_its_files_without_s3(tmp_pa
     assert sorted(run.inputs.list_files(str(source))) == sorted(str(p) for p in source.rglob("*.jsonl"))
     built.clear()
     runner = GenerateRunner(run)
-    result = runner.run(plan_stage(run, "samples")[0])
+    result = runner.run(run.plan("samples")[0])
     assert result["rows"] == 16
     assert runner.documents.n_documents == FILES * 5
     assert built == [], "a local source builds no Storage"

@@ -102,7 +102,7 @@ def test_unreachable_endpoint_fails_with_its_name(monkeypatch):
 
 
 def test_credentials_never_reach_config_json(s3_server, tmp_path):
-    from memx.runstate import new_run, start_run
+    from memx.pipeline.run import new_run, start_run
 
     config = parse_config({"run_id": "creds", "output": f"s3://{s3_server.bucket}/c",
                            "storage": {"endpoint_url": s3_server.endpoint}, "target": {"model": "gpt2"},

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from memx.errors import ConfigError
-from memx.extraction.checks import extraction_problem
-from memx.inputs import Inputs
+from memx.pipeline.checks import extraction_problem
+from memx.pipeline.inputs import Inputs
 from tests.extraction.helpers import extraction_config, write_jsonl
 
 LONG = "the river and the window of the market " * 6

@@ -9,7 +9,7 @@ import pytest
 
 from memx.extraction.documents import document_names, encode_with_offsets, min_document_tokens, select_documents
 from memx.extraction.windows import enumerate_windows, window_offsets
-from memx.generation.documents import DocumentSource
+from memx.documents import DocumentSource
 from tests.extraction.helpers import extraction_config, write_jsonl
 
 

@@ -18,6 +18,7 @@ from memx.lab import corpus as corpus_mod
 from memx.lab.build import _build_or_reuse
 from memx.lab.canaries import REPETITIONS
 from memx.lab.presets import MODEL_NAMES
+from tests.support.elsewhere import in_fresh_process
 from tests.support.reference import read_train_jsonl
 
 
@@ -31,8 +32,9 @@ def _corpus_digest(seed: int) -> str:
 
 
 def test_corpus_and_canaries_are_deterministic_for_a_seed(tiny_lab):
-    assert _corpus_digest(0) == _corpus_digest(0)
-    assert _corpus_digest(0) != _corpus_digest(1)
+    here = _corpus_digest(0)
+    assert here == in_fresh_process("from tests.lab.test_build import _corpus_digest; print(_corpus_digest(0))")
+    assert here != _corpus_digest(1)
     # The built lab holds exactly what a fresh computation for seed 0 produces.
     s = PRESETS["tiny"]
     split = corpus_mod.build_split(0, s.train_chars, s.heldout_chars, s.max_doc_lines)

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from memx.scoring import passes
-from memx.scoring.passes import context_length, token_stats
+from memx.models import context_length
+from memx.scoring.passes import token_stats
 from tests.scoring.scoring_fixtures import TARGET_CONTEXT, plain_token_arrays
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-import memx.verify.verify as verify_module
+import memx.verify.candidates as verify_module
 from memx.verify import token_byte_table, verify_candidate_tokens
 from memx.verify.spans import generated_spans
 

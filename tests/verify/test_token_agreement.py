@@ -189,7 +189,7 @@ def test_sequence_counts_of_prefix_rows_through_each_index(lab_setup, verified):
     """`sequence_count` (prompt + true suffix of `prefix` rows) by the same rule (SPEC §10)."""
     import pyarrow as pa
 
-    from memx.scoring.extraction import SequenceCounter
+    from memx.scoring.discoverable import SequenceCounter
 
     tokenizer = lab_setup["tokenizer"]
     docs = [json.loads(line)["text"] for line in (lab_setup["lab"] / "corpus" / "train.jsonl").open()]

@@ -92,7 +92,7 @@ def test_every_sample_verified_through_the_token_index_agrees_with_the_byte_inde
 
 
 def test_candidates_and_prefix_sequence_counts_use_the_token_index(runs):
-    from memx.scoring.extraction import SequenceCounter
+    from memx.scoring.discoverable import SequenceCounter
     from memx.verify.search import open_index_dirs
     from memx.verify.tokenbytes import load_tokenizer
 

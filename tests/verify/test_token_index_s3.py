@@ -13,7 +13,7 @@ import pytest
 
 from memx.config import parse_config
 from memx.index_tokens import build_token_index
-from memx.inputs import Inputs
+from memx.pipeline.inputs import Inputs
 from memx.storage import Storage
 from memx.verify.search import open_index_dirs
 from tests.verify.tokindex_support import write_raw_index

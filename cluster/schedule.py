@@ -1,5 +1,5 @@
 """What every Ray job entrypoint shares: connecting to Ray, deciding what is left to do
-from the manifests, and splitting the cluster between the stages `memx.stagedefs`
+from the manifests, and splitting the cluster between the stages `memx.pipeline.stages`
 declares (which run on model replicas, which on spare CPUs, what runs after what).
 
 The address comes from `RAY_ADDRESS` (set by `ray job submit` and by users), else a local
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-from typing import Callable
 
 import ray
 
@@ -19,14 +17,15 @@ from cluster.actors import Placement, cluster_resources, plan_placement
 from cluster.pool import StageResult, StageWork, run_stages
 from memx.config import Config
 from memx.errors import MemxFailure
-from memx.inputs import check_inputs
+from memx.pipeline.checks import check_inputs
 from memx.plan import ShardSpec
-from memx.runstate import Run, start_run
+from memx.pipeline.run import Run, start_run
 from memx.shards import manifest_key
-from memx.stagedefs import STAGES, Stage, stage_named, stages_of
-from memx.status import stage_status
+from memx.pipeline.stages import STAGES, Stage, stage_named, stages_of
+from memx.pipeline.status import stage_status
 
 log = logging.getLogger(__name__)
+
 
 def connect() -> bool:
     """Connect to the cluster in RAY_ADDRESS or start a local one. True if we started it."""
@@ -111,8 +110,8 @@ def _refuse_unready(run: Run, wanted: tuple[str, ...], todo: dict[str, list[Shar
             continue
         unready = [s for s in todo[name] if (after, s.strategy, s.index) not in ready]
         if unready:
-            raise MemxFailure(f"{len(unready)} {after} shards are not committed yet (e.g. {after}/{unready[0].strategy}/"
-                              f"{unready[0].name}); run `memx resume {run.uri}` first")
+            raise MemxFailure(f"{len(unready)} {after} shards are not committed yet (e.g. "
+                              f"{unready[0].in_stage(after).key}); run `memx resume {run.uri}` first")
 
 
 def run_shard_stages(run: Run, stages: tuple[str, ...] | None = None,
@@ -155,24 +154,3 @@ def start_and_run(run: Run, stages: tuple[str, ...] | None = None,
         return run_shard_stages(run, stages, show_progress=show_progress)
     finally:
         disconnect(started_here)
-
-
-def job_main(argv: list[str] | None, description: str, work: Callable[[Run], object]) -> int:
-    """A `python -m jobs.X CONFIG` entrypoint (what a Ray job runs): the run at the config's
-    `{output}/{run_id}`, `work` on it, and memx's exit codes (jobs.exits)."""
-    import argparse
-
-    from jobs.exits import exit_code_of
-    from memx.config import load_config
-    from memx.runstate import new_run
-
-    parser = argparse.ArgumentParser(description=description.strip().splitlines()[0])
-    parser.add_argument("config", help="YAML config (SPEC §3)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-
-    def job() -> None:
-        run = new_run(load_config(args.config))
-        work(run)
-        print(f"done: {run.uri}")
-
-    return exit_code_of(job)

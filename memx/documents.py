@@ -1,4 +1,5 @@
-"""The documents of a `prefix` source (SPEC §7), found by one scan and read by seeking.
+"""The documents of a source (`prefix`, SPEC §7; `extraction`, SPEC §9; the input checks read
+them too), found by one scan and read by seeking.
 
 Design: a source is never loaded whole. `DocumentSource.scan` reads each file once and
 keeps only where its documents are, 8 bytes a document at most:
@@ -21,18 +22,34 @@ Compressed files cannot be seeked into and are refused.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
 import numpy as np
 
-from memx.generation.prompts import OpenInput, jsonl_text, local_open
-
+OpenInput = Callable[[str], BinaryIO]
 ListFiles = Callable[[str], list[str]]
 KINDS = {".jsonl": "jsonl", ".parquet": "parquet", ".txt": "txt"}
 _CHUNK = 1 << 23  # bytes per read while scanning jsonl: a bounded buffer whatever the file size
 _UNKNOWN = np.iinfo(np.int64).max  # a parquet row's size is not known before reading it
+
+
+def local_open(uri: str) -> BinaryIO:
+    return open(uri, "rb")
+
+
+def jsonl_text(line: bytes, uri: str, number: int) -> str:
+    """The `text` field of one JSON line (`number` counts from 1, for the error)."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{uri}: line {number} is not JSON ({error.msg})") from None
+    text = record.get("text") if isinstance(record, dict) else None
+    if not isinstance(text, str):
+        raise ValueError(f"{uri}: line {number} has no string 'text' field")
+    return text
 
 
 def kind_of(uri: str) -> str | None:

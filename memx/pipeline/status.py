@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from memx.plan import ShardSpec
-from memx.runstate import Run
-from memx.shards import FAILURE_ROOT, checksum_ok, committed_manifests
-from memx.stagedefs import plan_stage, stages_of
+from memx.pipeline.run import Run
+from memx.shards import FAILURE_ROOT, checksum_ok, committed_manifests, failure_key
+from memx.pipeline.stages import stages_of
 
 
 @dataclass
@@ -52,7 +52,7 @@ class StageStatus:
 def stage_status(run: Run, stage: str, verify_checksums: bool = True,
                  specs: list[ShardSpec] | None = None) -> StageStatus:
     storage = run.storage
-    specs = specs if specs is not None else plan_stage(run, stage)
+    specs = specs if specs is not None else run.plan(stage)
     manifests = committed_manifests(storage, stage)
     failed_keys = set(storage.list(f"{FAILURE_ROOT}/{stage}", suffix=".json"))
     status = StageStatus(stage, planned=len(specs), planned_samples=sum(s.size for s in specs))
@@ -75,7 +75,7 @@ def stage_status(run: Run, stage: str, verify_checksums: bool = True,
         if (spec.strategy, spec.index) in committed:
             continue
         status.missing.append(spec)
-        if f"{FAILURE_ROOT}/{stage}/{spec.strategy}/{spec.name}.json" in failed_keys:
+        if failure_key(spec) in failed_keys:
             status.failed.append(spec)
     return status
 

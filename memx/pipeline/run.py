@@ -2,7 +2,8 @@
 
 A `Run` pairs the run's storage, resolved once where a command starts from the URI the
 user named, with the config saved in it and the run's `Inputs` (one storage per input
-bucket, built once). Everything downstream (stages, actors, status, report) receives the
+bucket, built once); it plans each stage once (`Run.plan`) and opens the verification
+index through its inputs (`Run.index`, `Run.span_search`). Everything downstream (stages, actors, status, report) receives the
 Run and never rebuilds a location from `output`/`run_id` nor an input's storage: those two
 fields only say where `memx run CONFIG` creates a run, so a run copied or synced
 elsewhere works in place and `resume` of a copy finishes the copy.
@@ -23,7 +24,9 @@ from typing import Any
 
 from memx.config import Config, parse_config
 from memx.errors import ConfigError
-from memx.inputs import Inputs
+from memx.pipeline.inputs import Inputs, OpenIndex
+from memx.pipeline.stages import plan_stage
+from memx.plan import ShardSpec
 from memx.storage import Storage
 
 CONFIG_KEY = "config.json"
@@ -88,10 +91,32 @@ class Run:
     storage: Storage
     config: Config
     inputs: Inputs = field(default=None)  # type: ignore[assignment]
+    _plans: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.inputs is None:
             object.__setattr__(self, "inputs", Inputs.of(self.config))
+
+    def plan(self, stage: str) -> list[ShardSpec]:
+        """Every shard spec of `stage` ([] when the run does not have it), planned once per Run:
+        status, the scheduler, the whole-run steps and the report all ask."""
+        if stage not in self._plans:
+            self._plans[stage] = plan_stage(self.config, self.inputs, stage)
+        return list(self._plans[stage])
+
+    def index(self) -> OpenIndex:
+        """The run's verification index, opened once per process by the run's Inputs."""
+        if self.config.verify is None:
+            raise ConfigError("verify: the config has no `verify` section (index, min_match_tokens)")
+        return self.inputs.index(self.config.verify)
+
+    def span_search(self, target_tokenizer=None):
+        """The span search of the run's target in the run's index: the one way the verified
+        stage, candidates and memorization.json read the index. Without a tokenizer in hand,
+        the target's is read with `tokenizers` alone (a verify actor needs no torch)."""
+        from memx.verify.tokenbytes import load_tokenizer
+
+        return self.index().search(target_tokenizer or load_tokenizer(self.config.target.model, field="target.model"))
 
     @property
     def uri(self) -> str:

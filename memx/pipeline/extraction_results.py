@@ -16,9 +16,9 @@ import json
 import pyarrow as pa
 
 from memx.errors import ConfigError, MemxFailure
-from memx.runstate import Run
+from memx.pipeline.run import Run
 from memx.shards import read_manifest, read_shard
-from memx.stagedefs import EXTRACTION, plan_stage
+from memx.pipeline.stages import EXTRACTION
 
 EXTRACTION_KEY = "extraction.json"
 SUMMARY_COLUMNS = ["document", "document_name", "prefix_tokens", "char_start", "char_end", "log_p", "greedy_exact",
@@ -27,7 +27,7 @@ SUMMARY_COLUMNS = ["document", "document_name", "prefix_tokens", "char_start", "
 
 def _committed(run: Run):
     """(spec, manifest) of every planned shard; MemxFailure when one is not committed."""
-    specs = plan_stage(run, EXTRACTION)
+    specs = run.plan(EXTRACTION)
     found = []
     for spec in specs:
         manifest = read_manifest(run.storage, spec)
@@ -68,8 +68,8 @@ def document_texts(run: Run, documents: list[int]) -> dict[int, str | None]:
     """The texts of `documents` from the source; None for each when the source cannot be read here."""
     import numpy as np
 
-    from memx.extraction.checks import scan_source
     from memx.extraction.documents import read_documents
+    from memx.pipeline.inputs import scan_source
 
     if not documents:
         return {}

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from memx.candidates import CANDIDATES_KEY, read_table
+from memx.pipeline.candidates import CANDIDATES_KEY, read_table
 from memx.errors import ConfigError
-from memx.memorization import read_discoverable, read_memorization
+from memx.pipeline.memorization import read_discoverable, read_memorization
 from memx.modelinfo import model_facts
-from memx.runstate import Run
+from memx.pipeline.run import Run
 from memx.shards import read_shard
-from memx.stagedefs import SCORES, plan_stage
-from memx.status import run_status
+from memx.pipeline.stages import SCORES
+from memx.pipeline.status import run_status
 from memx.storage import atomic_local_file
 
 REPORT_KEY = "report.html"
@@ -29,7 +29,7 @@ def scatter_sample(run: Run, candidate_ids: set[str] = frozenset(),
                    rows: int = SCATTER_ROWS) -> pa.Table:
     """Every candidate's scores plus a deterministic subsample of all other samples, for the
     score-vs-perplexity figure (the candidates must all be there: they are the point)."""
-    storage, specs = run.storage, plan_stage(run, SCORES)
+    storage, specs = run.storage, run.plan(SCORES)
     per_shard = max(1, rows // max(1, len(specs)))
     tables = []
     for spec in specs:
@@ -57,7 +57,7 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra_ht
     from memx.report import render_report
     from memx.report.discoverable import discoverable_html
 
-    from memx.extraction.results import extraction_section
+    from memx.pipeline.extraction_results import extraction_section
     from memx.report.html import render_extraction_report
 
     storage, config = run.storage, run.config

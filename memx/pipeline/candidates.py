@@ -18,12 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from memx.errors import MemxFailure
-from memx.inputs import open_span_search
 from memx.progress import StageProgress
-from memx.runstate import CONFIG_KEY, Run
-from memx.shards import StorageRunReader, read_shard
-from memx.stagedefs import SAMPLES, SCORES, plan_stage
-from memx.status import run_status
+from memx.pipeline.run import CONFIG_KEY, Run
+from memx.plan import ShardSpec
+from memx.shards import committed_manifests, read_shard
+from memx.pipeline.stages import SAMPLES, SCORES
+from memx.pipeline.status import run_status
 from memx.storage import Storage
 
 CANDIDATES_KEY = "candidates.parquet"
@@ -41,6 +41,26 @@ def read_table(storage: Storage, key: str) -> pa.Table:
     return pq.read_table(io.BytesIO(storage.read_bytes(key)))
 
 
+class StorageRunReader:
+    """The reducer's view of a run: committed shards only, column-projected reads."""
+
+    def __init__(self, storage: Storage, specs: list[ShardSpec]):
+        self.storage = storage
+        self._specs = {(s.stage, s.strategy, s.index): s for s in specs}
+        self.strategies = sorted({s.strategy for s in specs}, key=[s.strategy for s in specs].index)
+        self._committed = {stage: committed_manifests(storage, stage) for stage in (SAMPLES, SCORES)}
+
+    def shards(self, strategy: str) -> list[int]:
+        both = set(self._committed[SAMPLES]) & set(self._committed[SCORES])
+        return sorted(index for (name, index) in both if name == strategy)
+
+    def read_scores(self, strategy: str, shard: int, columns: list[str]) -> pa.Table:
+        return read_shard(self.storage, self._specs[(SCORES, strategy, shard)], columns)
+
+    def read_samples(self, strategy: str, shard: int, columns: list[str]) -> pa.Table:
+        return read_shard(self.storage, self._specs[(SAMPLES, strategy, shard)], columns)
+
+
 def reduce_stage(run: Run) -> pa.Table:
     from memx.reduce import run_reduce
 
@@ -51,7 +71,7 @@ def reduce_stage(run: Run) -> pa.Table:
         if not storage.exists(CONFIG_KEY):  # never started: there is nothing to resume yet
             raise MemxFailure(f"nothing generated at {run.uri} yet; run `memx run CONFIG` first")
         raise MemxFailure(f"{missing} shards are missing or corrupt; run `memx resume {run.uri}` first")
-    specs = plan_stage(run, SAMPLES) + plan_stage(run, SCORES)
+    specs = run.plan(SAMPLES) + run.plan(SCORES)
     reader = StorageRunReader(storage, specs)
     bars: dict[str, StageProgress] = {}
 
@@ -74,11 +94,11 @@ def candidate_tokens(run: Run, sample_ids: list[str]) -> dict[str, list[int]]:
     for sample_id in sample_ids:
         strategy, shard, _ = sample_id.rsplit("-", 2)
         wanted[(strategy, int(shard))].add(sample_id)
-    planned = {(spec.strategy, spec.index): spec for spec in plan_stage(run, SAMPLES)}
+    planned = {(spec.strategy, spec.index): spec for spec in run.plan(SAMPLES)}
     found: dict[str, list[int]] = {}
     for (strategy, shard), ids in wanted.items():
         if (strategy, shard) not in planned:
-            raise MemxFailure(f"sample shard {strategy}/shard-{shard:05d} is not in this run's plan")
+            raise MemxFailure(f"{ShardSpec(SAMPLES, strategy, shard, 0, 0, 0).key} is not in this run's plan")
         table = read_shard(run.storage, planned[(strategy, shard)], ["sample_id", "token_ids"])
         for sample_id, tokens in zip(table.column("sample_id").to_pylist(), table.column("token_ids").to_pylist()):
             if sample_id in ids:
@@ -91,7 +111,7 @@ def verify_stage(run: Run) -> pa.Table:
     from memx.verify import verify_candidate_tokens
 
     config = run.config
-    search = open_span_search(run)  # the rule the verified stage applies, for any kind of index
+    search = run.span_search()  # the rule the verified stage applies, for any kind of index
     candidates = read_table(run.storage, CANDIDATES_KEY)
     tokens = candidate_tokens(run, list(dict.fromkeys(candidates.column("sample_id").to_pylist())))
     verified = verify_candidate_tokens(candidates, tokens, search.table, search, config.verify.min_match_tokens)

@@ -16,9 +16,9 @@ import pyarrow as pa
 
 from memx.errors import ConfigError, MemxFailure
 from memx.plan import ShardSpec
-from memx.runstate import Run
+from memx.pipeline.run import Run
 from memx.shards import read_shard
-from memx.stagedefs import SAMPLES, SCORES, VERIFIED, plan_stage
+from memx.pipeline.stages import SAMPLES, SCORES, VERIFIED
 from memx.storage import Storage
 
 MEMORIZATION_KEY = "memorization.json"
@@ -34,7 +34,7 @@ def _joined(run: Run, spec: ShardSpec) -> pa.Table:
     samples = read(SAMPLES, ["sample_id", "token_ids"])
     ids = verified.column("sample_id")
     if not (ids.equals(scores.column("sample_id")) and ids.equals(samples.column("sample_id"))):
-        raise MemxFailure(f"{spec.strategy}/{spec.name}: samples, scores and verified rows differ; "
+        raise MemxFailure(f"{spec.key}: samples, scores and verified rows differ; "
                           f"delete the shard's manifests and run `memx resume {run.uri}`")
     score_columns = {name: scores.column(name) for name in scores.column_names if name.startswith("score_")}
     return pa.table({**{name: verified.column(name) for name in verified.column_names},
@@ -49,7 +49,7 @@ def memorization_stage(run: Run) -> dict:
     if config.verify is None or config.verify.scope != "all":
         raise ConfigError("verify.scope: memorization.json needs `scope: all` (every sample verified)")
     summary = MemorizationSummary(config.metric_names(), config.verify.min_match_tokens)
-    for spec in plan_stage(run, VERIFIED):
+    for spec in run.plan(VERIFIED):
         summary.add(_joined(run, spec), spec.strategy)
     result = {"min_match_tokens": config.verify.min_match_tokens, **summary.result()}
     write_json(run.storage, MEMORIZATION_KEY, result)
@@ -64,7 +64,7 @@ def discoverable_stage(run: Run) -> dict:
     if "prefix" not in config.generation.strategies:
         raise ConfigError("generation.strategies: discoverable.json needs the `prefix` strategy")
     samples, scores = [], []
-    for spec in plan_stage(run, SCORES):
+    for spec in run.plan(SCORES):
         if spec.strategy != "prefix":
             continue
         samples.append(read_shard(run.storage, spec.in_stage(SAMPLES), ["sample_id", "sequence_id"]))

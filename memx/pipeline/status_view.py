@@ -1,5 +1,5 @@
 """`memx status`: the status of a run as a terminal table. Presentation only; the facts
-come from `memx.status`, which reads manifests alone.
+come from `memx.pipeline.status`, which reads manifests alone.
 
 Without a terminal (a Ray job log, CI, a pipe) rich would squeeze the table to 80 columns
 and cut headers to "plann…": there the table is plain text in fixed columns whose headers
@@ -11,8 +11,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from memx.runstate import Run
-from memx.status import StageStatus, run_status
+from memx.pipeline.run import Run
+from memx.pipeline.status import StageStatus, run_status
 
 COLUMNS = ("stage", "planned", "committed", "missing", "corrupt", "failed", "samples", "samples/s", "time left")
 
