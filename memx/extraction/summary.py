@@ -45,11 +45,6 @@ def log1mexp(log_p: np.ndarray) -> np.ndarray:
     return np.where(log_p > -math.log(2.0), near_one, small)
 
 
-def extraction_probability(log_p: np.ndarray, queries: int) -> np.ndarray:
-    """1 - (1 - p_z)^n for each log_p, computed as -expm1(n · log(1 - p_z))."""
-    return -np.expm1(queries * log1mexp(log_p))
-
-
 def extracted_within(log_p: np.ndarray, queries: int, level: float) -> np.ndarray:
     """1 - (1 - p_z)^n >= level, compared in log space."""
     return queries * log1mexp(log_p) <= math.log1p(-level)

@@ -1,5 +1,6 @@
-"""`memx status`: the status of a run as a terminal table. Presentation only; the facts
-come from `memx.pipeline.status`, which reads manifests alone.
+"""`memx status`: the status of a run as a terminal table, then which of its whole-run steps
+(`memx.pipeline.steps`) are written. Presentation only; the facts come from
+`memx.pipeline.status`, which reads manifests alone, and from each step's output.
 
 Without a terminal (a Ray job log, CI, a pipe) rich would squeeze the table to 80 columns
 and cut headers to "plann…": there the table is plain text in fixed columns whose headers
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from memx.pipeline.run import Run
 from memx.pipeline.status import StageStatus, run_status
+from memx.pipeline.steps import steps_of
 
 COLUMNS = ("stage", "planned", "committed", "missing", "corrupt", "failed", "samples", "samples/s", "time left")
 
@@ -32,7 +34,8 @@ def status_record(run: Run, verify_checksums: bool = True) -> dict:
                       "samples": s.samples, "samples_per_second": round(s.samples_per_second, 3),
                       "seconds_left": s.seconds_left}
               for stage, s in statuses.items()}
-    return {"run": run.uri, "complete": not any(s.todo for s in statuses.values()), "stages": stages}
+    steps = {step.name: {"output": step.key, "written": step.is_done(run)} for step in steps_of(run.config)}
+    return {"run": run.uri, "complete": not any(s.todo for s in statuses.values()), "stages": stages, "steps": steps}
 
 
 def _cells(stage: str, status: StageStatus) -> list[str]:
@@ -68,3 +71,6 @@ def print_status(run: Run, console: Console, verify_checksums: bool = True) -> N
         console.print(f"to redo: {shown}\nrun `memx resume {run.uri}` to finish the run", soft_wrap=True)
     else:
         console.print("every shard is committed")
+    written = {step.name: step.is_done(run) for step in steps_of(run.config)}
+    console.print("whole-run steps: " + ", ".join(f"{name} {'written' if done else 'not yet'}"
+                                                  for name, done in written.items()), soft_wrap=True)

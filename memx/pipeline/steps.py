@@ -114,13 +114,13 @@ STEPS: tuple[Step, ...] = (
     Step("report", "report.html", lambda c: True, _report, needs_steps=("extraction", "candidates", "verify",
                                                                           "memorization", "discoverable")),
 )
-_BY_NAME = {step.name: step for step in STEPS}
 
 
 def step_named(name: str) -> Step:
-    if name not in _BY_NAME:
-        raise ValueError(f"unknown step {name!r} (steps: {', '.join(_BY_NAME)})")
-    return _BY_NAME[name]
+    for step in STEPS:
+        if step.name == name:
+            return step
+    raise ValueError(f"unknown step {name!r} (steps: {', '.join(step.name for step in STEPS)})")
 
 
 def steps_of(config: Config) -> tuple[Step, ...]:
@@ -138,6 +138,8 @@ def run_steps(run: Run, log: Callable[[str], object] = print, names: tuple[str, 
     """Make every step of the run (or those `names`), in declaration order; each one's lines go to `log`."""
     import time
 
+    for name in names or ():
+        step_named(name)  # a misspelt name is an error, not a step silently skipped
     for step in steps_of(run.config):
         if names is not None and step.name not in names:
             continue

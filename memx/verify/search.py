@@ -29,7 +29,7 @@ from memx.errors import ConfigError
 from memx.verify.spans import (_STRIDE, _as_packed, flatten_token_ids, generated_spans, spans_of_layout)
 from memx.verify.tokenbytes import PackedTable, load_tokenizer, token_byte_table
 from memx.verify.tokenindex import FORMAT as TOKEN_FORMAT
-from memx.verify.tokenindex import TokenIndex, check_token_ids, local_dirs, resolve_token_dtype
+from memx.verify.tokenindex import TokenIndex, check_token_ids, local_dirs, open_token_index, resolve_token_dtype
 
 
 def vocabulary(tokenizer: Any) -> dict[str, int]:
@@ -130,7 +130,7 @@ def open_index_dirs(dirs: list[str | Path], tokenizer: str | None = None, token_
     dtype = resolve_token_dtype(metas, token_dtype, size)
     if index_tokenizer is None and dtype != "u8":
         raise ConfigError("verify.tokenizer: required for an index without index.json (the index's tokenizer)")
-    return TokenIndex(paths, dtype, metas, size), index_tokenizer
+    return open_token_index(paths, dtype, size), index_tokenizer
 
 
 def span_search(target_tokenizer: Any, index, index_tokenizer: Any = None, stride: int = _STRIDE):

@@ -216,11 +216,6 @@ class TokenIndex:
         lens = np.array([len(ids) for ids in id_lists], dtype=np.int64) * self.width
         return self.count_packed(buf, starts, lens)
 
-    def longest_prefix_tokens(self, id_lists) -> np.ndarray:
-        """For each id sequence, the most leading tokens that occur in the index."""
-        buf, starts = pack_token_queries(id_lists, self.token_dtype, self.end_token)
-        return self.prefix_lengths_packed(buf, starts) // self.width
-
 
 def local_dirs(dirs: list[str | Path]) -> tuple[list[Path], list[dict | None]]:
     """The index directories as paths, each checked to exist, and their index.json (or None)."""

@@ -17,7 +17,7 @@ from memx.errors import ConfigError
 from memx.index_tokens import build_token_index
 from memx.verify.search import open_index_dirs, span_search
 from memx.verify.tokenindex import open_token_index
-from tests.verify.tokindex_support import brute_count, brute_longest, write_raw_index
+from tests.verify.tokindex_support import brute_count, brute_longest, longest_prefix_tokens, write_raw_index
 
 RNG = random.Random(5)
 
@@ -58,7 +58,7 @@ def test_longest_and_counts_equal_brute_force(raw, dtype, vocab):
     assert index.end_token == (index.separator if vocab is None else index.separator - 1)
     assert index.width == {"u16": 2, "u32": 4}[dtype] and len(index._shards) == 2
     queries = _queries(raw["docs"], random.Random(2))
-    longest = index.longest_prefix_tokens(queries)
+    longest = longest_prefix_tokens(index, queries)
     counts = index.count_tokens(queries)
     for q, got, count in zip(queries, longest, counts):
         assert got == brute_longest(raw["docs"], q), q
@@ -70,7 +70,7 @@ def test_the_separator_breaks_every_match(tmp_path, vocab):
     out = write_raw_index(tmp_path / "two", [[[1, 2, 3], [4, 5, 6]]], "u16")
     index = open_token_index([out], "u16", vocab)
     # a document's end is followed by the next one's separator, never by its first token
-    assert index.longest_prefix_tokens([[2, 3, 4, 5], [3], [6, 1], [5, 6, 7]]).tolist() == [2, 1, 1, 2]
+    assert longest_prefix_tokens(index, [[2, 3, 4, 5], [3], [6, 1], [5, 6, 7]]).tolist() == [2, 1, 1, 2]
     assert index.count_tokens([[3, 4], [3], [2, 3]]).tolist() == [0, 1, 1]
     for bad, says in (([3, 0xFFFF], "is the separator"), ([70000], "outside u16"), ([-1], "outside u16")):
         with pytest.raises(ConfigError) as refused:
@@ -81,7 +81,7 @@ def test_the_separator_breaks_every_match(tmp_path, vocab):
 def test_single_token_corpus(tmp_path):
     out = write_raw_index(tmp_path / "one", [[[42]]], "u16")
     index = open_token_index([out], "u16")
-    assert index.longest_prefix_tokens([[42], [42, 42], [41], []]).tolist() == [1, 1, 0, 0]
+    assert longest_prefix_tokens(index, [[42], [42, 42], [41], []]).tolist() == [1, 1, 0, 0]
     assert index.count_tokens([[42], [42, 42], [41]]).tolist() == [1, 0, 0]
 
 
@@ -91,7 +91,7 @@ def test_a_list_of_two_directories_is_one_index(raw, tmp_path):
     b = write_raw_index(tmp_path / "b", [docs[40:]], "u16")
     both, whole = open_token_index([a, b], "u16"), open_token_index([raw["u16"]], "u16")
     queries = _queries(docs, random.Random(3))
-    assert both.longest_prefix_tokens(queries).tolist() == whole.longest_prefix_tokens(queries).tolist()
+    assert longest_prefix_tokens(both, queries).tolist() == longest_prefix_tokens(whole, queries).tolist()
     assert both.count_tokens(queries).tolist() == whole.count_tokens(queries).tolist()
 
 

@@ -16,7 +16,7 @@ from memx.index_tokens import build_token_index
 from memx.pipeline.inputs import Inputs
 from memx.storage import Storage
 from memx.verify.search import open_index_dirs
-from tests.verify.tokindex_support import write_raw_index
+from tests.verify.tokindex_support import longest_prefix_tokens, write_raw_index
 
 
 def _upload(directory: Path, uri: str, endpoint: str) -> None:
@@ -75,7 +75,7 @@ def test_released_style_index_list_on_s3(s3_server, tmp_path, monkeypatch):
     local, _ = open_index_dirs(halves, tokenizer=str(tmp_path / "tok.json"))
     queries = [doc[a:a + 6] for doc in docs for a in (0, 2)]
     assert opened.index.count_tokens(queries).tolist() == local.count_tokens(queries).tolist()
-    assert opened.index.longest_prefix_tokens([d + d for d in docs]).tolist() == [len(d) for d in docs]
+    assert longest_prefix_tokens(opened.index, [d + d for d in docs]).tolist() == [len(d) for d in docs]
     without = _config(tmp_path, s3_server.endpoint, index=uris)  # no tokenizer: index.json is required
     with pytest.raises(Exception, match="no index.json"):
         Inputs.of(without).index(without.verify)

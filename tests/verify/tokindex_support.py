@@ -68,3 +68,12 @@ def brute_longest(docs: list[list[int]], query: list[int]) -> int:
 def brute_count(docs: list[list[int]], query: list[int]) -> int:
     n = len(query)
     return sum(doc[s:s + n] == query for doc in docs for s in range(len(doc) - n + 1)) if n else 0
+
+
+def longest_prefix_tokens(index, id_lists) -> np.ndarray:
+    """For each id sequence, the most leading tokens that occur in a TokenIndex, through the
+    packed queries `memx.verify.spans` sends."""
+    from memx.verify.tokenindex import pack_token_queries
+
+    buf, starts = pack_token_queries(id_lists, index.token_dtype, index.end_token)
+    return index.prefix_lengths_packed(buf, starts) // index.width
