@@ -16,11 +16,11 @@ import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from memx.errors import ConfigError
+from memx.metrics import METRIC_NAMES
 from memx.sections import RUN_ID_PATTERN, ExtractionConfig, PositiveInt, StrictModel, VerifyConfig
 
 STRATEGIES = ("top_k", "temperature", "internet")  # the paper's three
 PREFIX = "prefix"  # discoverable extraction (SPEC §7), beside the paper's three
-METRICS = ("perplexity", "ratio", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus")
 # What a strategy or metric needs, when the user left the list to memx (`default_lists`)
 _NEEDS = {"internet": ("generation", "internet", "prompts"), PREFIX: ("generation", "prefix", "source")}
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -121,8 +121,8 @@ class GenerationConfig(StrictModel):
 
 class ScoringConfig(StrictModel):
     # as for strategies: Config adds `ratio` to an unset list only when references are given
-    metrics: list[Literal[METRICS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: [m for m in METRICS if m != "ratio"])
+    metrics: list[Literal[METRIC_NAMES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: [m for m in METRIC_NAMES if m != "ratio"])
     window: PositiveInt = 50
     batch_size: PositiveInt = 32
 
@@ -257,7 +257,7 @@ def default_lists(data: Any) -> Any:
         data["generation"] = {**generation, "strategies": strategies}
     scoring = data.get("scoring", {})
     if isinstance(scoring, dict) and scoring.get("metrics") is None:
-        data["scoring"] = {**scoring, "metrics": [m for m in METRICS if m != "ratio" or data.get("references")]}
+        data["scoring"] = {**scoring, "metrics": [m for m in METRIC_NAMES if m != "ratio" or data.get("references")]}
     return data
 
 

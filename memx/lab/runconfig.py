@@ -21,6 +21,7 @@ import yaml
 
 from memx.config import parse_config
 from memx.lab.labdir import check_lab
+from memx.metrics import METRIC_NAMES
 
 # `ratio_small`, `ratio_medium`, `ratio_out`: every lab model but the target.
 REFERENCES = ("small", "medium", "out")
@@ -81,7 +82,7 @@ def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict, files_a
             "seed": 0,
         },
         "scoring": {
-            "metrics": ["perplexity", "ratio", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus"],
+            "metrics": list(METRIC_NAMES),  # every metric memx has
             # The paper's 50-token window is about a fifth of its 256-token samples; the
             # lab's samples are ~100 tokens and a canary is ~15-35, so a 50-token window
             # would average a canary with as much unrelated text. Same fifth-to-third share.

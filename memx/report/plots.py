@@ -18,23 +18,14 @@ import math
 
 import pyarrow as pa
 
-# What each score column holds (SPEC §1); higher = more likely memorized for all of them.
-METRIC_LABELS = {
-    "perplexity": "perplexity score = −NLL_target (mean per token)",
-    "zlib": "zlib score = zlib bytes / NLL_target",
-    "lowercase": "lowercase score = NLL_target(lowercased) / NLL_target",
-    "window": "window score = −min over 50-token windows of mean NLL_target",
-    "min_k": "Min-K% score = mean of the lowest 20% token log-probs",
-    "min_k_plus_plus": "Min-K%++ score = mean of the lowest 20% normalised log-probs",
-}
+from memx.metrics import label
+
 X_LABEL = "target perplexity = exp(mean NLL per token), log scale"
 
 
 def axis_label(metric: str) -> str:
-    if metric.startswith("ratio_"):
-        ref = metric[len("ratio_"):]
-        return f"ratio score = NLL_{ref} / NLL_target"
-    return METRIC_LABELS.get(metric, f"{metric} score")
+    """What a score column holds (SPEC §1), from the metrics' one declaration."""
+    return label(metric)
 
 
 def _png(fig) -> str:

@@ -22,6 +22,7 @@ Inputs are *log-probabilities* log p(x_t) of the predicted positions of a sample
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
 
@@ -146,3 +147,43 @@ def zlib_score(zlib_bytes, nll_target) -> torch.Tensor:
 def zlib_bytes(texts: Sequence[str]) -> np.ndarray:
     """Compressed size in bytes of each text's UTF-8 encoding (zlib default level), int64."""
     return np.fromiter((len(zlib.compress(t.encode("utf-8"))) for t in texts), dtype=np.int64, count=len(texts))
+
+
+@dataclass
+class Evidence:
+    """What one scoring pass gathered for a batch: the target's per-token log-probs (and their
+    moments for Min-K%++) and whatever else the requested metrics need (memx.metrics)."""
+
+    logp: torch.Tensor
+    lengths: torch.Tensor
+    nll_target: torch.Tensor
+    mu: torch.Tensor | None = None
+    sigma: torch.Tensor | None = None
+    nll_lowercase: torch.Tensor | None = None
+    zlib_bytes: torch.Tensor | None = None
+    window_nll: torch.Tensor | None = None
+
+
+# The formulas memx.metrics names, one per metric (ratio_<ref> is scored per reference: ratio_score).
+def score_perplexity(ev: Evidence) -> torch.Tensor:
+    return perplexity_score(ev.nll_target)
+
+
+def score_zlib(ev: Evidence) -> torch.Tensor:
+    return zlib_score(ev.zlib_bytes, ev.nll_target)
+
+
+def score_lowercase(ev: Evidence) -> torch.Tensor:
+    return ratio_score(ev.nll_lowercase, ev.nll_target)
+
+
+def score_window(ev: Evidence) -> torch.Tensor:
+    return -ev.window_nll
+
+
+def score_min_k(ev: Evidence) -> torch.Tensor:
+    return min_k(ev.logp, ev.lengths)
+
+
+def score_min_k_plus_plus(ev: Evidence) -> torch.Tensor:
+    return min_k_plus_plus(ev.logp, ev.mu, ev.sigma, ev.lengths)

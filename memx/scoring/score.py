@@ -38,13 +38,13 @@ import pyarrow as pa
 import torch
 
 from memx.config import ScoringConfig
+from memx.metrics import LOWERCASE, METRIC_NAMES, MOMENTS, WINDOW, ZLIB, evidence_needed, metric_named
 from memx.models import LoadedModel, same_vocabulary
 from memx.scoring import metrics as M
 from memx.scoring.discoverable import EXTRACTION_COLUMNS, SEQUENCE_COUNT_COLUMN, extraction_scores
 from memx.scoring.passes import token_stats
 from memx.scoring.perbyte import byte_table, nll_per_byte, predicted_bytes
 
-SIMPLE_METRICS = ("perplexity", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus")
 
 
 def _reference_of(metric: str, references: dict[str, LoadedModel]) -> str | None:
@@ -65,7 +65,7 @@ def _check_metrics(metric_names: list[str], references: dict[str, LoadedModel]) 
         ref = _reference_of(metric, references)
         if ref is not None:
             needed.append(ref)
-        elif metric not in SIMPLE_METRICS:
+        elif metric == "ratio" or metric not in METRIC_NAMES:
             raise ValueError(f"unknown metric {metric!r}: 'ratio' must be expanded to ratio_<ref>")
     return needed
 
@@ -75,11 +75,12 @@ def score_columns(metric_names: list[str], prefix: bool = False, sequence_count:
     (`prefix`: a shard of prefix rows; `sequence_count`: scored with a sequence counter)."""
     cols: list[tuple[str, pa.DataType]] = [("sample_id", pa.string()), ("nll_target", pa.float64())]
     cols += [(f"nll_{m.removeprefix('ratio_')}", pa.float64()) for m in metric_names if m.startswith("ratio_")]
-    if "lowercase" in metric_names:
+    needs = evidence_needed(metric_names)
+    if LOWERCASE in needs:
         cols.append(("nll_lowercase", pa.float64()))
-    if "zlib" in metric_names:
+    if ZLIB in needs:
         cols.append(("zlib_bytes", pa.int64()))
-    if "window" in metric_names:
+    if WINDOW in needs:
         cols.append(("window_nll", pa.float64()))
     cols += [(f"score_{m}", pa.float64()) for m in metric_names]
     if prefix:
@@ -133,7 +134,7 @@ def score_samples(
     `extraction.SequenceCounter`) adds `sequence_count` to prefix rows."""
     needed_refs = _check_metrics(metric_names, references)
     targets = _targets(samples)
-    wanted = set(metric_names)
+    needs = evidence_needed(metric_names)
     batch = scoring.batch_size
     ids = _generated_ids(samples)
     texts = [t or "" for t in samples.column("text").to_pylist()]
@@ -146,12 +147,13 @@ def score_samples(
             for name in needed_refs
             if not same_vocabulary(target, references[name])
         }
-        lowered = cpu.submit(_retokenize, target, [t.lower() for t in texts]) if "lowercase" in wanted else None
-        compressed = cpu.submit(M.zlib_bytes, texts) if "zlib" in wanted else None
+        lowered = cpu.submit(_retokenize, target, [t.lower() for t in texts]) if LOWERCASE in needs else None
+        compressed = cpu.submit(M.zlib_bytes, texts) if ZLIB in needs else None
 
-        stats = token_stats(target, ids, batch, moments="min_k_plus_plus" in wanted)
+        stats = token_stats(target, ids, batch, moments=MOMENTS in needs)
         nll_target = M.mean_nll(stats.logp, stats.lengths)
         columns["nll_target"] = nll_target
+        evidence = M.Evidence(stats.logp, stats.lengths, nll_target, stats.mu, stats.sigma)
         scores: dict[str, torch.Tensor] = {}
         target_per_byte = None
         if foreign:  # another tokenizer: each side's NLL per byte it predicts (SPEC §1)
@@ -169,23 +171,18 @@ def score_samples(
                 scores[f"ratio_{name}"] = M.ratio_score(nll_ref, nll_target)
             columns[f"nll_{name}"] = nll_ref
         if lowered is not None:
-            nll_lower = _mean_nll(target, lowered.result(), batch)
-            columns["nll_lowercase"] = nll_lower
-            scores["lowercase"] = M.ratio_score(nll_lower, nll_target)
+            columns["nll_lowercase"] = evidence.nll_lowercase = _mean_nll(target, lowered.result(), batch)
         if compressed is not None:
             sizes = compressed.result()
             columns["zlib_bytes"] = sizes
-            scores["zlib"] = M.zlib_score(torch.from_numpy(sizes), nll_target)
+            evidence.zlib_bytes = torch.from_numpy(sizes)
 
-    if "window" in wanted:
-        columns["window_nll"] = M.window_nll(stats.logp, stats.lengths, scoring.window)
-        scores["window"] = -columns["window_nll"]
-    if "perplexity" in wanted:
-        scores["perplexity"] = M.perplexity_score(nll_target)
-    if "min_k" in wanted:
-        scores["min_k"] = M.min_k(stats.logp, stats.lengths)
-    if "min_k_plus_plus" in wanted:
-        scores["min_k_plus_plus"] = M.min_k_plus_plus(stats.logp, stats.mu, stats.sigma, stats.lengths)
+    if WINDOW in needs:
+        columns["window_nll"] = evidence.window_nll = M.window_nll(stats.logp, stats.lengths, scoring.window)
+    for metric in metric_names:
+        formula = metric_named(metric).formula
+        if formula is not None:  # ratio_<ref> was scored per reference above
+            scores[metric] = getattr(M, formula)(evidence)
 
     no_evidence = stats.lengths == 0
     for metric in metric_names:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from memx.config import METRICS, parse_config
+from memx.config import parse_config
+from memx.metrics import METRIC_NAMES
 from memx.errors import ConfigError
 
 MINIMAL = {"run_id": "one", "output": "/tmp/out", "target": {"model": "some/model"}}
-NO_RATIO = [m for m in METRICS if m != "ratio"]
+NO_RATIO = [m for m in METRIC_NAMES if m != "ratio"]
 
 
 def test_the_minimal_config_resolves_to_what_one_model_can_run():
@@ -26,7 +27,7 @@ def test_inputs_present_add_their_strategies_and_ratio():
     config = parse_config({**MINIMAL, "references": [{"name": "small", "model": "gpt2"}],
                            "generation": {"internet": {"prompts": "cc.txt"}, "prefix": {"source": "train.jsonl"}}})
     assert config.generation.strategies == ["top_k", "temperature", "internet", "prefix"]
-    assert config.scoring.metrics == list(METRICS)
+    assert config.scoring.metrics == list(METRIC_NAMES)
     assert config.metric_names()[:2] == ["perplexity", "ratio_small"]
     with_prompts = parse_config({**MINIMAL, "generation": {"internet": {"prompts": "cc.txt"}}})
     assert with_prompts.generation.strategies == ["top_k", "temperature", "internet"]
@@ -51,6 +52,6 @@ def test_a_saved_config_with_explicit_lists_reads_back_unchanged():
     saved = parse_config({**MINIMAL, "references": [{"name": "small", "model": "gpt2"}],
                           "generation": {"strategies": ["top_k", "temperature", "internet"],
                                          "internet": {"prompts": "cc.txt"}},
-                          "scoring": {"metrics": list(METRICS)}}).model_dump(mode="json")
+                          "scoring": {"metrics": list(METRIC_NAMES)}}).model_dump(mode="json")
     again = parse_config(saved).model_dump(mode="json")
     assert again == saved
