@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memx.config import ExtractionConfig
+from memx.config.extraction import ExtractionConfig
 from memx.documents import DocumentSource
 from memx.generation.prefix import encode_documents, plain_backend
 

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from memx.config import ExtractionConfig
+from memx.config.extraction import ExtractionConfig
 from memx.extraction.documents import TokenizedDocument, encode_with_offsets
 from memx.extraction.passes import WindowPass, WindowScores
 from memx.extraction.windows import enumerate_windows

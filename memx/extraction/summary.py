@@ -27,7 +27,7 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from memx.config import ExtractionConfig
+from memx.config.extraction import ExtractionConfig
 from memx.verify.summary import BUCKETS
 
 P_AT_LEAST = ("0.001", "0.01", "0.1", "0.5", "0.9")

@@ -22,7 +22,7 @@ from memx.errors import ConfigError
 from memx.storage import Storage
 
 if TYPE_CHECKING:
-    from memx.config import VerifyConfig
+    from memx.config.verify import VerifyConfig
     from memx.verify.byteindex import CorpusIndex
     from memx.verify.tokenindex import TokenIndex
 

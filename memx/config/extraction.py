@@ -1,52 +1,17 @@
-"""The config sections that measure memorization beyond the paper's pipeline: `verify`
-(SPEC §6, with token-level indexes §10) and `extraction` (§9), and the strict base model
-every section of the config shares.
-
-Validation only, as in `memx.config` (which assembles these into `Config` and loads the
-YAML): nothing here knows storage, indexes, tokenizers or models, so checks that need
-them (a vocabulary against `top_k`, a source's documents) belong to `memx.pipeline.inputs` and
-the extraction checks.
+"""The `extraction` section (SPEC §9): the source's documents, the window lengths, the decoding
+scheme whose exact probability is computed, the query counts of the summary. Validation only:
+a vocabulary against `top_k` or a source's documents are checked with the model and the run's
+inputs (`memx.extraction.checks`, `memx.pipeline.checks`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Literal, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-RUN_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-PositiveInt = Annotated[int, Field(gt=0)]
-
-
-class StrictModel(BaseModel):
-    """Unknown keys are an error; a loaded config never changes."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class VerifyConfig(StrictModel):
-    # a directory (local or s3://), or a list of them: shards of one corpus, searched as one
-    index: str | list[str] = Field(min_length=1)
-    min_match_tokens: PositiveInt = 50
-    # candidates: verify the selected candidates only (the paper); all: a sharded `verified`
-    # stage checks every sample, so memorization.json can measure rates and metric quality
-    scope: Literal["candidates", "all"] = "candidates"
-    # a token-level index (SPEC §10): its tokenizer (HF id or directory; required when the
-    # index has no index.json) and token width (else index.json's, else from the vocabulary)
-    tokenizer: str | None = Field(None, min_length=1)
-    token_dtype: Literal["u8", "u16", "u32"] | None = None
-
-    @field_validator("index")
-    @classmethod
-    def _index(cls, value: str | list[str]) -> str | list[str]:
-        if isinstance(value, list) and not all(isinstance(v, str) and v for v in value):
-            raise ValueError("every entry must be a non-empty directory or s3:// URI")
-        return value
-
-    @property
-    def index_uris(self) -> list[str]:
-        return list(self.index) if isinstance(self.index, list) else [self.index]
+from memx.config.strict import RUN_ID_PATTERN, PositiveInt, StrictModel
 
 
 class ExtractionDecoding(StrictModel):

@@ -4,6 +4,9 @@ Every key has the paper's default, and the two lists a one-model config cannot f
 (strategies, metrics) default to what its inputs allow (`default_lists`); unknown keys are
 an error; a bad file becomes one `ConfigError` line naming the field. This module knows nothing about storage, Ray or
 models: it only says what a valid run looks like. Credentials are never a field.
+
+A section of its own lives in this package, one module per section (`verify.py`, `extraction.py`;
+`strict.py` holds the base model every section shares), and is assembled into `Config` here.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 
 from memx.errors import ConfigError
 from memx.metrics import METRIC_NAMES
-from memx.sections import RUN_ID_PATTERN, ExtractionConfig, PositiveInt, StrictModel, VerifyConfig
+from memx.config.extraction import ExtractionConfig
+from memx.config.strict import RUN_ID_PATTERN, PositiveInt, StrictModel
+from memx.config.verify import VerifyConfig
 
 STRATEGIES = ("top_k", "temperature", "internet")  # the paper's three
 PREFIX = "prefix"  # discoverable extraction (SPEC §7), beside the paper's three
