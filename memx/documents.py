@@ -1,4 +1,4 @@
-"""The documents of a source (`prefix`, SPEC §7; `extraction`, SPEC §9; the input checks read
+"""The documents of a source (a `prefix` or `extraction` source; the input checks read
 them too), found by one scan and read by seeking.
 
 Design: a source is never loaded whole. `DocumentSource.scan` reads each file once and

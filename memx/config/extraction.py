@@ -1,4 +1,4 @@
-"""The `extraction` section (SPEC §9): the source's documents, the window lengths, the decoding
+"""The `extraction` section (docs/reference.md): the source's documents, the window lengths, the decoding
 scheme whose exact probability is computed, the query counts of the summary. Validation only:
 a vocabulary against `top_k` or a source's documents are checked with the model and the run's
 inputs (`memx.extraction.checks`, `memx.pipeline.checks`).
@@ -15,7 +15,7 @@ from memx.config.strict import RUN_ID_PATTERN, PositiveInt, StrictModel
 
 
 class ExtractionDecoding(StrictModel):
-    """SPEC §9: the decoding scheme whose probability is computed: top-k (default k 40, T 1) or greedy."""
+    """The decoding scheme whose probability is computed: top-k (default k 40, T 1) or greedy."""
 
     greedy: bool = False
     top_k: PositiveInt | None = None
@@ -40,7 +40,7 @@ class ExtractionDecoding(StrictModel):
 
 
 class ExtractionConfig(StrictModel):
-    """SPEC §9: every window (prefix, suffix) of the chosen documents of `source`, scored exactly."""
+    """Every window (prefix, suffix) of the chosen documents of `source`, scored exactly."""
 
     source: str = Field(min_length=1)
     name: str | None = None  # the stage's folder; default a slug of the source's last path part
@@ -51,7 +51,7 @@ class ExtractionConfig(StrictModel):
     stride_tokens: PositiveInt = 10
     decoding: ExtractionDecoding = ExtractionDecoding()
     queries: list[PositiveInt] = Field(default_factory=lambda: [1, 10, 100, 1000])
-    batch_size: PositiveInt = 64  # windows per forward pass (beyond SPEC §9, which is silent on it)
+    batch_size: PositiveInt = 64  # windows per forward pass (docs/reference.md leaves it to memx)
 
     @field_validator("name")
     @classmethod

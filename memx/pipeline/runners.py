@@ -3,8 +3,8 @@ into rows (`memx.pipeline.runner.ShardRunner` skips, writes and commits).
 
 - `GenerateRunner` (samples): the target and the prompt corpus or prefix source;
 - `ScoreRunner` (scores): the target and every reference on one device, sample shard -> score rows;
-- `VerifyRunner` (verified, CPU only): the index's span search, sample shard -> spans (SPEC §6, §10);
-- `ExtractionRunner` (extraction): the target and the window pass, documents -> window rows (SPEC §9).
+- `VerifyRunner` (verified, CPU only): the index's span search, sample shard -> spans (docs/reference.md);
+- `ExtractionRunner` (extraction): the target and the window pass, documents -> window rows (docs/reference.md).
 
 Which stage each serves is declared in `memx.pipeline.stages`. The rows themselves are made by
 the domain packages (generation, scoring, verify, extraction), which know no Run.
@@ -76,8 +76,8 @@ class ScoreRunner(ShardRunner):
         if "prefix" in config.generation.strategies and config.verify is not None:
             from memx.scoring.discoverable import SequenceCounter
 
-            # how often each whole prefix + suffix occurs in the corpus (SPEC §7 sequence_count),
-            # by the span rule of the index's kind (SPEC §10)
+            # how often each whole prefix + suffix occurs in the corpus (sequence_count, docs/reference.md),
+            # by the span rule of the index's kind (docs/reference.md)
             opened = run.index()
             self.sequence_counter = SequenceCounter(self.target.tokenizer, opened.index, opened.tokenizer)
 
@@ -103,7 +103,7 @@ class VerifyRunner(ShardRunner):
 
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
         super().__init__(run, device, num_threads)
-        self.search = run.span_search()  # byte-level, same-tokenizer or re-tokenizing (SPEC §10)
+        self.search = run.span_search()  # byte-level, same-tokenizer or re-tokenizing (docs/reference.md)
         self.index = self.search.index
 
     def rows(self, spec: ShardSpec) -> pa.Table:
@@ -136,7 +136,7 @@ class ExtractionRunner(ShardRunner):
         if config.verify is not None:
             from memx.scoring.discoverable import SequenceCounter
 
-            # the span rule of the index's kind (SPEC §10): byte, token, or re-tokenized
+            # the span rule of the index's kind (docs/reference.md): byte, token, or re-tokenized
             opened = run.index()
             self.counter = SequenceCounter(self.lm.tokenizer, opened.index, opened.tokenizer)
         self._selected: np.ndarray | None = None

@@ -79,7 +79,7 @@ STAGES: tuple[Stage, ...] = (
     Stage(SAMPLES, f"{RUNNERS}:GenerateRunner", _plan_per_strategy, _samples_in_run, gpu_weight=8),
     Stage(SCORES, f"{RUNNERS}:ScoreRunner", _plan_per_strategy, _samples_in_run, after=SAMPLES),
     Stage(VERIFIED, f"{RUNNERS}:VerifyRunner", _plan_per_strategy, _verify_all, after=SAMPLES, actors="cpu"),
-    # SPEC §9: shards of a source's documents on the model replicas, after no other stage
+    # exact extraction: shards of a source's documents on the model replicas, after no other stage
     Stage(EXTRACTION, f"{RUNNERS}:ExtractionRunner", _plan_extraction, _has_extraction, unit="documents"),
 )
 _BY_NAME = {stage.name: stage for stage in STAGES}
