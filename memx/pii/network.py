@@ -1,0 +1,74 @@
+"""Detectors of addresses on the network: e-mail addresses and IP addresses.
+
+- email: a local part and a domain of at least two labels whose top-level label is 2-24
+  letters, within RFC 5321's lengths (64 for the local part, 254 in all), no label
+  starting or ending with a hyphen, no empty label; an image-scale name such as
+  `icon@2x.png` is not an address.
+- ip_address: IPv4 dotted quads and IPv6 (compressed forms too) that the standard
+  library's `ipaddress` parses. A dotted quad that is part of a longer dotted run
+  (10.0.19041.1) or follows a version word (`version 1.2.3.4`, `v1.2.3.4`,
+  `pkg==1.2.3.4`) is a version, not an address; an IPv6 candidate needs three groups or
+  one of at least three digits, so `a::b` in C++ or `1::2` in a slice is not one.
+
+It knows nothing about masking, spans or where the text came from.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from memx.pii.registry import register
+
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])([A-Za-z0-9](?:[A-Za-z0-9._%+-]*[A-Za-z0-9_%+-])?)"
+    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+([A-Za-z]{2,24}))(?![\w-]|\.[A-Za-z0-9])"
+)
+_SCALE = re.compile(r"\d+(?:\.\d+)?x\.", re.I)  # icon@2x.png, sprite@1.5x.webp
+
+
+@register("email")
+def find_emails(text: str, phone_region: str):
+    if "@" not in text:
+        return
+    for m in _EMAIL.finditer(text):
+        local, domain = m.group(1), m.group(2)
+        if len(local) > 64 or len(m.group()) > 254 or ".." in local or _SCALE.match(domain):
+            continue
+        yield m.start(), m.end()
+
+
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+_VERSION_WORD = re.compile(
+    r"(?:\bv|version|\bver\.?|release|build|rev(?:ision)?|update|patch|firmware|kernel|python|node"
+    r"|chrome|firefox|windows|section|§|==|>=|<=|~=|@)\s*:?\s*$", re.I)
+_IPV6 = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:]|\.\d)"
+)
+
+
+def _ipv6_ok(value: str) -> bool:
+    groups = [g for g in re.split(r"[:.]", value) if g]
+    if len(groups) < 3 and max((len(g) for g in groups), default=0) < 3:
+        return False
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True
+
+
+@register("ip_address")
+def find_ips(text: str, phone_region: str):
+    for m in _IPV4.finditer(text):
+        try:
+            ipaddress.IPv4Address(m.group())
+        except ValueError:
+            continue
+        if not _VERSION_WORD.search(text[max(0, m.start() - 12):m.start()]):
+            yield m.start(), m.end()
+    if "::" not in text and text.count(":") < 7:
+        return
+    for m in _IPV6.finditer(text):
+        if _ipv6_ok(m.group()):
+            yield m.start(), m.end()
