@@ -26,8 +26,9 @@ KEY_SHAPES = (
     ("aws", r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z2-7]{16}"),
     # GitHub tokens: ghp_/gho_/ghu_/ghs_/ghr_ + 36; fine-grained github_pat_ + 22 _ 59
     ("github", r"gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}"),
-    # Slack: xoxb/xoxp/xoxa/xoxr/xoxs/xoxe- then numeric ids, then the secret part
-    ("slack", r"xox[abeprs]-\d{8,13}(?:-\d{8,13}){1,2}-[A-Za-z0-9]{24,34}"),
+    # Slack: bot (and app/refresh) tokens: two numeric ids + 24 alphanumerics; user tokens xoxp-:
+    # three numeric ids + 32 hex
+    ("slack", r"xox[abers]-\d{8,13}-\d{8,13}-[A-Za-z0-9]{24}|xoxp-\d{8,13}-\d{8,13}-\d{8,13}-[a-f0-9]{32}"),
     # Stripe: secret / publishable / restricted, live or test, 24 or more characters
     ("stripe", r"(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{24,99}"),
     # Google API key: AIza + 35

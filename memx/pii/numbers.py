@@ -31,7 +31,8 @@ from memx.pii.registry import register
 # a run of digits with the separators a written phone number uses, at least 7 digits
 _PHONE_RUN = re.compile(r"\+?\(?\d(?:[\d \t().\-/]*\d)?")
 _PHONE_MARGIN = 12  # context the matcher looks at (an extension, a letter glued on)
-_NOT_A_PHONE = re.compile(r"(?:isbn(?:-1[03])?|order|invoice|ticket|ref(?:erence)?|no\.|#)\s*[:#]?\s*$", re.I)
+# a number labelled as something else, or glued to a code (ORD-2024-012610)
+_NOT_A_PHONE = re.compile(r"(?:isbn(?:-1[03])?|order|invoice|ticket|ref(?:erence)?|no\.|#)\s*[:#]?\s*$|[A-Za-z]-$", re.I)
 _MIN_DIGITS = 7
 
 
