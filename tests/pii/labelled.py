@@ -228,7 +228,7 @@ def _private_keys(rng: random.Random) -> list[Labelled]:
         elif i % 5 == 3:  # a sample cut inside the body
             out.append(_place("key = '''\n{}", pem_block(rng, kind, rng.randrange(3, 8), end=False), "private_key", kind="cut"))
         else:
-            out.append(_place("# deploy key\n{}\n# end", pem_block(rng, kind, rng.randrange(3, 12)), "private_key", kind=kind))
+            out.append(_place("# deploy key\n{}\n# end", pem_block(rng, kind, rng.randrange(3, 12)), "private_key", kind=kind.strip() or "PKCS8"))
     return out
 
 
