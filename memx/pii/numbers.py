@@ -5,7 +5,8 @@ cards and IBANs, each found by a cheap pattern and then validated by a library.
   the number parses and is valid in its region's metadata; numbers without a country
   code are read in `phone_region`). The matcher is slow, so it runs only on windows
   around runs of at least 7 digits; a number labelled as an order, invoice, ticket, ISBN
-  or `#` reference is not a phone.
+  or `#` reference, glued to a code (`ORD-2024-012610`), or written as a list of lone
+  digits (`1 2 3 4 5 6 7 8 9 10`) is not a phone.
 - credit_card: 13-19 digits, plain or grouped 4-4-4-4(-3) / 4-6-5 / 4-6-4 with one
   separator (space or dash), passing the Luhn check (python-stdnum) with a length the
   issuer of its prefix (IIN) uses.
@@ -54,6 +55,11 @@ def _phone_windows(text: str):
         yield window
 
 
+def _is_a_list(raw: str) -> bool:
+    # "1 2 3 4 5 6 7 8 9 10" parses as +1 234-567-8910; no numbering plan writes three lone digits
+    return sum(len(g) == 1 for g in re.findall(r"\d+", raw)) > 2
+
+
 @register("phone")
 def find_phones(text: str, phone_region: str):
     for lo, hi in _phone_windows(text):
@@ -61,7 +67,7 @@ def find_phones(text: str, phone_region: str):
         chunk = text[lo:hi]
         for match in phonenumbers.PhoneNumberMatcher(chunk, phone_region, leniency=phonenumbers.Leniency.VALID):
             start, end = lo + match.start, lo + match.end
-            if _NOT_A_PHONE.search(text[max(0, start - 16):start]):
+            if _NOT_A_PHONE.search(text[max(0, start - 16):start]) or _is_a_list(match.raw_string):
                 continue
             yield start, end
 

@@ -311,6 +311,9 @@ def _near_misses(rng: random.Random) -> list[Labelled]:
         add(rng.choice((f"Order #{rng.randrange(10**9, 10**10)}", f"order no. {rng.randrange(10**6, 10**7)}",
                         f"ORD-{rng.randrange(2015, 2025)}-{rng.randrange(10**5):06d}", f"invoice {rng.randrange(10**7, 10**8)}",
                         f"ticket #{rng.randrange(10**5, 10**6)}")), "order")
+    for i in range(10):  # lists of small numbers parse as phone numbers
+        start = rng.randrange(1, 5)
+        add("scores: " + " ".join(str(n) for n in range(start, start + rng.randrange(8, 12))), "number list")
     while sum(1 for o in out if o.kind == "invalid phone") < 30:
         number = _invalid_phone(rng)
         if number:
