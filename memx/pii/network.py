@@ -38,13 +38,35 @@ def find_emails(text: str, phone_region: str):
         yield m.start(), m.end()
 
 
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+# starts with a digit, the boundary checked after it, so the engine skips ahead to digits
+_IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?![\w]|\.\d)")
 _VERSION_WORD = re.compile(
     r"(?:\bv|version|\bver\.?|release|build|rev(?:ision)?|update|patch|firmware|kernel|python|node"
     r"|chrome|firefox|windows|section|§|==|>=|<=|~=|@)\s*:?\s*$", re.I)
-_IPV6 = re.compile(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:]|\.\d)"
-)
+# an IPv6 candidate grows from a colon pair (a literal first character: cheap to find) over
+# the characters an address is written with
+_IPV6_SEED = re.compile(r":[0-9A-Fa-f]{0,4}:")
+_IPV6_CHARS = frozenset("0123456789abcdefABCDEF:.")
+
+
+def _ipv6_candidates(text: str):
+    reached = 0
+    for m in _IPV6_SEED.finditer(text):
+        if m.start() < reached:
+            continue
+        lo, hi = m.start(), m.end()
+        while lo > 0 and text[lo - 1] in _IPV6_CHARS:
+            lo -= 1
+        while hi < len(text) and text[hi] in _IPV6_CHARS:
+            hi += 1
+        reached = hi
+        value = text[lo:hi].rstrip(".")  # a full stop after the address
+        if value.startswith(":") and not value.startswith("::"):  # "host:2001:db8::1"
+            lo, value = lo + 1, value[1:]
+        glued = (lo > 0 and (text[lo - 1].isalnum() or text[lo - 1] == "_")) or \
+            (lo + len(value) < len(text) and (text[lo + len(value)].isalnum() or text[lo + len(value)] == "_"))
+        if not glued:
+            yield lo, lo + len(value), value
 
 
 def _ipv6_ok(value: str) -> bool:
@@ -69,6 +91,6 @@ def find_ips(text: str, phone_region: str):
             yield m.start(), m.end()
     if "::" not in text and text.count(":") < 7:
         return
-    for m in _IPV6.finditer(text):
-        if _ipv6_ok(m.group()):
-            yield m.start(), m.end()
+    for start, end, value in _ipv6_candidates(text):
+        if _ipv6_ok(value):
+            yield start, end

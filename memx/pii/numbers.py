@@ -29,21 +29,18 @@ from memx.pii.registry import register
 
 # ---- phone ----------------------------------------------------------------------------
 
-# a run of digits with the separators a written phone number uses, at least 7 digits
-_PHONE_RUN = re.compile(r"\+?\(?\d(?:[\d \t().\-/]*\d)?")
+# at least 7 digits with the separators a written phone number uses between them (the
+# pattern starts with a digit, so the regex engine skips ahead to digits cheaply)
+_PHONE_RUN = re.compile(r"\d(?:[ \t().\-/]{0,3}\d){6,}")
 _PHONE_MARGIN = 12  # context the matcher looks at (an extension, a letter glued on)
 # a number labelled as something else, or glued to a code (ORD-2024-012610)
 _NOT_A_PHONE = re.compile(r"(?:isbn(?:-1[03])?|order|invoice|ticket|ref(?:erence)?|no\.|#)\s*[:#]?\s*$|[A-Za-z]-$", re.I)
-_MIN_DIGITS = 7
 
 
 def _phone_windows(text: str):
     """Merged [start, end) windows around digit runs long enough to be a phone number."""
     window = None
     for m in _PHONE_RUN.finditer(text):
-        digits = sum(c.isdigit() for c in m.group())
-        if digits < _MIN_DIGITS:
-            continue
         start, end = max(0, m.start() - _PHONE_MARGIN), min(len(text), m.end() + _PHONE_MARGIN)
         if window and start <= window[1]:
             window = (window[0], end)
@@ -74,10 +71,12 @@ def find_phones(text: str, phone_region: str):
 
 # ---- credit_card ----------------------------------------------------------------------
 
+# each pattern here starts with the character it needs first, boundary checks after it, so
+# the regex engine skips ahead to candidates instead of trying a lookbehind at every position
 _CARD = re.compile(
-    r"(?<![\w.,+-])(?:\d{13,19}"
-    r"|\d{4}(?P<s>[ -])\d{4}(?P=s)\d{4}(?P=s)\d{4}(?:(?P=s)\d{3})?"
-    r"|\d{4}(?P<t>[ -])\d{6}(?P=t)\d{4,5})(?![\w-]|[.,]\d)"
+    r"\d(?<![\w.,+-]\d)(?:\d{12,18}"
+    r"|\d{3}(?P<s>[ -])\d{4}(?P=s)\d{4}(?P=s)\d{4}(?:(?P=s)\d{3})?"
+    r"|\d{3}(?P<t>[ -])\d{6}(?P=t)\d{4,5})(?![\w-]|[.,]\d)"
 )
 # (first digits, lengths) of the issuers a card number may come from (IIN ranges as the
 # networks publish them): Visa, Mastercard, Amex, Discover, JCB, Diners, UnionPay, Maestro
@@ -108,7 +107,7 @@ def find_cards(text: str, phone_region: str):
 
 # ---- iban -----------------------------------------------------------------------------
 
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,8}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
+_IBAN = re.compile(r"[A-Z](?<![A-Za-z0-9][A-Z])[A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,8}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
 
 
 def iban_ok(compact: str) -> bool:
