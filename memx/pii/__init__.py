@@ -1,4 +1,4 @@
-"""Personal data in text: one validated detector (SPEC types email, phone, credit_card,
+"""Personal data in text: one validated detector (types email, phone, credit_card,
 iban, ip_address, api_key, private_key), masking by type, the entities inside a memorized
 span, and the counts memorization.json reports (docs/reference.md).
 
