@@ -20,6 +20,7 @@ It knows nothing about masking, spans or where the text came from.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from stdnum import iban as _iban
@@ -57,15 +58,22 @@ def _is_a_list(raw: str) -> bool:
     return sum(len(g) == 1 for g in re.findall(r"\d+", raw)) > 2
 
 
+@lru_cache(maxsize=8192)
+def _matches(chunk: str, phone_region: str) -> tuple[tuple[int, int, str], ...]:
+    # generated text repeats itself (memorized text most of all): a window seen before is
+    # not parsed again
+    return tuple((m.start, m.end, m.raw_string)
+                 for m in phonenumbers.PhoneNumberMatcher(chunk, phone_region, leniency=phonenumbers.Leniency.VALID))
+
+
 @register("phone")
 def find_phones(text: str, phone_region: str):
     for lo, hi in _phone_windows(text):
         # the margin around the digits gives the matcher the context it checks (a letter
         # glued on, an extension); tests/pii check it finds what it finds on the whole text
-        chunk = text[lo:hi]
-        for match in phonenumbers.PhoneNumberMatcher(chunk, phone_region, leniency=phonenumbers.Leniency.VALID):
-            start, end = lo + match.start, lo + match.end
-            if _NOT_A_PHONE.search(text[max(0, start - 16):start]) or _is_a_list(match.raw_string):
+        for m_start, m_end, raw in _matches(text[lo:hi], phone_region):
+            start, end = lo + m_start, lo + m_end
+            if _NOT_A_PHONE.search(text[max(0, start - 16):start]) or _is_a_list(raw):
                 continue
             yield start, end
 
