@@ -27,15 +27,26 @@ _EMAIL = re.compile(
 _SCALE = re.compile(r"\d+(?:\.\d+)?x\.", re.I)  # icon@2x.png, sprite@1.5x.webp
 
 
+_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+
+
 @register("email")
 def find_emails(text: str, phone_region: str):
-    if "@" not in text:
-        return
-    for m in _EMAIL.finditer(text):
-        local, domain = m.group(1), m.group(2)
-        if len(local) > 64 or len(m.group()) > 254 or ".." in local or _SCALE.match(domain):
-            continue
-        yield m.start(), m.end()
+    # matched from each "@" back to where its local part can start, never by scanning all
+    # text: a long run of word characters would cost the pattern quadratic time
+    at = text.find("@")
+    while at >= 0:
+        lo = at
+        while lo > 0 and text[lo - 1] in _LOCAL_CHARS and at - lo <= 64:
+            lo -= 1
+        while lo < at and not text[lo].isalnum():  # a local part starts with a letter or digit
+            lo += 1
+        m = _EMAIL.match(text, lo) if lo < at else None
+        if m:
+            local, domain = m.group(1), m.group(2)
+            if not (len(local) > 64 or len(m.group()) > 254 or ".." in local or _SCALE.match(domain)):
+                yield m.start(), m.end()
+        at = text.find("@", at + 1)
 
 
 # starts with a digit, the boundary checked after it, so the engine skips ahead to digits
