@@ -9,7 +9,9 @@ library's Python sources and pydoc_data's prose); one in ten gets a labelled ent
 types), the time of each type's finder alone, and samples/s of the old regexes on the same
 texts. Rates are per CPU second of this one process (single-threaded: one core), so other
 work on a shared machine does not count; wall seconds are printed beside them. Run:
-`python tests/bench/bench_pii.py [--samples 100000]`.
+`python tests/bench/bench_pii.py [--samples 100000]`. Measured on a shared 2-core VM (load
+~5), 100,000 samples from the stdlib text: detect 9,967 samples/s per CPU second without
+the phone cache (10,913 with it; ~4,800/s wall clock), the old regexes 2,792/s.
 """
 
 from __future__ import annotations
