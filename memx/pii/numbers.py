@@ -5,8 +5,9 @@ cards and IBANs, each found by a cheap pattern and then validated by a library.
   the number parses and is valid in its region's metadata; numbers without a country
   code are read in `phone_region`). The matcher is slow, so it runs only on windows
   around runs of at least 7 digits; a number labelled as an order, invoice, ticket, ISBN
-  or `#` reference, glued to a code (`ORD-2024-012610`), or written as a list of lone
-  digits (`1 2 3 4 5 6 7 8 9 10`) is not a phone.
+  or `#` reference, glued to a code (`ORD-2024-012610`), written as a list of lone digits
+  (`1 2 3 4 5 6 7 8 9 10`), or a decimal number or its digits (`0.5772156649`) is not a
+  phone.
 - credit_card: 13-19 digits, plain or grouped 4-4-4-4(-3) / 4-6-5 / 4-6-4 with one
   separator (space or dash), passing the Luhn check (python-stdnum) with a length the
   issuer of its prefix (IIN) uses.
@@ -53,9 +54,15 @@ def _phone_windows(text: str):
         yield window
 
 
-def _is_a_list(raw: str) -> bool:
-    # "1 2 3 4 5 6 7 8 9 10" parses as +1 234-567-8910; no numbering plan writes three lone digits
-    return sum(len(g) == 1 for g in re.findall(r"\d+", raw)) > 2
+_DECIMAL = re.compile(r"\+?\d+\.\d+")
+
+
+def _is_other_number(raw: str, before: str, after: str) -> bool:
+    """A list of lone digits ("1 2 3 4 5 6 7 8 9 10" parses as +1 234-567-8910; no numbering
+    plan writes three lone digits), a decimal number (31.01875), or the digits of one
+    (0.5772156649, 1.5e10) are not phone numbers."""
+    return (sum(len(g) == 1 for g in re.findall(r"\d+", raw)) > 2 or _DECIMAL.fullmatch(raw) is not None
+            or before.endswith(".") or re.match(r"\.\d|[eE][+-]?\d", after) is not None)
 
 
 @lru_cache(maxsize=8192)
@@ -73,7 +80,8 @@ def find_phones(text: str, phone_region: str):
         # glued on, an extension); tests/pii check it finds what it finds on the whole text
         for m_start, m_end, raw in _matches(text[lo:hi], phone_region):
             start, end = lo + m_start, lo + m_end
-            if _NOT_A_PHONE.search(text[max(0, start - 16):start]) or _is_a_list(raw):
+            before = text[max(0, start - 16):start]
+            if _NOT_A_PHONE.search(before) or _is_other_number(raw, before, text[end:end + 3]):
                 continue
             yield start, end
 

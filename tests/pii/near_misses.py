@@ -81,6 +81,9 @@ def near_misses(rng: random.Random) -> list[Labelled]:
         add(rng.choice((f"Order #{rng.randrange(10**9, 10**10)}", f"order no. {rng.randrange(10**6, 10**7)}",
                         f"ORD-{rng.randrange(2015, 2025)}-{rng.randrange(10**5):06d}", f"invoice {rng.randrange(10**7, 10**8)}",
                         f"ticket #{rng.randrange(10**5, 10**6)}")), "order")
+    for i in range(10):  # decimals whose digits would validate as a US number
+        add(rng.choice((f"gamma = 0.{rng.choice(('5772156649', '2147483647', '6025403784'))}",
+                        f"x = {rng.randrange(10, 99)}.{rng.randrange(10**4, 10**5)}", "scale 2.147483647e9")), "decimal")
     for i in range(10):  # lists of small numbers parse as phone numbers
         start = rng.randrange(1, 5)
         add("scores: " + " ".join(str(n) for n in range(start, start + rng.randrange(8, 12))), "number list")
