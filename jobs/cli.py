@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from jobs.exits import exit_code_of
+from jobs.pii import pii
 from memx.errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -26,6 +27,7 @@ index_app = typer.Typer(no_args_is_help=True, help="Verification indexes (infini
 lab_app = typer.Typer(no_args_is_help=True, help="The embedded victim: a model family with known training data.")
 app.add_typer(index_app, name="index")
 app.add_typer(lab_app, name="lab")
+app.command()(pii)  # `memx pii FILE`: the personal data detector over a file (jobs/pii.py)
 out = Console()
 
 ENDPOINT_HELP = "S3-compatible endpoint for s3:// RUN URIs (default: $AWS_ENDPOINT_URL)."

@@ -7,6 +7,12 @@ block is contact info even with a homepage in it); URLs are measured before secr
 the random-looking path of a URL is not mistaken for a key; logs before code, because
 log lines are full of brackets and colons; prose last among the real categories.
 
+Where a category is about personal data it asks the personal data detector (`memx.pii`),
+so a category and the report's masking never disagree: contact is a validated e-mail
+address or phone number (or a street address, which the detector has no type for);
+an API key in a documented shape or a PEM private key is high_entropy, as are UUIDs and
+long random hex or base64, which identify no one but are the paper's high-entropy text.
+
 It deliberately knows nothing about models, memorization or the corpus: it is a
 heuristic over the text alone, meant for summary counts, not for ground truth.
 """
@@ -14,6 +20,8 @@ heuristic over the text alone, meant for summary counts, not for ground truth.
 from __future__ import annotations
 
 import re
+
+from memx.pii import detect
 
 CATEGORIES = ("url", "contact", "high_entropy", "code", "license", "log", "news/prose", "other")
 
@@ -24,10 +32,8 @@ _LICENSE = re.compile(
     r"|this program is free software|\bcopyright\s+(?:\(c\)|©|\d{4})",
     re.I,
 )
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-PHONE = re.compile(
-    r"(?<![\w.-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]\d{3,4}(?![\w-])"
-)
+_CONTACT_TYPES = ("email", "phone")
+_KEY_TYPES = ("api_key", "private_key")
 _ADDRESS = re.compile(
     r"\b\d{1,5}\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln"
     r"|Drive|Dr|Court|Ct|Way|Place|Pl)\b\.?"
@@ -68,11 +74,13 @@ def categorize(text: str) -> str:
         return "other"
     if _LICENSE.search(text):
         return "license"
-    if EMAIL.search(text) or PHONE.search(text) or _ADDRESS.search(text):
+    if detect(text, _CONTACT_TYPES) or _ADDRESS.search(text):
         return "contact"
     urls = URL.findall(text)
     if urls and (_share(urls, text) >= 0.2 or len(urls) >= 3):
         return "url"
+    if detect(text, _KEY_TYPES):
+        return "high_entropy"
     rest = URL.sub(" ", text)
     secrets = UUID.findall(rest) + [h for h in HEX.findall(rest) if _is_secret(h)]
     secrets += [b for b in _B64.findall(UUID.sub(" ", HEX.sub(" ", rest))) if _is_secret(b)]

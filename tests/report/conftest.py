@@ -14,7 +14,9 @@ import pytest
 METRICS = ["perplexity", "ratio_small", "zlib", "lowercase"]
 STRATEGIES = ["top_k", "temperature", "internet"]
 EMAILS = ["jane.doe@example.com", "bob_smith99@mail.example.org"]
-PHONES = ["+1 (415) 555-0199", "020 7946 0958"]
+# with its country code: the detector reads national numbers in the phone region (US by
+# default), where "020 7946 0958" is not a valid number and so is not masked
+PHONES = ["+1 (415) 555-0199", "+44 20 7946 0958"]
 CATS = ["url", "contact", "high_entropy", "code", "license", "log", "news/prose", "other"]
 
 
