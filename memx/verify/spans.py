@@ -152,9 +152,11 @@ def generated_spans(token_ids, table, index, *, stride: int = _STRIDE, span_from
     `token_ids`: a list of id lists or a pyarrow list array (a samples shard's column);
     `table`: `token_byte_table(tokenizer)` or its `PackedTable`; `index`: a CorpusIndex.
     `stride` only trades first-pass against second-pass queries: any value >= 1 gives
-    the same result.
+    the same result. `span_from` (one int per sample, or None for 0): the first token a span
+    may hold.
     """
     flat, offsets = flatten_token_ids(token_ids)
+    flat = hide_before(flat, offsets, span_from)
     buf, start, end, special, sample_of = _layout(flat, offsets, _as_packed(table))
     return spans_of_layout(buf, start, end, special, sample_of, offsets, index, stride)
 
