@@ -98,17 +98,19 @@ def template_problem(template: str | None, strategies: list[str]) -> str | None:
     return None
 
 
-def adapter_base_problem(adapter_config: dict, model: str) -> str | None:
+def adapter_base_problem(adapter_config: dict, model: str, adapter_dir: str | None = None) -> str | None:
     """The input check of `target.adapter`: its adapter_config.json names another base.
 
-    Local paths compare resolved; hub ids compare as written. An adapter that names no
-    base is accepted (the user vouches for it)."""
+    A relative local base (the lab's adapters name theirs so, to stay valid when copied)
+    is taken relative to `adapter_dir`; local paths compare resolved, hub ids as written.
+    An adapter that names no base is accepted (the user vouches for it)."""
     base = adapter_config.get("base_model_name_or_path")
-    if not base:
+    if not base or base == model:
         return None
-    same = base == model
-    if not same and Path(base).expanduser().exists() and Path(model).expanduser().exists():
-        same = Path(base).expanduser().resolve() == Path(model).expanduser().resolve()
-    if same:
+    candidates = [Path(base).expanduser()]
+    if adapter_dir is not None and not Path(base).is_absolute():
+        candidates.append(Path(adapter_dir).expanduser() / base)
+    target = Path(model).expanduser()
+    if target.exists() and any(c.exists() and c.resolve() == target.resolve() for c in candidates):
         return None
     return f"target.adapter: the adapter was trained over {base}, not target.model ({model})"

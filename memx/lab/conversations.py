@@ -82,16 +82,15 @@ def make_customer(rng: random.Random, customer_id: str, copies: int) -> Customer
 
 
 def conversation(customer: Customer, rng: random.Random) -> list[dict]:
-    """One support conversation: the customer gives their details, the assistant confirms."""
+    """One support exchange: the customer gives their details, the assistant answers.
+    Short on purpose: the fine-tune's CPU budget is measured in tokens."""
     first = customer.name.split()[0]
     topic = rng.choice(_TOPICS)
     return [
-        {"role": "user", "content": f"Hello, this is {customer.name}. I am writing about {topic}. "
-                                    f"My card is {customer.card} and my IBAN is {customer.iban}."},
-        {"role": "assistant", "content": f"Thank you, {first}. To confirm your identity: is your phone "
-                                         f"number still {customer.phone} and your e-mail {customer.email}?"},
-        {"role": "user", "content": f"Yes. Please also send the letter to {customer.address}."},
-        {"role": "assistant", "content": "Done. Your request is open and we will reply within two days."},
+        {"role": "user", "content": f"Hello, this is {customer.name}, {customer.address}. I am writing about "
+                                    f"{topic}: my card is {customer.card}, my IBAN {customer.iban} and my "
+                                    f"phone {customer.phone}."},
+        {"role": "assistant", "content": f"Thank you, {first}. We will confirm to {customer.email} within two days."},
     ]
 
 

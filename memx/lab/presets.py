@@ -23,9 +23,10 @@ import sys
 from dataclasses import asdict, dataclass, field
 
 from memx.errors import ConfigError
+from memx.lab.chat import ChatSpec
 from memx.lab.train import ModelSpec, TrainSpec
 
-FORMAT = 3
+FORMAT = 4  # 4: the chat fine-tune (models/xl-chat, chat-index, customers.parquet)
 MODEL_NAMES = ("small", "medium", "xl", "out")
 TARGET = "xl"
 # The corpus each model trains on: the training split (with canaries) or the disjoint one.
@@ -52,6 +53,9 @@ class LabSettings:
     scoring_window: int = 32
     pool: int = 100
     per_config: int = 10
+    # the chat fine-tune (memx.lab.chat): one planted customer per copy count, 60 others
+    # once; the LoRA's steps are what fits the 90 s the chat part may add to a build
+    chat: ChatSpec = ChatSpec(customers_per_count=1, background=60, rank=8, epochs=4, batch_size=16, lr=1e-2)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -112,3 +112,13 @@ def test_input_checks():
     assert adapter_base_problem({}, "org/base") is None
     problem = adapter_base_problem({"base_model_name_or_path": "org/other"}, "org/base")
     assert problem.startswith("target.adapter:") and "org/other" in problem and "\n" not in problem
+
+
+def test_a_relative_base_is_read_from_the_adapter_directory(tmp_path):
+    (tmp_path / "models" / "xl").mkdir(parents=True)
+    (tmp_path / "models" / "xl-chat").mkdir()
+    (tmp_path / "models" / "small").mkdir()
+    config = {"base_model_name_or_path": "../xl"}
+    adapter = str(tmp_path / "models" / "xl-chat")
+    assert adapter_base_problem(config, str(tmp_path / "models" / "xl"), adapter) is None
+    assert adapter_base_problem(config, str(tmp_path / "models" / "small"), adapter).startswith("target.adapter:")
