@@ -5,7 +5,10 @@ it yields the shard's rows as `SAMPLE_SCHEMA` record batches, and the same spec 
 gives the same rows. The `prefix` strategy (SPEC §7) takes its prompts from sequences cut
 from a `DocumentSource` (`memx.generation.prefix`), continues each for exactly
 suffix_tokens tokens (greedy, or top-k with one row per draw) and keeps the true suffix
-in `target_ids`; the other strategies leave `target_ids` and `sequence_id` null.
+in `target_ids`; the other strategies leave `target_ids` and `sequence_id` null. The
+chat strategies `divergence` and `template` (`memx.generation.chat`) render their prompts
+through the target's chat template and sample as `top_k`; every row carries `span_from`
+(0 but for divergence rows) and the divergence columns (null for other strategies).
 All randomness comes from the shard seed: a numpy generator for
 internet prompts and prefix sequences, and a device `torch.Generator` that draws every row's per-step
 uniforms up front, so a row's tokens do not depend on batch size or batch neighbours
