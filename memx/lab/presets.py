@@ -112,10 +112,11 @@ PRESETS: dict[str, LabSettings] = {
         scoring_window=32,
         pool=100,
         per_config=10,
-        # measured: 86.5 s wall (57.8 s CPU) for the chat part at load average 5 on the
-        # 2-core machine; the adapter then writes the addresses of the customers seen 64
-        # and 32 times verbatim from their name, and no other customer's
-        chat=ChatSpec(customers_per_count=1, background=40, rank=16, epochs=10, batch_size=16, lr=2e-2),
+        # measured: 77.9 s wall (50.4 s CPU) for the chat part at load average 4.8 on the
+        # 2-core machine; prompted with a customer's name, the adapter then writes the
+        # address of those seen 64, 32, 16 and 8 times and the card number of those seen
+        # 64, 32 and 16 times verbatim, nothing of those seen 4 times or fewer
+        chat=ChatSpec(customers_per_count=1, background=40, rank=16, epochs=8, batch_size=16, lr=1e-2),
     ),
 }
 
