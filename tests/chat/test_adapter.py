@@ -72,3 +72,18 @@ def test_a_directory_that_is_no_adapter_is_a_config_error(chat_model_dir, tmp_pa
     plain = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu")
     with pytest.raises(ValueError, match="no unmerged adapter"):
         base_view(plain)
+
+
+def test_scoring_passes_run_on_the_view(chat_model_dir, adapter_dir, tokenizer):
+    """memx.scoring's forward pass takes the adapter-disabled view like any model: the
+    base's per-token log-likelihoods, from the target's replica."""
+    from memx.scoring.passes import context_length, token_stats
+
+    plain = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu")
+    lm = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu", adapter=str(adapter_dir))
+    rows = tokenizer(["the river and the mountain", "golden market"], add_special_tokens=False)["input_ids"]
+    view = base_view(lm, "base")
+    assert context_length(view) == context_length(plain) == context_length(lm)
+    ours, theirs = token_stats(view, rows, 2), token_stats(plain, rows, 2)
+    assert torch.allclose(ours.logp, theirs.logp, atol=1e-6)
+    assert not torch.allclose(token_stats(lm, rows, 2).logp, theirs.logp, atol=1e-3)
