@@ -3,8 +3,9 @@
 The caller (`memx.stages.GenerateRunner`, the lab audit, the benchmarks) loads a model,
 builds a `PromptCorpus` once per process for the `internet` strategy and a
 `DocumentSource` once per process for `prefix` (the chat strategies `divergence` and
-`template` need the target's resolved chat template on its `LoadedModel`), and streams `generate_shard` record
-batches into its Parquet writer. Nothing here knows about Ray, S3 or manifests.
+`template` read the target's resolved chat template from its `LoadedModel`), and
+streams `generate_shard` record batches into its Parquet writer. Nothing here knows
+about Ray, S3 or manifests.
 """
 
 from memx.generation.chat import CHAT_FIELDS
