@@ -1,15 +1,20 @@
-"""Load a Hugging Face causal LM and its tokenizer, by hub id or local directory.
+"""Load a Hugging Face causal LM and its tokenizer, by hub id or local directory, with an
+optional PEFT adapter over it and its resolved chat template.
 
 One place decides device and dtype (`auto` = bf16 on a GPU that supports it, fp32 on
 CPU) and the padding conventions every other module relies on: left padding, and a pad
 id that is only ever masked by position (attention mask), never by token id, because
-GPT-2-style tokenizers have pad == eos. This module does not know about shards or Ray.
+GPT-2-style tokenizers have pad == eos. An adapter (`target.adapter`) is loaded with
+`peft` over the one copy of the base weights: `merge=True` folds it in (generation, where
+only the fine-tune samples, and memx's GPT-2 decoder then applies), otherwise it stays a
+`PeftModel` and `base_view` runs the same replica with the adapter disabled (a reference
+that is the target's own base). This module does not know about shards or Ray.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -42,6 +47,17 @@ class LoadedModel:
     tokenizer: object
     device: torch.device
     dtype: torch.dtype
+    chat_template: str | None = None  # resolved Jinja source (memx.chat.templates), None without one
+    adapter: str | None = None
+    _byte_table: object = field(default=None, repr=False, compare=False)
+
+    def byte_table(self):
+        """The tokenizer's `PackedTable` of token bytes, built once per loaded model."""
+        if self._byte_table is None:
+            from memx.verify.tokenbytes import PackedTable, token_byte_table
+
+            self._byte_table = PackedTable(token_byte_table(self.tokenizer))
+        return self._byte_table
 
     @property
     def bos_id(self) -> int:
@@ -93,7 +109,11 @@ def local_model_problem(name_or_path: str) -> str | None:
     return None
 
 
-def load_causal_lm(name_or_path: str, dtype: str = "auto", device: str | torch.device | None = None) -> LoadedModel:
+def load_causal_lm(name_or_path: str, dtype: str = "auto", device: str | torch.device | None = None, *,
+                   adapter: str | None = None, merge: bool = False, chat_template: str = "none") -> LoadedModel:
+    """The model, its tokenizer (left padding), an optional adapter (see the module
+    docstring) and the chat template `chat_template` names (`target.chat_template`:
+    auto, none or a Jinja file; the default `none` keeps references template-free)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -107,5 +127,52 @@ def load_causal_lm(name_or_path: str, dtype: str = "auto", device: str | torch.d
     tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=torch_dtype)
+    adapter_tokenizer = None
+    if adapter is not None:
+        model, adapter_tokenizer = _with_adapter(model, adapter, merge)
     model.to(device).eval()
-    return LoadedModel(name=name_or_path, model=model, tokenizer=tokenizer, device=device, dtype=torch_dtype)
+    from memx.chat.templates import resolve_template
+
+    template = resolve_template(chat_template, tokenizer, adapter_tokenizer)
+    return LoadedModel(name=name_or_path, model=model, tokenizer=tokenizer, device=device, dtype=torch_dtype,
+                       chat_template=template, adapter=adapter)
+
+
+def _with_adapter(base: torch.nn.Module, adapter: str, merge: bool):
+    """(the base with `adapter` loaded over it, the adapter's own tokenizer or None)."""
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    path = Path(adapter).expanduser()
+    if (adapter.startswith((".", "~", os.sep)) or path.exists()) and not (path / "adapter_config.json").is_file():
+        raise ConfigError(f"target.adapter: {adapter}: not a PEFT adapter directory (no adapter_config.json)")
+    model = PeftModel.from_pretrained(base, adapter)
+    if merge:
+        model = model.merge_and_unload()
+    shipped = path.is_dir() and any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json"))
+    return model, AutoTokenizer.from_pretrained(str(path)) if shipped else None
+
+
+class AdapterDisabled(torch.nn.Module):
+    """A `PeftModel` seen with its adapter off: the base model's forward, same weights."""
+
+    def __init__(self, peft_model: torch.nn.Module):
+        super().__init__()
+        self.peft_model = peft_model
+
+    @property
+    def config(self):
+        return self.peft_model.config
+
+    def forward(self, *args, **kwargs):
+        with self.peft_model.disable_adapter():
+            return self.peft_model(*args, **kwargs)
+
+
+def base_view(lm: LoadedModel, name: str | None = None) -> LoadedModel:
+    """The target's base model on the target's replica: every forward runs with the
+    adapter disabled. For a reference whose `model` is the target's and has no adapter."""
+    if lm.adapter is None or not hasattr(lm.model, "disable_adapter"):
+        raise ValueError(f"{lm.name}: no unmerged adapter to disable (load it with merge=False)")
+    return LoadedModel(name=name or lm.name, model=AdapterDisabled(lm.model), tokenizer=lm.tokenizer,
+                       device=lm.device, dtype=lm.dtype)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from memx.chat.section import ChatTargetFields, DivergenceConfig, TemplateConfig
 from memx.errors import ConfigError
 from memx.metrics import METRIC_NAMES
 from memx.config.extraction import ExtractionConfig
@@ -47,6 +48,10 @@ class StorageConfig(StrictModel):
 class ModelConfig(StrictModel):
     model: str = Field(min_length=1)
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+
+
+class TargetConfig(ModelConfig, ChatTargetFields):
+    pass
 
 
 class ReferenceConfig(ModelConfig):
@@ -103,7 +108,7 @@ class PrefixConfig(StrictModel):
 class GenerationConfig(StrictModel):
     # Config fills an unset list from the inputs present (`default_lists`); standing alone
     # a GenerationConfig has no inputs, so it gets the two strategies that need none.
-    strategies: list[Literal["top_k", "temperature", "internet", "prefix"]] = Field(
+    strategies: list[Literal["top_k", "temperature", "internet", "prefix", "divergence", "template"]] = Field(
         default_factory=lambda: ["top_k", "temperature"]
     )
     samples_per_strategy: PositiveInt = 200_000
@@ -114,6 +119,8 @@ class GenerationConfig(StrictModel):
     temperature: TemperatureConfig = TemperatureConfig()
     internet: InternetConfig = InternetConfig()
     prefix: PrefixConfig = PrefixConfig()
+    divergence: DivergenceConfig = DivergenceConfig()
+    template: TemplateConfig = TemplateConfig()
     seed: int = Field(0, ge=0)
 
     @field_validator("strategies")
@@ -161,7 +168,7 @@ class Config(StrictModel):
     run_id: str
     output: str = Field(min_length=1)
     storage: StorageConfig = StorageConfig()
-    target: ModelConfig
+    target: TargetConfig
     references: list[ReferenceConfig] = Field(default_factory=list)
     generation: GenerationConfig = GenerationConfig()
     scoring: ScoringConfig = ScoringConfig()

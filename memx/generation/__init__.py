@@ -2,10 +2,13 @@
 
 The caller (`memx.pipeline.runners.GenerateRunner`, the lab audit, the benchmarks) loads a model,
 builds a `PromptCorpus` once per process for the `internet` strategy and a
-`DocumentSource` once per process for `prefix`, and streams `generate_shard` record
-batches into its Parquet writer. Nothing here knows about Ray, S3 or manifests.
+`DocumentSource` once per process for `prefix` (the chat strategies `divergence` and
+`template` read the target's resolved chat template from its `LoadedModel`), and
+streams `generate_shard` record batches into its Parquet writer. Nothing here knows
+about Ray, S3 or manifests.
 """
 
+from memx.generation.chat import CHAT_FIELDS
 from memx.documents import DocumentSource, ListFiles, local_files
 from memx.generation.prefix import (
     PrefixSequences, check_prefix_source, draw_sequences, prefix_context_problem, shard_sequences,
@@ -18,6 +21,7 @@ from memx.generation.shard import (
 )
 
 __all__ = [
+    "CHAT_FIELDS",
     "SAMPLE_SCHEMA",
     "DecayingTemperature",
     "DocumentSource",

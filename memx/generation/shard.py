@@ -5,7 +5,10 @@ it yields the shard's rows as `SAMPLE_SCHEMA` record batches, and the same spec 
 gives the same rows. The `prefix` strategy (SPEC §7) takes its prompts from sequences cut
 from a `DocumentSource` (`memx.generation.prefix`), continues each for exactly
 suffix_tokens tokens (greedy, or top-k with one row per draw) and keeps the true suffix
-in `target_ids`; the other strategies leave `target_ids` and `sequence_id` null.
+in `target_ids`; the other strategies leave `target_ids` and `sequence_id` null. The
+chat strategies `divergence` and `template` (`memx.generation.chat`) render their prompts
+through the target's chat template and sample as `top_k`; every row carries `span_from`
+(0 but for divergence rows) and the divergence columns (null for other strategies).
 All randomness comes from the shard seed: a numpy generator for
 internet prompts and prefix sequences, and a device `torch.Generator` that draws every row's per-step
 uniforms up front, so a row's tokens do not depend on batch size or batch neighbours
@@ -24,6 +27,8 @@ import pyarrow as pa
 import torch
 
 from memx.config import GenerationConfig
+from memx.generation.chat import CHAT_FIELDS, ChatRows, chat_columns, chat_prompts, is_chat
+from memx.generation.chat import new_tokens as chat_new_tokens
 from memx.documents import DocumentSource
 from memx.generation.prefix import shard_sequences
 from memx.generation.processors import DecayingTemperature, greedy, sample_full, sample_top_k
@@ -43,6 +48,7 @@ SAMPLE_SCHEMA = pa.schema(
         pa.field("text", pa.string()),
         pa.field("target_ids", pa.list_(pa.int32())),  # prefix: the true suffix; null otherwise
         pa.field("sequence_id", pa.string()),  # prefix: "{document index}:{token offset}"; null otherwise
+        *CHAT_FIELDS,  # span_from for every strategy; divergence's columns, null otherwise
     ]
 )
 
@@ -67,10 +73,11 @@ class GenerationStats:
 
 def strategy_chooser(strategy: str, gen: GenerationConfig) -> Choose:
     """The per-step token rule of each SPEC §1 strategy; `prefix` (SPEC §7) is argmax with
-    decoding: greedy, else the top_k strategy's rule (`generation.top_k`, T = 1)."""
+    decoding: greedy, else the top_k strategy's rule (`generation.top_k`, T = 1), which
+    the chat strategies `divergence` and `template` sample with too."""
     if strategy == "prefix" and gen.prefix.decoding == "greedy":
         return lambda step, logits, uniforms: greedy(logits)
-    if strategy in ("top_k", "internet", "prefix"):
+    if strategy in ("top_k", "internet", "prefix", "divergence", "template"):
         k = gen.top_k
         return lambda step, logits, uniforms: sample_top_k(logits, k, uniforms)
     if strategy == "temperature":
@@ -83,6 +90,8 @@ def strategy_chooser(strategy: str, gen: GenerationConfig) -> Choose:
 def shard_prompts(lm: LoadedModel, spec: ShardSpec, gen: GenerationConfig, prompts: PromptCorpus | None) -> list[list[int]]:
     if spec.strategy == "prefix":
         raise ValueError("prefix prompts come with their suffixes: use prefix_rows")
+    if is_chat(spec.strategy):
+        return chat_prompts(lm, spec.strategy, spec.seed, spec.size, gen).prompts
     if spec.strategy in ("top_k", "temperature"):
         return [[lm.bos_id] for _ in range(spec.size)]
     if spec.strategy != "internet":
@@ -109,7 +118,8 @@ def _fixed_width(block: np.ndarray) -> pa.ListArray:
 
 
 def _record_batch(spec: ShardSpec, rows: list[int], prompts: list[list[int]], tokens: np.ndarray, texts: list[str],
-                  targets: np.ndarray | None, sequence_ids: list[str] | None) -> pa.RecordBatch:
+                  targets: np.ndarray | None, sequence_ids: list[str] | None, chat: ChatRows | None = None,
+                  table=None) -> pa.RecordBatch:
     n = len(rows)
     if targets is None:
         target_array, id_array = pa.nulls(n, pa.list_(pa.int32())), pa.nulls(n, pa.string())
@@ -126,6 +136,7 @@ def _record_batch(spec: ShardSpec, rows: list[int], prompts: list[list[int]], to
         pa.array(texts, pa.string()),
         target_array,
         id_array,
+        *chat_columns(spec.strategy, rows, tokens, chat, table),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=SAMPLE_SCHEMA)
 
@@ -158,8 +169,12 @@ def generate_shard(
     decoder = decoder or default_decoder(lm.model, lm.device)
     stats = stats if stats is not None else GenerationStats()
     started = time.perf_counter()
-    targets = sequence_ids = None
-    if spec.strategy == "prefix":
+    targets = sequence_ids = chat = table = None
+    if is_chat(spec.strategy):
+        chat = chat_prompts(lm, spec.strategy, spec.seed, spec.size, gen)
+        row_prompts, new_tokens = chat.prompts, chat_new_tokens(spec.strategy, gen)
+        table = lm.byte_table() if spec.strategy == "divergence" else None
+    elif spec.strategy == "prefix":
         sequences = prefix_rows(lm, spec, gen, documents)
         row_prompts, targets, sequence_ids = sequences.prefixes.tolist(), sequences.suffixes, sequences.sequence_ids
         new_tokens = gen.prefix.suffix_tokens
@@ -214,7 +229,7 @@ def generate_shard(
             texts = lm.tokenizer.batch_decode(
                 [row_prompts[r] + t.tolist() for r, t in zip(chunk, block)], skip_special_tokens=True
             )
-            batch = _record_batch(spec, chunk, row_prompts, block, texts, targets, sequence_ids)
+            batch = _record_batch(spec, chunk, row_prompts, block, texts, targets, sequence_ids, chat, table)
             stats.rows += len(chunk)
             stats.prompt_tokens += sum(len(row_prompts[r]) for r in chunk)
             stats.new_tokens += block.size

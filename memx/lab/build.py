@@ -147,11 +147,18 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
                               f"planned {canary.repetitions}; this is a bug in memx.lab")
     stage("index", t)
 
+    t = time.perf_counter()
+    from memx.lab.chat import build_chat
+
+    chat = build_chat(tmp, settings.chat, seed, settings.train.context, progress)
+    stage("chat", t)
+
     write_config(tmp / "memx.yaml", make_config(final, preset, settings.to_dict(), stats, files_at=tmp))
     meta = {
         "format": FORMAT, "preset": preset, "seed": seed, "key": key, "python": python_version(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": settings.to_dict(), "stats": stats, "models": model_stats,
+        "chat": chat,
         "stage_seconds": seconds, "build_seconds": round(sum(seconds.values()), 2),
         "corpus_sha256": sha256_file(tmp / "corpus" / "train.jsonl"),
         "canaries_sha256": sha256_file(tmp / "canaries.parquet"),

@@ -23,9 +23,10 @@ import sys
 from dataclasses import asdict, dataclass, field
 
 from memx.errors import ConfigError
+from memx.lab.chat import ChatSpec
 from memx.lab.train import ModelSpec, TrainSpec
 
-FORMAT = 3
+FORMAT = 4  # 4: the chat fine-tune (models/xl-chat, chat-index, customers.parquet)
 MODEL_NAMES = ("small", "medium", "xl", "out")
 TARGET = "xl"
 # The corpus each model trains on: the training split (with canaries) or the disjoint one.
@@ -52,6 +53,9 @@ class LabSettings:
     scoring_window: int = 32
     pool: int = 100
     per_config: int = 10
+    # the chat fine-tune (memx.lab.chat): one planted customer per copy count, 60 others
+    # once; the LoRA's steps are what fits the 90 s the chat part may add to a build
+    chat: ChatSpec = ChatSpec(customers_per_count=1, background=60, rank=8, epochs=4, batch_size=16, lr=1e-2)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,6 +112,11 @@ PRESETS: dict[str, LabSettings] = {
         scoring_window=32,
         pool=100,
         per_config=10,
+        # measured: 77.9 s wall (50.4 s CPU) for the chat part at load average 4.8 on the
+        # 2-core machine; prompted with a customer's name, the adapter then writes the
+        # address of those seen 64, 32, 16 and 8 times and the card number of those seen
+        # 64, 32 and 16 times verbatim, nothing of those seen 4 times or fewer
+        chat=ChatSpec(customers_per_count=1, background=40, rank=16, epochs=8, batch_size=16, lr=1e-2),
     ),
 }
 

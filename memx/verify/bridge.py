@@ -30,7 +30,7 @@ import re
 
 import numpy as np
 
-from memx.verify.spans import _STRIDE, flatten_token_ids, longest_runs
+from memx.verify.spans import _STRIDE, flatten_token_ids, hide_before, longest_runs
 from memx.verify.tokenbytes import PackedTable
 from memx.verify.tokenindex import TokenIndex
 
@@ -164,8 +164,9 @@ class BridgedSearch:
         local = np.concatenate(bounds) if bounds else np.zeros((0, 2), dtype=np.int64)
         return units, special, place, sizes, local
 
-    def spans(self, token_ids) -> dict[str, np.ndarray]:
+    def spans(self, token_ids, span_from=None) -> dict[str, np.ndarray]:
         flat, offsets = flatten_token_ids(token_ids)
+        flat = hide_before(flat, offsets, span_from)  # hidden tokens end pieces like special ones
         n_samples = len(offsets) - 1
         out = {"match_tokens": np.zeros(n_samples, dtype=np.int32),
                "match_start": np.zeros(n_samples, dtype=np.int32),

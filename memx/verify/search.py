@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from memx.errors import ConfigError
-from memx.verify.spans import (_STRIDE, _as_packed, flatten_token_ids, generated_spans, spans_of_layout)
+from memx.verify.spans import (_STRIDE, _as_packed, flatten_token_ids, generated_spans, hide_before,
+                               spans_of_layout)
 from memx.verify.tokenbytes import PackedTable, load_tokenizer, token_byte_table
 from memx.verify.tokenindex import FORMAT as TOKEN_FORMAT
 from memx.verify.tokenindex import TokenIndex, check_token_ids, local_dirs, open_token_index, resolve_token_dtype
@@ -51,8 +52,8 @@ class ByteSearch:
     def __init__(self, table: PackedTable, index, stride: int = _STRIDE):
         self.table, self.index, self.stride = table, index, stride
 
-    def spans(self, token_ids) -> dict[str, np.ndarray]:
-        return generated_spans(token_ids, self.table, self.index, stride=self.stride)
+    def spans(self, token_ids, span_from=None) -> dict[str, np.ndarray]:
+        return generated_spans(token_ids, self.table, self.index, stride=self.stride, span_from=span_from)
 
     def sequence_counts(self, id_lists) -> np.ndarray:
         datas = [self.table.bytes_of(ids) for ids in id_lists]
@@ -67,8 +68,9 @@ class TokenSearch:
         real = np.nonzero(~table.special)[0]
         check_token_ids(real, index.token_dtype)  # a u16 index of a tokenizer over 65,535 ids
 
-    def spans(self, token_ids) -> dict[str, np.ndarray]:
+    def spans(self, token_ids, span_from=None) -> dict[str, np.ndarray]:
         flat, offsets = flatten_token_ids(token_ids)
+        flat = hide_before(flat, offsets, span_from)
         known = (flat >= 0) & (flat < len(self.table))
         special = ~known | self.table.special[np.where(known, flat, 0)]
         sample_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))

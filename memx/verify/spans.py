@@ -46,6 +46,20 @@ def flatten_token_ids(token_ids) -> tuple[np.ndarray, np.ndarray]:
     return flat, offsets
 
 
+def hide_before(flat: np.ndarray, offsets: np.ndarray, span_from) -> np.ndarray:
+    """`flat` with every sample's tokens before its `span_from` replaced by -1, an id no
+    table knows: they count as special, so no span holds them and `match_start >=
+    span_from` (a divergence sample's repeated word is never evidence). None: unchanged."""
+    if span_from is None:
+        return flat
+    if isinstance(span_from, (pa.ChunkedArray, pa.Array)):
+        span_from = span_from.to_numpy(zero_copy_only=False)
+    span_from = np.asarray(span_from, dtype=np.int64)
+    sample_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    hidden = np.arange(len(flat)) - offsets[sample_of] < span_from[sample_of]
+    return np.where(hidden, -1, flat) if hidden.any() else flat
+
+
 def _as_packed(table) -> PackedTable:
     return table if isinstance(table, PackedTable) else PackedTable(table)
 
@@ -132,15 +146,17 @@ def _query(buf, start, end, tokens, index) -> np.ndarray:
     return np.searchsorted(end, reach, side="right") - tokens
 
 
-def generated_spans(token_ids, table, index, *, stride: int = _STRIDE) -> dict[str, np.ndarray]:
+def generated_spans(token_ids, table, index, *, stride: int = _STRIDE, span_from=None) -> dict[str, np.ndarray]:
     """SPEC §6 span of each sample's generated tokens: SPAN_COLUMNS as numpy arrays.
 
     `token_ids`: a list of id lists or a pyarrow list array (a samples shard's column);
     `table`: `token_byte_table(tokenizer)` or its `PackedTable`; `index`: a CorpusIndex.
     `stride` only trades first-pass against second-pass queries: any value >= 1 gives
-    the same result.
+    the same result. `span_from` (one int per sample, or None for 0): the first token a span
+    may hold.
     """
     flat, offsets = flatten_token_ids(token_ids)
+    flat = hide_before(flat, offsets, span_from)
     buf, start, end, special, sample_of = _layout(flat, offsets, _as_packed(table))
     return spans_of_layout(buf, start, end, special, sample_of, offsets, index, stride)
 

@@ -1,0 +1,89 @@
+"""A PEFT adapter over the target: one copy of the base weights, the base's own forward
+with the adapter disabled (the `ratio_base` reference on the target's replica), and the
+merged adapter's logits equal to the unmerged one's."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from memx.errors import ConfigError
+from memx.models import base_view, load_causal_lm
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(chat_model_dir, tmp_path_factory):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(str(chat_model_dir), dtype=torch.float32)
+    # B initialised at random (not zeros), so the adapter changes what the model says
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn", "c_proj", "c_fc"], init_lora_weights=False,
+                        fan_in_fan_out=True)
+    model = get_peft_model(base, config)
+    out = tmp_path_factory.mktemp("adapter") / "support-lora"
+    model.save_pretrained(str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def ids(tokenizer):
+    rows = tokenizer(["the river and the mountain", "golden market morning island"], add_special_tokens=False)
+    width = min(len(r) for r in rows["input_ids"])
+    return torch.tensor([r[:width] for r in rows["input_ids"]])
+
+
+def _logits(model, ids):
+    with torch.inference_mode():
+        return model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False).logits
+
+
+def test_base_weights_exist_once(chat_model_dir, adapter_dir):
+    plain = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu")
+    lm = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu", adapter=str(adapter_dir))
+    base = base_view(lm, "base")
+    unique = {p.data_ptr(): p.numel() for p in lm.model.parameters()}
+    lora = sum(p.numel() for n, p in lm.model.named_parameters() if "lora_" in n)
+    assert lora > 0
+    assert sum(unique.values()) == sum(p.numel() for p in plain.model.parameters()) + lora
+    assert {p.data_ptr() for p in base.model.parameters()} <= set(unique)  # the view owns no weights
+
+
+def test_disabled_adapter_is_the_plain_base(chat_model_dir, adapter_dir, ids):
+    plain = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu")
+    lm = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu", adapter=str(adapter_dir))
+    tuned, base = _logits(lm.model, ids), _logits(base_view(lm).model, ids)
+    assert torch.equal(base, _logits(plain.model, ids))
+    assert (tuned - base).abs().max() > 1e-2  # the adapter is on outside the view
+    assert torch.equal(_logits(lm.model, ids), tuned)  # and back on after the view's forward
+
+
+def test_merged_adapter_gives_the_same_logits(chat_model_dir, adapter_dir, ids):
+    lm = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu", adapter=str(adapter_dir))
+    merged = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu", adapter=str(adapter_dir), merge=True)
+    assert not hasattr(merged.model, "disable_adapter")  # a plain model: memx's GPT-2 decoder applies
+    assert (_logits(merged.model, ids) - _logits(lm.model, ids)).abs().max() < 1e-4
+
+
+def test_a_directory_that_is_no_adapter_is_a_config_error(chat_model_dir, tmp_path):
+    with pytest.raises(ConfigError, match=r"^target\.adapter: .*no adapter_config\.json"):
+        load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu", adapter=str(tmp_path))
+    plain = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu")
+    with pytest.raises(ValueError, match="no unmerged adapter"):
+        base_view(plain)
+
+
+def test_scoring_passes_run_on_the_view(chat_model_dir, adapter_dir, tokenizer):
+    """memx.scoring's forward pass takes the adapter-disabled view like any model: the
+    base's per-token log-likelihoods, from the target's replica."""
+    from memx.scoring.passes import context_length, token_stats
+
+    plain = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu")
+    lm = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu", adapter=str(adapter_dir))
+    rows = tokenizer(["the river and the mountain", "golden market"], add_special_tokens=False)["input_ids"]
+    view = base_view(lm, "base")
+    assert context_length(view) == context_length(plain) == context_length(lm)
+    ours, theirs = token_stats(view, rows, 2), token_stats(plain, rows, 2)
+    assert torch.allclose(ours.logp, theirs.logp, atol=1e-6)
+    assert not torch.allclose(token_stats(lm, rows, 2).logp, theirs.logp, atol=1e-3)
