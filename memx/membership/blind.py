@@ -42,9 +42,13 @@ def _features(texts: list[str], train: np.ndarray, blocks: list[sp.csr_matrix]) 
     fitted, held = [], []
     test = np.setdiff1d(np.arange(len(texts)), train)
     for counts in blocks:
-        tfidf = TfidfTransformer(sublinear_tf=True).fit(counts[train])
-        fitted.append(tfidf.transform(counts[train]))
-        held.append(tfidf.transform(counts[test]))
+        rows = counts[train]
+        # Only the columns the training rows use: liblinear's cost grows with the width (2^18),
+        # and a column no training row has gets no weight anyway.
+        used = np.unique(rows.indices)
+        tfidf = TfidfTransformer(sublinear_tf=True).fit(rows[:, used])
+        fitted.append(tfidf.transform(rows[:, used]))
+        held.append(tfidf.transform(counts[test][:, used]))
     return sp.hstack(fitted, format="csr"), sp.hstack(held, format="csr")
 
 
