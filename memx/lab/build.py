@@ -96,8 +96,8 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
 
     t = time.perf_counter()
     # The `out` reference gets as much text as the target's training split, from other sources.
-    # The membership pair's non-members are training-split documents no model trains on, so the
-    # split is cut larger by as much and the training text keeps its size.
+    # The membership pair's non-members are training-split paragraphs no model trains on, so
+    # the split is cut larger by as much and the training text keeps its size.
     split = corpus_mod.build_split(seed, settings.train_chars + settings.nonmember_chars, settings.heldout_chars,
                                    settings.max_doc_lines, disjoint_chars=settings.train_chars)
     train_docs, aside = membership_mod.set_aside(split.train, seed, settings.nonmember_chars)

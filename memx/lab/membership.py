@@ -4,11 +4,13 @@ the same kind that no lab model trained on.
 Membership is only measured fairly when the two sides differ in nothing but membership.
 Held-out text from other source files is not enough: a text classifier tells the lab's
 stdlib files apart by their identifiers alone (a blind AUC near 1.0 on the lab's source
-split). So the lab sets aside whole *documents* of the training split, chosen at random
-(seeded) across all its sources, before canaries are planted and before any model trains:
-members and non-members then come from the same files. Both sides are cut into
-paragraphs (blank-line separated, at least `MIN_CHARS` characters): a member paragraph is
-an exact substring of a training document and holds no canary; a non-member paragraph
+split). Whole documents set aside are not enough either: the tiny preset's few dozen documents
+come from a handful of files, and a random handful of them is another mix of files (a
+blind AUC of 0.73). So the lab sets aside *paragraphs* (blank-line separated blocks of at
+least `MIN_CHARS` characters), drawn at random (seeded) across every training document,
+cut out of them before canaries are planted and before any model trains: each side then
+draws on the same files in the same proportions. A member is a paragraph of a training
+document as trained on that holds no canary; a non-member is a paragraph set aside that
 occurs nowhere in the training text (stdlib files repeat boilerplate).
 
 Files: `membership/members.jsonl` and `membership/nonmembers.jsonl`, one {"text"} a line.
@@ -28,28 +30,34 @@ NONMEMBERS = "membership/nonmembers.jsonl"
 
 
 def set_aside(docs: list[str], seed: int, chars: int) -> tuple[list[str], list[str]]:
-    """(documents kept for training, documents set aside): a seeded random choice of whole
-    documents, about `chars` characters, taken out of training; the order of the rest stays."""
-    if chars <= 0:
-        return docs, []
-    order = list(range(len(docs)))
-    random.Random(f"membership-{seed}").shuffle(order)
-    aside, size = set(), 0
-    for i in order:
+    """(training documents, paragraphs set aside): paragraphs of at least `MIN_CHARS`
+    characters drawn at random (seeded) across every document until about `chars` characters,
+    each cut out of its document before training. A document keeps at least one paragraph
+    and three lines (the corpus's rule for a training document)."""
+    blocks = [d.split("\n\n") for d in docs]  # split_documents joins a document's blocks with one blank line
+    pairs = [(i, j) for i, parts in enumerate(blocks) for j, p in enumerate(parts) if len(p) >= MIN_CHARS]
+    random.Random(f"membership-{seed}").shuffle(pairs)
+    taken: set[tuple[int, int]] = set()
+    size = 0
+    for i, j in pairs:
         if size >= chars:
             break
-        aside.add(i)
-        size += len(docs[i])
-    return [d for i, d in enumerate(docs) if i not in aside], [d for i, d in enumerate(docs) if i in aside]
+        rest = [p for k, p in enumerate(blocks[i]) if k != j and (i, k) not in taken]
+        if not rest or "\n\n".join(rest).count("\n") < 2:
+            continue
+        taken.add((i, j))
+        size += len(blocks[i][j])
+    kept = ["\n\n".join(p for j, p in enumerate(parts) if (i, j) not in taken) for i, parts in enumerate(blocks)]
+    return kept, [blocks[i][j] for i, j in sorted(taken)]
 
 
-def pair(train_docs: list[str], aside_docs: list[str], canary_texts: list[str]) -> tuple[list[str], list[str]]:
+def pair(train_docs: list[str], aside: list[str], canary_texts: list[str]) -> tuple[list[str], list[str]]:
     """(member paragraphs, non-member paragraphs) from the training documents as trained on
-    (canaries planted) and the documents set aside."""
+    (canaries planted) and the paragraphs set aside."""
     members = [p for d in train_docs for p in heldout_paragraphs(d, MIN_CHARS)
                if not any(c in p for c in canary_texts)]
     corpus = "\n\n".join(train_docs)
-    nonmembers = [p for d in aside_docs for p in heldout_paragraphs(d, MIN_CHARS) if p not in corpus]
+    nonmembers = [p for p in aside if p not in corpus]
     return members, nonmembers
 
 
