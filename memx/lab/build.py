@@ -95,12 +95,9 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
         _say(progress, f"stage {name}: {seconds[name]:.1f}s")
 
     t = time.perf_counter()
-    # The `out` reference gets as much text as the target's training split, from other sources.
-    # The membership pair's non-members are training-split paragraphs no model trains on, so
-    # the split is cut larger by as much and the training text keeps its size.
-    split = corpus_mod.build_split(seed, settings.train_chars + settings.nonmember_chars, settings.heldout_chars,
-                                   settings.max_doc_lines, disjoint_chars=settings.train_chars)
-    train_docs, aside = membership_mod.set_aside(split.train, seed, settings.nonmember_chars)
+    # The `out` reference gets as much text as the target's training split, from other sources;
+    # the membership pair's non-members are training-split paragraphs no model trains on.
+    split, train_docs, aside = membership_mod.lab_split(seed, settings)
     canaries = canary_mod.make_canaries(seed, settings.canaries_per_count)
     canary_mod.check_unique(canaries, "\n".join(split.train + split.disjoint))
     docs = canary_mod.insert_canaries(train_docs, canaries, seed)

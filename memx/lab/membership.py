@@ -22,11 +22,22 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from memx.lab.corpus import heldout_paragraphs, write_train_jsonl
+from memx.lab.corpus import CorpusSplit, build_split, heldout_paragraphs, write_train_jsonl
+from memx.lab.presets import LabSettings
 
 MIN_CHARS = 100
 MEMBERS = "membership/members.jsonl"
 NONMEMBERS = "membership/nonmembers.jsonl"
+
+
+def lab_split(seed: int, settings: LabSettings) -> tuple[CorpusSplit, list[str], list[str]]:
+    """The build's corpus split, the training documents (before canaries) and the paragraphs set
+    aside. The training split is cut larger by `nonmember_chars`, so the training text keeps
+    its size; the `out` model's disjoint slice is as large as the training text."""
+    split = build_split(seed, settings.train_chars + settings.nonmember_chars, settings.heldout_chars,
+                        settings.max_doc_lines, disjoint_chars=settings.train_chars)
+    train_docs, aside = set_aside(split.train, seed, settings.nonmember_chars)
+    return split, train_docs, aside
 
 
 def set_aside(docs: list[str], seed: int, chars: int) -> tuple[list[str], list[str]]:

@@ -29,7 +29,7 @@ _KEYS = [("document", pa.int64()), ("document_name", pa.string()), ("member", pa
 def score_fields(metric_names: list[str]) -> list[tuple[str, pa.DataType]]:
     """The model columns: `nll_target`, `nll_<ref>` per reference, `score_<metric>` per metric."""
     return [(name, kind) for name, kind in score_columns(metric_names)
-            if name == "nll_target" or (name.startswith("nll_") and name != "nll_lowercase") or name.startswith("score_")]
+            if (name.startswith("nll_") and name != "nll_lowercase") or name.startswith("score_")]
 
 
 def membership_schema(metric_names: list[str]) -> pa.Schema:
