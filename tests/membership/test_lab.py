@@ -81,11 +81,13 @@ def test_lab_scores_equal_a_plain_forward(lab):
     path, meta, models, context = lab
     source = DocumentSource.scan(str(path / meta["membership"]["members"]))
     target, out = models["xl"], models["out"]
-    kept = read_kept(source, target.tokenizer, [0, 5, 17], context, "members")
+    max_tokens = 24  # under every paragraph's length: the scores cover its first tokens only
+    kept = read_kept(source, target.tokenizer, [0, 5, 17], max_tokens, "members")
+    whole = target.tokenizer(source.read([0, 5, 17]), add_special_tokens=False)["input_ids"]
     table = score_documents(kept.ids, kept.text, target, {"out": out}, ScoringConfig(),
                             ["perplexity", "ratio_out", "zlib", "min_k", "min_k_plus_plus"]).to_pylist()
-    for ids, text, row in zip(kept.ids, kept.text, table):
-        assert len(ids) == context  # every paragraph is longer than the context: the first tokens only
+    for ids, full, text, row in zip(kept.ids, whole, kept.text, table):
+        assert ids == full[:max_tokens] and len(full) > max_tokens
         want, other = _plain(target.model, ids), _plain(out.model, ids)
         assert row["score_perplexity"] == pytest.approx(-want["nll"], abs=1e-4)
         assert row["score_ratio_out"] == pytest.approx(other["nll"] / want["nll"], rel=1e-4)
