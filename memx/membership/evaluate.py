@@ -8,11 +8,13 @@ the largest TPR among the ROC curve's points whose FPR is at most α (thresholds
 scores; predicting "member" when score >= threshold), so it is 0 when even the strictest
 threshold passes more than α of the non-members.
 
-The bootstrap resamples members and non-members separately, with replacement, `bootstrap`
-times from one numpy generator seeded with `seed` (the same seed, the same intervals). A resample is a
-vector of multiplicities, so its AUC (Mann-Whitney, ties counted half) and TPR at FPR are
-weighted counts over the scores sorted once: O(n) numpy work per resample, never a sort
-or a scikit-learn call per resample. This module knows no models, texts or storage.
+The bootstrap resamples members and non-members separately, with replacement,
+`bootstrap` times from one numpy generator seeded with `seed` (the same seed, the same
+intervals); the interval is the 2.5th to 97.5th percentile. A resample is a vector of
+multiplicities drawn straight in sorted order, so its AUC (Mann-Whitney, ties counted
+half) and TPR at FPR are weighted counts over the scores sorted once: O(n) numpy work per
+resample, never a sort or a scikit-learn call per resample (1,000 resamples of 100,000
+documents a side: a few CPU seconds). This module knows no models, texts or storage.
 """
 
 from __future__ import annotations
