@@ -100,3 +100,27 @@ def test_shard_rows_follow_the_schema(family):
     assert rows.schema == membership_schema(METRICS)
     assert rows.column("member").to_pylist() == [True] * 4
     assert rows.column("document_name").to_pylist()[0] == "m.jsonl:11"
+
+
+def test_documents_n_selects_distinct_documents_with_a_predicted_token(family, tmp_path):
+    import json
+
+    from memx.generation.documents import DocumentSource
+    from memx.membership.documents import read_kept, select_documents
+
+    texts = _documents() * 3  # 36 documents, some with fewer than 2 tokens (the empty ones)
+    path = tmp_path / "side.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    source, tokenizer = DocumentSource.scan(str(path)), family["target"].tokenizer
+    picked = select_documents(source, tokenizer, 20, seed=4, side="members")
+    assert len(set(picked.tolist())) == 20 and list(picked) == sorted(picked)
+    assert all(len(tokenizer(texts[i], add_special_tokens=False)["input_ids"]) >= 2 for i in picked)
+    assert list(select_documents(source, tokenizer, 20, seed=4, side="members")) == list(picked)
+    assert list(select_documents(source, tokenizer, "all", seed=4, side="members")) == list(range(36))
+    kept = read_kept(source, tokenizer, picked[:2], MAX_TOKENS, "members")
+    assert kept.document_name == [f"{path}:{i + 1}" for i in picked[:2]]
+    long_enough = sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) >= 2 for t in texts)
+    assert long_enough < 36
+    for n, field in ((37, "holds 36"), (long_enough + 1, f"only {long_enough}")):
+        with pytest.raises(ValueError, match=f"membership.documents: .*{field}"):
+            select_documents(source, tokenizer, n, seed=4, side="members")
