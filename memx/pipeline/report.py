@@ -63,19 +63,21 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra: l
 
     storage, config = run.storage, run.config
     settings = config.model_dump(mode="json")
-    # the sections after the built-in ones; a long one (Section.long) goes after every summary
-    sections = extraction_sections(run, redact) if config.extraction is not None else []
-    if not config.generation.strategies:  # an extraction-only run (docs/outputs.md): no samples, no candidates
-        html = render_extraction_report(settings, run_stats(run), sections + (extra or []), models=model_facts(config))
-        return _write(run, html, out)
+    # the sections after the built-in ones, in reading order (a long one, Section.long, is
+    # shown after every summary): one line per feature
     discoverable = read_discoverable(run)
-    sections = ([discoverable_section(discoverable)] if discoverable else []) + sections
+    sections = extraction_sections(run, redact) if config.extraction is not None else []
+    sections += [discoverable_section(discoverable)] if discoverable else []
+    sections += extra or []
+    if not config.generation.strategies:  # an extraction-only run (docs/outputs.md): no samples, no candidates
+        html = render_extraction_report(settings, run_stats(run), sections, models=model_facts(config))
+        return _write(run, html, out)
     candidates = read_table(storage, CANDIDATES_KEY)
     scatter = scatter_sample(run, set(candidates.column("sample_id").to_pylist()))
     html = render_report(settings, run_stats(run), candidates, scatter, redact=redact,
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies),
                          memorization=read_memorization(run), models=model_facts(config),
-                         sections=sections + (extra or []))
+                         sections=sections)
     return _write(run, html, out)
 
 
