@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections import Counter
-from html import escape
 from typing import NamedTuple
 
 import pyarrow as pa
@@ -123,17 +122,18 @@ def _categories_html(mem: Counter, every: Counter) -> str:
     return render("categories.html.j2", rows=rows, png=png)
 
 
-def _marked(text: str, span: str, redact: bool) -> str:
-    """Escaped text with the memorized span inside <mark>. Text and span are redacted each
-    whole before the span is looked for, so a mask never splits at the span's edge (a span
-    whose redacted form is not found is simply not marked)."""
+def _marked(text: str, span: str, redact: bool) -> tuple[str, str, str]:
+    """(before, span, after): the text split around the memorized span, which the template
+    marks. Text and span are redacted each whole before the span is looked for, so a mask
+    never splits at the span's edge (a span whose redacted form is not found is simply not
+    marked: it is all `before`)."""
     if redact:
         text, span = _redact(text), _redact(span)
     at = text.find(span) if span.strip() else -1
     if at < 0:
-        return escape(text)
+        return text, "", ""
     end = at + len(span)
-    return f"{escape(text[:at])}<mark>{escape(text[at:end])}</mark>{escape(text[end:])}"
+    return text[:at], text[at:end], text[end:]
 
 
 def _candidates_html(candidates: pa.Table, redact: bool) -> str:
