@@ -100,6 +100,14 @@ def metric_table(memorization: Memorization) -> Table:
     return table
 
 
+def metric_cells(memorization: Memorization) -> tuple[str, list[str], list[tuple[str, list[tuple[str, str, bool]]]]]:
+    """The report's grid: per metric, per strategy (strategy, "precision@k / AUC / TPR at 1% FPR", best)."""
+    k, strategies, grid = metric_grid(memorization)
+    return k, strategies, [(metric, [(s, "–" if not q else f"{_num(q.precision_at[k])} / {_num(q.auc)} / "
+                                                          f"{percent(q.tpr_at_fpr['0.01'])}", strong)
+                                     for s, (q, strong) in zip(strategies, cells)]) for metric, cells in grid]
+
+
 def headline_sentence(memorization: Memorization) -> str:
     return ". ".join(headline_points(memorization)) + "."
 

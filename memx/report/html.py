@@ -25,8 +25,8 @@ from typing import NamedTuple
 
 import pyarrow as pa
 
-from memx.report.headline import (HEADLINE_COLUMNS, _num as _num2, curves_png, headline_points, headline_rows,
-                                  metric_grid, percent, strategies_of)
+from memx.report.headline import (HEADLINE_COLUMNS, curves_png, headline_points, headline_rows, metric_cells,
+                                  strategies_of)
 from memx.report.plots import bar_png, scatter_png
 from memx.report.redact import redact as _redact
 from memx.report.render import render
@@ -159,10 +159,7 @@ def memorization_html(memorization: Memorization | None) -> str:
     """The report's opening: how much was memorized, and which metric finds it best."""
     if memorization is None:
         return render("memorization.html.j2", memorization=None)
-    k, strategies, grid = metric_grid(memorization)
-    cells = [(metric, [(s, "–" if not q else f"{_num2(q.precision_at[k])} / {_num2(q.auc)} / "
-                                              f"{percent(q.tpr_at_fpr['0.01'])}", strong)
-                       for s, (q, strong) in zip(strategies, row)]) for metric, row in grid]
+    k, strategies, cells = metric_cells(memorization)
     return render("memorization.html.j2", memorization=memorization, points=headline_points(memorization),
                   columns=HEADLINE_COLUMNS, rows=headline_rows(memorization), strategies=strategies, grid=cells,
                   k=k, curves=[(s, curves_png(memorization, s)) for s in strategies_of(memorization)])
