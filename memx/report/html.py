@@ -33,20 +33,6 @@ from memx.report.render import render
 from memx.report.tables import TOTAL, filter_candidates, table2
 from memx.verify.summary import Memorization
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;
-max-width:1200px;color:#222;padding:0 1em}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.total td{font-weight:bold;background:#fafafa}
-tr.mem td{background:#fff3f3}
-pre{white-space:pre-wrap;word-break:break-word;margin:0;max-height:14em;overflow:auto;
-font-size:.85em}
-.note{color:#666;font-size:.9em}img{max-width:100%}mark{background:#ffd966}
-"""
-
 
 def _num(v) -> str:
     """A number as the report shows it (the template escapes it)."""
@@ -208,6 +194,5 @@ def render_extraction_report(settings: dict, stats: dict, sections: list[Section
 
 
 def _page(settings: dict, stats: dict, intro: str, sections: list[Section], models: list[dict] | None) -> str:
-    return render("base.html.j2", title=f"memx report: {settings.get('run_id', 'run')}", css=_CSS, intro=intro,
-                  sections=sections, models=_settings_html(settings, models), settings="",
-                  throughput=_stats_html(stats))
+    return render("base.html.j2", title=f"memx report: {settings.get('run_id', 'run')}", intro=intro,
+                  sections=sections, settings=_settings_html(settings, models), throughput=_stats_html(stats))
