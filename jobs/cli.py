@@ -207,7 +207,7 @@ def _print_summary(handle) -> None:
     from memx.pipeline.extraction_results import read_extraction
     from memx.pipeline.memorization import read_memorization
     from memx.report.extraction import extraction_headline
-    from memx.report.headline import headline_sentence, headline_table, metric_table
+    from memx.report.headline import headline_points, headline_table, metric_table
 
     memorization = read_memorization(handle)
     extraction = read_extraction(handle) if handle.config.extraction is not None else None
@@ -219,7 +219,8 @@ def _print_summary(handle) -> None:
         raise ConfigError(f"--summary: {handle.uri} has no memorization.json (it needs `verify.scope: all`, "
                           "which verifies every sample; set it in config.json's verify section and "
                           f"run `memx resume {handle.uri}`)")
-    out.print(headline_sentence(memorization), soft_wrap=not out.is_terminal)
+    for point in headline_points(memorization):  # one line per strategy, in a terminal or not
+        out.print(point + ".", soft_wrap=not out.is_terminal)
     out.print(headline_table(memorization))
     out.print(metric_table(memorization))
 

@@ -75,10 +75,10 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     from memx.pipeline.candidates import CANDIDATES_KEY, read_table
     from memx.pipeline.extraction_results import read_extraction
     from memx.pipeline.memorization import read_memorization
-    from memx.report.extraction import canary_extraction_html, canary_extraction_lines, extraction_headline
+    from memx.report.extraction import canary_extraction_lines, canary_extraction_section, extraction_headline
     from memx.report import render_table2, table2
-    from memx.report.discoverable import canary_audit_html
-    from memx.report.headline import headline_sentence, headline_table, metric_table
+    from memx.report.discoverable import canary_audit_section
+    from memx.report.headline import headline_points, headline_table, metric_table
     from memx.pipeline.run import new_run
 
     console = console or Console()
@@ -105,15 +105,16 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     audit = audit_lab(lab)
     # the audit is discoverable extraction with known ground truth: it joins the run's report
     parameters = {name: m.get("parameters") for name, m in check_lab(lab, hashes=False).get("models", {}).items()}
-    audit_html = canary_audit_html(audit.to_dict(), parameters)
+    audit_section = canary_audit_section(audit.to_dict(), parameters)
 
     console.rule("[bold]3/4 attack: generate -> score -> reduce -> verify -> exact extraction -> report")
     canary_p: dict = {}
 
-    def report_sections(finished_run) -> list[str]:
+    def report_sections(finished_run) -> list:
         canary_p.update(canary_extraction(finished_run, lab))
         extraction = finished_run.config.extraction
-        return [audit_html] + ([canary_extraction_html(canary_p, extraction.suffix_tokens)] if canary_p else [])
+        canaries = canary_extraction_section(canary_p, extraction.suffix_tokens)
+        return [audit_section] + ([canaries] if canaries else [])
 
     run_pipeline(run, log=console.print, redact=redact, report_extra=report_sections)
     candidates = read_table(run.storage, CANDIDATES_KEY)
@@ -127,7 +128,8 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     console.print(audit.render())
     memorization = read_memorization(run)
     if memorization is not None:
-        console.print(headline_sentence(memorization), soft_wrap=not console.is_terminal)
+        for point in headline_points(memorization):  # one line per strategy, in a terminal or not
+            console.print(point + ".", soft_wrap=not console.is_terminal)
         console.print(headline_table(memorization))
         console.print(metric_table(memorization))
     extraction = read_extraction(run)

@@ -37,8 +37,8 @@ def verify_run(run: Run, log: Callable[[str], object] = print) -> None:
 
 
 def run_pipeline(run: Run, show_progress: bool = True, log=print, redact: bool = True,
-                 report_extra: list[str] | Callable[[Run], list[str]] | None = None) -> dict:
-    """Every stage of the run, then every whole-run step; `report_extra`: HTML sections the report
+                 report_extra: list | Callable[[Run], list] | None = None) -> dict:
+    """Every stage of the run, then every whole-run step; `report_extra`: sections the report
     adds (the demo's lab audit), or a function of the run that makes them once every stage is
     done (the lab's canaries in extraction.json's windows). Returns seconds per phase."""
     started = time.time()

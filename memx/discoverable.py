@@ -27,14 +27,52 @@ It knows nothing about storage, shards, models or how the rows were made.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from memx.outputs import Output
 
 STRATEGY = "prefix"
 PROBABILITY_THRESHOLDS = (0.1, 0.5, 0.9)
 RECALL_ERRORS = (100,)
 COUNT_BUCKETS = ("1", "2-3", "4-7", "8-15", "16-31", "32-63", ">=64")
+
+
+class PrefixBlock(Output):
+    rows: int
+    sequences: int
+    draws: int
+    exact: int
+    exact_rate: float | None
+    token_accuracy: float | None
+    match_prefix_tokens: float | None
+    extraction_probability: dict[str, float | None] | None = None  # draws > 1 only
+
+
+class RecallAt(Output):
+    exact: int
+    share: float | None
+
+
+class PrefixRecall(Output):
+    recall_at_errors: dict[str, RecallAt]  # "100"
+
+
+class RowBucket(Output):
+    rows: int
+    exact: int
+    exact_rate: float | None
+
+
+class Discoverable(Output):
+    """discoverable.json. A new key: one optional field here, set where it is computed."""
+    strategies: dict[str, PrefixBlock]
+    metrics: dict[str, dict[str, PrefixRecall]]
+    duplication: dict[str, RowBucket] | None = None  # with sequence_count only
+    settings: dict[str, Any] | None = None  # generation.prefix, set by the run
 
 
 def count_bucket_index(counts: np.ndarray) -> np.ndarray:
@@ -74,19 +112,19 @@ def _joined(samples: pa.Table | None, scores: pa.Table) -> pa.Table:
     return scores.append_column("sequence_id", samples.column("sequence_id").take(where))
 
 
-def _duplication(counts: np.ndarray, exact: np.ndarray) -> dict[str, dict]:
+def _duplication(counts: np.ndarray, exact: np.ndarray) -> dict[str, RowBucket]:
     bucket = count_bucket_index(counts)
     labels = (["0"] if (bucket < 0).any() else []) + list(COUNT_BUCKETS)
     out = {}
     for label in labels:
         rows = bucket == (-1 if label == "0" else COUNT_BUCKETS.index(label))
         n, hit = int(rows.sum()), int(np.count_nonzero(exact & rows))
-        out[label] = {"rows": n, "exact": hit, "exact_rate": _rate(hit, n)}
+        out[label] = RowBucket(rows=n, exact=hit, exact_rate=_rate(hit, n))
     return out
 
 
 def discoverable_summary(samples: pa.Table | None, scores: pa.Table, metric_names: list[str],
-                         draws: int = 1) -> dict:
+                         draws: int = 1) -> Discoverable:
     """discoverable.json from the prefix strategy's samples and scores (any row order).
 
     `samples` needs `sample_id` and `sequence_id` (None when `scores` carries
@@ -97,17 +135,17 @@ def discoverable_summary(samples: pa.Table | None, scores: pa.Table, metric_name
     rows, hits = len(exact), int(np.count_nonzero(exact))
     accuracy = table.column("token_accuracy").to_numpy(zero_copy_only=False)
     matched = table.column("match_prefix_tokens").to_numpy(zero_copy_only=False)
-    block: dict = {
-        "rows": rows, "sequences": rows, "draws": draws, "exact": hits, "exact_rate": _rate(hits, rows),
-        "token_accuracy": float(accuracy.mean()) if rows else None,
-        "match_prefix_tokens": float(matched.mean()) if rows else None,
-    }
+    block = PrefixBlock(
+        rows=rows, sequences=rows, draws=draws, exact=hits, exact_rate=_rate(hits, rows),
+        token_accuracy=float(accuracy.mean()) if rows else None,
+        match_prefix_tokens=float(matched.mean()) if rows else None,
+    )
     if draws > 1:
         sequence_ids = table.column("sequence_id").to_numpy(zero_copy_only=False)
         per_hits, per_draws = extraction_probabilities(sequence_ids, exact)
-        block["sequences"] = len(per_draws)
+        block.sequences = len(per_draws)
         # p >= t as hits >= t * draws, with slack for 0.1 * 10 not being exactly 1.0
-        block["extraction_probability"] = {
+        block.extraction_probability = {
             str(t): _rate(int(np.count_nonzero(per_hits >= t * per_draws - 1e-9)), len(per_draws))
             for t in PROBABILITY_THRESHOLDS
         }
@@ -115,11 +153,11 @@ def discoverable_summary(samples: pa.Table | None, scores: pa.Table, metric_name
     metrics = {}
     for metric in metric_names:
         scores_of = table.column(f"score_{metric}").to_numpy(zero_copy_only=False)
-        recall = {str(e): {"exact": (k := recall_at_errors(scores_of, exact, sample_ids, e)), "share": _rate(k, hits)}
+        recall = {str(e): RecallAt(exact=(k := recall_at_errors(scores_of, exact, sample_ids, e)), share=_rate(k, hits))
                   for e in RECALL_ERRORS}
-        metrics[metric] = {STRATEGY: {"recall_at_errors": recall}}
-    summary = {"strategies": {STRATEGY: block}, "metrics": metrics}
+        metrics[metric] = {STRATEGY: PrefixRecall(recall_at_errors=recall)}
+    summary = Discoverable(strategies={STRATEGY: block}, metrics=metrics)
     if "sequence_count" in table.column_names:
         counts = table.column("sequence_count").to_numpy(zero_copy_only=False)
-        summary["duplication"] = _duplication(counts, exact)
+        summary.duplication = _duplication(counts, exact)
     return summary

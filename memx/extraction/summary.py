@@ -1,7 +1,8 @@
 """extraction.json (SPEC §9): what share of a source's windows a model gives up, and where.
 
 `ExtractionSummary(extraction)` is fed shard by shard with `add(rows, stats)` (the rows
-of one shard and its documents' character counts); `result()` is the dict to write:
+of one shard and its documents' character counts); `result()` is extraction.json as an
+`Extraction` (memx.outputs.Output):
 
 - `prefix_tokens.{k}`: `windows`, `documents` (with at least one window), `greedy_exact_rate`,
   `p_at_least.{t}` (share of windows with p_z >= t), `queries.{n}.{t}` (share of windows
@@ -23,17 +24,70 @@ one small entry. It knows the row columns, nothing of storage or models.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
+from pydantic import Field
 
 from memx.config.extraction import ExtractionConfig
+from memx.outputs import Output
 from memx.verify.summary import BUCKETS
 
 P_AT_LEAST = ("0.001", "0.01", "0.1", "0.5", "0.9")
 QUERY_LEVELS = ("0.5", "0.9")
 EXTRACTABLE = 0.5  # p_z at which a suffix's characters count as extractable
 TOP_DOCUMENTS = 1000
+
+
+class LengthSummary(Output):
+    """The windows of one prefix length."""
+    windows: int
+    documents: int
+    greedy_exact_rate: float | None
+    p_at_least: dict[str, float | None]  # P_AT_LEAST
+    queries: dict[str, dict[str, float | None]]  # n -> QUERY_LEVELS
+    median_log_p: float | None
+    token_accuracy: float | None
+
+
+class DocumentEntry(Output):
+    document: int
+    document_name: str
+    prefix_tokens: int
+    windows: int
+    max_log_p: float | None  # null: p_z = 0 for every window
+    extractable_chars: float
+    chars: int
+
+
+class TopK(Output):
+    top_k: int
+    temperature: float
+
+
+class ExtractionSettings(Output):
+    source: str
+    name: str
+    documents_read: int
+    suffix_tokens: int
+    prefix_tokens: list[int]
+    stride_tokens: int
+    queries: list[int]
+    decoding: Literal["greedy"] | TopK
+
+
+class WindowBucket(Output):
+    windows: int
+    p_at_least_half: float | None = Field(alias="p_at_least_0.5")
+
+
+class Extraction(Output):
+    """extraction.json. A new key: one optional field here, set where it is computed."""
+    prefix_tokens: dict[str, LengthSummary]
+    documents: list[DocumentEntry]
+    settings: ExtractionSettings
+    duplication: dict[str, WindowBucket] | None = None  # with verify only
 
 
 def log1mexp(log_p: np.ndarray) -> np.ndarray:
@@ -131,44 +185,44 @@ class ExtractionSummary:
     def _top(entries: list[dict]) -> list[dict]:
         return sorted(entries, key=lambda e: (-e["extractable_chars"], -e["max_log_p"], e["document"]))[:TOP_DOCUMENTS]
 
-    def _length(self, k: int) -> dict:
+    def _length(self, k: int) -> LengthSummary:
         log_p = np.concatenate(self.log_p[k]) if self.log_p[k] else np.zeros(0)
         n = len(log_p)
         queries = {str(q): {lvl: _share(int(np.count_nonzero(extracted_within(log_p, q, float(lvl)))), n)
                             for lvl in QUERY_LEVELS} for q in self.extraction.queries}
         accuracy = np.concatenate(self.accuracy[k]) if self.accuracy[k] else np.zeros(0)
-        return {
-            "windows": n,
-            "documents": self.documents_with_windows[k],
-            "greedy_exact_rate": _share(self.exact[k], n),
-            "p_at_least": {t: _share(int(np.count_nonzero(log_p >= math.log(float(t)))), n) for t in P_AT_LEAST},
-            "queries": queries,
-            "median_log_p": _json_float(float(np.median(log_p))) if n else None,
-            "token_accuracy": float(accuracy.mean()) if n else None,
-        }
+        return LengthSummary(
+            windows=n,
+            documents=self.documents_with_windows[k],
+            greedy_exact_rate=_share(self.exact[k], n),
+            p_at_least={t: _share(int(np.count_nonzero(log_p >= math.log(float(t)))), n) for t in P_AT_LEAST},
+            queries=queries,
+            median_log_p=_json_float(float(np.median(log_p))) if n else None,
+            token_accuracy=float(accuracy.mean()) if n else None,
+        )
 
-    def result(self) -> dict:
+    def result(self) -> Extraction:
         ex = self.extraction
         documents = []
         for k in self.lengths:
             for entry in self._top(self.entries[k]):
-                documents.append({**entry, "max_log_p": _json_float(entry["max_log_p"])})
-        out = {
-            "prefix_tokens": {str(k): self._length(k) for k in self.lengths},
-            "documents": documents,
-            "settings": {"source": ex.source, "name": ex.stage_name, "documents_read": self.documents_read,
-                         "suffix_tokens": ex.suffix_tokens, "prefix_tokens": list(ex.prefix_tokens),
-                         "stride_tokens": ex.stride_tokens, "queries": list(ex.queries),
-                         "decoding": "greedy" if ex.decoding.greedy else
-                         {"top_k": ex.decoding.k, "temperature": ex.decoding.t}},
-        }
+                documents.append(DocumentEntry(**{**entry, "max_log_p": _json_float(entry["max_log_p"])}))
+        out = Extraction(
+            prefix_tokens={str(k): self._length(k) for k in self.lengths},
+            documents=documents,
+            settings=ExtractionSettings(
+                source=ex.source, name=ex.stage_name, documents_read=self.documents_read,
+                suffix_tokens=ex.suffix_tokens, prefix_tokens=list(ex.prefix_tokens),
+                stride_tokens=ex.stride_tokens, queries=list(ex.queries),
+                decoding="greedy" if ex.decoding.greedy else TopK(top_k=ex.decoding.k, temperature=ex.decoding.t)),
+        )
         if self.counted:
-            out["duplication"] = {label: {"windows": n, "p_at_least_0.5": _share(good, n)}
-                                  for label, (n, good) in self.buckets.items()}
+            out.duplication = {label: WindowBucket(windows=n, p_at_least_half=_share(good, n))
+                               for label, (n, good) in self.buckets.items()}
         return out
 
 
-def summarize(extraction: ExtractionConfig, shards) -> dict:
+def summarize(extraction: ExtractionConfig, shards) -> Extraction:
     """extraction.json from an iterable of (rows, stats) pairs, one per committed shard."""
     summary = ExtractionSummary(extraction)
     for rows, stats in shards:

@@ -11,11 +11,11 @@ cannot be read from here still gets its maps, without the text. It knows no Ray.
 
 from __future__ import annotations
 
-import json
-
 import pyarrow as pa
 
 from memx.errors import ConfigError, MemxFailure
+from memx.extraction.summary import Extraction
+from memx.pipeline.memorization import read_json
 from memx.pipeline.run import Run
 from memx.shards import read_manifest, read_shard
 from memx.pipeline.stages import EXTRACTION
@@ -37,7 +37,7 @@ def _committed(run: Run):
     return found
 
 
-def extraction_stage(run: Run) -> dict:
+def extraction_stage(run: Run) -> Extraction:
     """extraction.json over every window of the stage."""
     from memx.extraction.summary import summarize
 
@@ -47,14 +47,12 @@ def extraction_stage(run: Run) -> dict:
     columns = SUMMARY_COLUMNS + (["sequence_count"] if config.verify is not None else [])
     shards = ((read_shard(run.storage, spec, columns), manifest["documents"]) for spec, manifest in _committed(run))
     result = summarize(config.extraction, shards)
-    run.storage.write_bytes(EXTRACTION_KEY, json.dumps(result, indent=2, allow_nan=False).encode())
+    run.storage.write_bytes(EXTRACTION_KEY, result.to_json())
     return result
 
 
-def read_extraction(run: Run) -> dict | None:
-    if not run.storage.exists(EXTRACTION_KEY):
-        return None
-    return json.loads(run.storage.read_bytes(EXTRACTION_KEY))
+def read_extraction(run: Run) -> Extraction | None:
+    return read_json(run.storage, EXTRACTION_KEY, Extraction)
 
 
 def window_rows(run: Run) -> pa.Table:
@@ -80,13 +78,13 @@ def document_texts(run: Run, documents: list[int]) -> dict[int, str | None]:
         return {d: None for d in documents}
 
 
-def extraction_section(run: Run, redact: bool = True, extra: str = "") -> str | None:
-    """The report's extraction section (None without extraction.json); `extra` is added at its end."""
-    from memx.report.extraction import extraction_html
+def extraction_sections(run: Run, redact: bool = True) -> list:
+    """The report's extraction sections (memx.report.html.Section; none without extraction.json)."""
+    from memx.report.extraction import extraction_sections as sections
     from memx.report.extraction_maps import pick_documents
 
     summary = read_extraction(run)
     if summary is None:
-        return None
-    texts = document_texts(run, [e["document"] for e in pick_documents(summary)])
-    return extraction_html(summary, window_rows(run), texts, redact) + extra
+        return []
+    texts = document_texts(run, [e.document for e in pick_documents(summary)])
+    return sections(summary, window_rows(run), texts, redact)

@@ -3,23 +3,25 @@ memorization.json (`verify.scope: all`, SPEC §6: each shard's scores, verified 
 generated tokens joined on sample_id and fed to `memx.verify.summary`, one shard at a time)
 and discoverable.json (the `prefix` strategy, SPEC §7: continuations against true suffixes).
 
-Each writes one indented JSON object at the run root, read back by `read_memorization` /
-`read_discoverable` (None until written); rerunning recomputes the same bytes. They know
-nothing about Ray.
+Each writes one indented JSON object at the run root through its model
+(`memx.verify.summary.Memorization`, `memx.discoverable.Discoverable`), read back by
+`read_memorization` / `read_discoverable` as that model (None until written); rerunning
+recomputes the same bytes. They know nothing about Ray.
 """
 
 from __future__ import annotations
 
-import json
-
 import pyarrow as pa
 
+from memx.discoverable import Discoverable
 from memx.errors import ConfigError, MemxFailure
+from memx.outputs import Output
 from memx.plan import ShardSpec
 from memx.pipeline.run import Run
 from memx.shards import read_shard
 from memx.pipeline.stages import SAMPLES, SCORES, VERIFIED
 from memx.storage import Storage
+from memx.verify.summary import Memorization
 
 MEMORIZATION_KEY = "memorization.json"
 DISCOVERABLE_KEY = "discoverable.json"
@@ -41,7 +43,7 @@ def _joined(run: Run, spec: ShardSpec) -> pa.Table:
                      "token_ids": samples.column("token_ids"), **score_columns})
 
 
-def memorization_stage(run: Run) -> dict:
+def memorization_stage(run: Run) -> Memorization:
     """memorization.json over every sample of a `verify.scope: all` run."""
     from memx.verify.summary import MemorizationSummary
 
@@ -51,12 +53,12 @@ def memorization_stage(run: Run) -> dict:
     summary = MemorizationSummary(config.metric_names(), config.verify.min_match_tokens)
     for spec in run.plan(VERIFIED):
         summary.add(_joined(run, spec), spec.strategy)
-    result = {"min_match_tokens": config.verify.min_match_tokens, **summary.result()}
+    result = summary.result()
     write_json(run.storage, MEMORIZATION_KEY, result)
     return result
 
 
-def discoverable_stage(run: Run) -> dict:
+def discoverable_stage(run: Run) -> Discoverable:
     """discoverable.json (SPEC §7) from every `prefix` shard's samples and scores."""
     from memx.discoverable import discoverable_summary
 
@@ -71,22 +73,28 @@ def discoverable_stage(run: Run) -> dict:
         scores.append(read_shard(run.storage, spec))
     result = discoverable_summary(pa.concat_tables(samples), pa.concat_tables(scores), config.metric_names(),
                                   draws=config.generation.prefix.draws)
-    result["settings"] = config.generation.prefix.model_dump(mode="json")
+    result.settings = config.generation.prefix.model_dump(mode="json")
     write_json(run.storage, DISCOVERABLE_KEY, result)
     return result
 
 
-def write_json(storage: Storage, key: str, value: dict) -> None:
-    storage.write_bytes(key, json.dumps(value, indent=2).encode())  # rerun: same bytes
+def write_json(storage: Storage, key: str, value: Output) -> None:
+    storage.write_bytes(key, value.to_json())  # rerun: same bytes
 
 
-def read_json(storage: Storage, key: str) -> dict | None:
-    return json.loads(storage.read_bytes(key)) if storage.exists(key) else None
+def read_json(storage: Storage, key: str, model: type[Output]) -> Output | None:
+    """The file as its model; a file that does not match it is a failure naming the file."""
+    if not storage.exists(key):
+        return None
+    try:
+        return model.from_json(storage.read_bytes(key))
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
+        raise MemxFailure(f"{storage.uri(key)}: not a valid {key} ({str(error).splitlines()[0]})") from None
 
 
-def read_memorization(run: Run) -> dict | None:
-    return read_json(run.storage, MEMORIZATION_KEY)
+def read_memorization(run: Run) -> Memorization | None:
+    return read_json(run.storage, MEMORIZATION_KEY, Memorization)
 
 
-def read_discoverable(run: Run) -> dict | None:
-    return read_json(run.storage, DISCOVERABLE_KEY)
+def read_discoverable(run: Run) -> Discoverable | None:
+    return read_json(run.storage, DISCOVERABLE_KEY, Discoverable)

@@ -52,29 +52,32 @@ def run_stats(run: Run) -> dict:
     return stats
 
 
-def report_stage(run: Run, out: str | None = None, redact: bool = True, extra_html: list[str] | None = None) -> str:
-    """Render report.html (plus `extra_html` sections, e.g. a lab's audit); returns where it was written."""
+def report_stage(run: Run, out: str | None = None, redact: bool = True, extra: list | None = None) -> str:
+    """Render report.html (plus `extra` sections, memx.report.html.Section, e.g. a lab's audit);
+    returns where it was written."""
     from memx.report import render_report
-    from memx.report.discoverable import discoverable_html
+    from memx.report.discoverable import discoverable_section
 
-    from memx.pipeline.extraction_results import extraction_section
+    from memx.pipeline.extraction_results import extraction_sections
     from memx.report.html import render_extraction_report
 
     storage, config = run.storage, run.config
     settings = config.model_dump(mode="json")
-    extraction = [extraction_section(run, redact)] if config.extraction is not None else []
-    if not config.generation.strategies:  # an extraction-only run (SPEC §9): no samples, no candidates
-        html = render_extraction_report(settings, run_stats(run), [s for s in extraction if s] + (extra_html or []),
-                                        models=model_facts(config))
+    # the sections after the built-in ones, in reading order (a long one, Section.long, is
+    # shown after every summary): one line per feature
+    discoverable = read_discoverable(run)
+    sections = extraction_sections(run, redact) if config.extraction is not None else []
+    sections += [discoverable_section(discoverable)] if discoverable else []
+    sections += extra or []
+    if not config.generation.strategies:  # an extraction-only run (docs/outputs.md): no samples, no candidates
+        html = render_extraction_report(settings, run_stats(run), sections, models=model_facts(config))
         return _write(run, html, out)
     candidates = read_table(storage, CANDIDATES_KEY)
     scatter = scatter_sample(run, set(candidates.column("sample_id").to_pylist()))
-    discoverable = read_discoverable(run)
     html = render_report(settings, run_stats(run), candidates, scatter, redact=redact,
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies),
                          memorization=read_memorization(run), models=model_facts(config),
-                         extra_sections=([discoverable_html(discoverable)] if discoverable else [])
-                         + [s for s in extraction if s] + (extra_html or []))
+                         sections=sections)
     return _write(run, html, out)
 
 

@@ -22,11 +22,11 @@ from memx.pipeline.stages import EXTRACTION, SAMPLES, SCORES, VERIFIED, stages_o
 @dataclass(frozen=True)
 class Options:
     """How the steps run this time: `redact` masks personal data in the report; `report_extra`
-    are HTML sections the report adds, or a function of the run that makes them once every
+    are sections the report adds (memx.report.html.Section), or a function of the run that makes them once every
     stage is done (the demo's lab audit, its canaries' p_z)."""
 
     redact: bool = True
-    report_extra: list[str] | Callable[[Run], list[str]] | None = None
+    report_extra: list | Callable[[Run], list] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,16 @@ def _verified(run: Run) -> bool:
 def _memorization(run: Run, options: Options) -> list[str]:
     from memx.pipeline.memorization import MEMORIZATION_KEY, memorization_stage
 
-    strategies = memorization_stage(run)["strategies"].values()
-    memorized, total = sum(s["memorized"] for s in strategies), sum(s["samples"] for s in strategies)
+    strategies = memorization_stage(run).strategies.values()
+    memorized, total = sum(s.memorized for s in strategies), sum(s.samples for s in strategies)
     return [f"memorization: {memorized} of {total} samples hold a memorized span ({run.storage.uri(MEMORIZATION_KEY)})"]
 
 
 def _discoverable(run: Run, options: Options) -> list[str]:
     from memx.pipeline.memorization import discoverable_stage
 
-    prefix = discoverable_stage(run)["strategies"]["prefix"]
-    return [f"discoverable: {prefix['exact']} of {prefix['rows']} prefix continuations equal the true suffix "
+    prefix = discoverable_stage(run).strategies["prefix"]
+    return [f"discoverable: {prefix.exact} of {prefix.rows} prefix continuations equal the true suffix "
             "(discoverable.json)"]
 
 
@@ -90,7 +90,7 @@ def _report(run: Run, options: Options) -> list[str]:
     from memx.pipeline.report import report_stage
 
     extra = options.report_extra(run) if callable(options.report_extra) else options.report_extra
-    return [f"report: {report_stage(run, redact=options.redact, extra_html=extra)}"]
+    return [f"report: {report_stage(run, redact=options.redact, extra=extra)}"]
 
 
 def _sampling(config: Config) -> bool:

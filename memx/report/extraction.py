@@ -1,4 +1,4 @@
-"""The report's exact-extraction section (SPEC §9), from extraction.json and the window rows.
+"""The report's exact-extraction section (docs/outputs.md), from extraction.json and the window rows.
 
 - the summary per prefix length (windows, documents, greedy-exact rate, shares of windows
   with p_z at least 0.001 … 0.9, median log p, token accuracy);
@@ -17,44 +17,33 @@ reads nothing) and decides where the HTML goes.
 from __future__ import annotations
 
 import math
-from html import escape
 
 import numpy as np
 import pyarrow as pa
 
+from memx.extraction.summary import Extraction, ExtractionSettings
 from memx.report.extraction_maps import MAPS, document_label, maps_html, pick_documents
 from memx.report.headline import percent
-from memx.report.html import _img
+from memx.report.html import Section
 from memx.report.plots import _png
+from memx.report.render import render
 
 
-def _summary_table(summary: dict) -> str:
-    levels = list(next(iter(summary["prefix_tokens"].values()))["p_at_least"]) if summary["prefix_tokens"] else []
-    head = ("<tr><th>prefix tokens</th><th>windows</th><th>documents</th><th>greedy exact</th>"
-            + "".join(f"<th>p_z ≥ {escape(t)}</th>" for t in levels) + "<th>median log p_z</th>"
-            "<th>token accuracy</th></tr>")
-    rows = []
-    for k, block in summary["prefix_tokens"].items():
-        median = block.get("median_log_p")
-        rows.append(f"<tr data-prefix-tokens=\"{escape(k)}\"><td class=num>{escape(k)}</td>"
-                    f"<td class=num>{block['windows']:,}</td><td class=num>{block['documents']:,}</td>"
-                    f"<td class=num>{percent(block['greedy_exact_rate'])}</td>"
-                    + "".join(f"<td class=num>{percent(block['p_at_least'][t])}</td>" for t in levels)
-                    + f"<td class=num>{'−∞' if median is None else f'{median:.2f}'}</td>"
-                    f"<td class=num>{percent(block.get('token_accuracy'))}</td></tr>")
-    return f"<table id=\"extraction-summary\">{head}{''.join(rows)}</table>"
+def _summary_rows(summary: Extraction) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    blocks = summary.prefix_tokens
+    levels = list(next(iter(blocks.values())).p_at_least) if blocks else []
+    rows = [(k, [f"{b.windows:,}", f"{b.documents:,}", percent(b.greedy_exact_rate),
+                 *[percent(b.p_at_least[t]) for t in levels],
+                 "−∞" if b.median_log_p is None else f"{b.median_log_p:.2f}", percent(b.token_accuracy)])
+            for k, b in blocks.items()]
+    return levels, rows
 
 
-def _queries_table(summary: dict) -> str:
-    lengths = list(summary["prefix_tokens"])
-    budgets = list(summary["prefix_tokens"][lengths[0]]["queries"]) if lengths else []
-    head = "<tr><th>queries n</th>" + "".join(f"<th>k = {escape(k)}: p ≥ 0.5</th><th>k = {escape(k)}: p ≥ 0.9</th>"
-                                              for k in lengths) + "</tr>"
-    rows = "".join(f"<tr data-queries=\"{escape(n)}\"><td class=num>{int(n):,}</td>" + "".join(
-        f"<td class=num>{percent(summary['prefix_tokens'][k]['queries'][n]['0.5'])}</td>"
-        f"<td class=num>{percent(summary['prefix_tokens'][k]['queries'][n]['0.9'])}</td>" for k in lengths) + "</tr>"
-        for n in budgets)
-    return f"<table id=\"extraction-queries\">{head}{rows}</table>"
+def _queries_rows(summary: Extraction) -> list[tuple[str, str, list[str]]]:
+    blocks = summary.prefix_tokens
+    budgets = list(next(iter(blocks.values())).queries) if blocks else []
+    return [(n, f"{int(n):,}", [percent(b.queries[n][level]) for b in blocks.values() for level in ("0.5", "0.9")])
+            for n in budgets]
 
 
 def histogram_png(rows: pa.Table) -> str | None:
@@ -83,19 +72,19 @@ def histogram_png(rows: pa.Table) -> str | None:
     return _png(fig)
 
 
-def sweep_png(summary: dict) -> str | None:
+def sweep_png(summary: Extraction) -> str | None:
     from matplotlib.figure import Figure
 
-    lengths = sorted(summary["prefix_tokens"], key=int)
+    lengths = sorted(summary.prefix_tokens, key=int)
     if len(lengths) < 2:
         return None
-    blocks = [summary["prefix_tokens"][k] for k in lengths]
+    blocks = [summary.prefix_tokens[k] for k in lengths]
     x = [int(k) for k in lengths]
     fig = Figure(figsize=(8.0, 3.0))
     left, right = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-    left.plot(x, [100 * (b["greedy_exact_rate"] or 0.0) for b in blocks], marker="o", color="#3b6fb6")
+    left.plot(x, [100 * (b.greedy_exact_rate or 0.0) for b in blocks], marker="o", color="#3b6fb6")
     left.set_ylabel("greedy-exact windows (%)", fontsize=8)
-    medians = [(k, b["median_log_p"]) for k, b in zip(x, blocks) if b.get("median_log_p") is not None]
+    medians = [(k, b.median_log_p) for k, b in zip(x, blocks) if b.median_log_p is not None]
     right.plot([k for k, _ in medians], [m for _, m in medians], marker="o", color="#d62728")
     right.set_ylabel("median log p_z (nats)", fontsize=8)
     for ax in (left, right):
@@ -105,32 +94,26 @@ def sweep_png(summary: dict) -> str | None:
     return _png(fig)
 
 
-def extraction_html(summary: dict, rows: pa.Table, texts: dict[int, str | None], redact: bool = True) -> str:
-    settings = summary.get("settings", {})
-    decoding = settings.get("decoding")
-    scheme = "greedy decoding" if decoding == "greedy" else \
-        f"top-k decoding (k = {decoding.get('top_k')}, T = {decoding.get('temperature')})" if decoding else "?"
-    parts = ["<h2>Exact extraction probability (every window, one forward pass each)</h2>",
-             f"<p class=\"note\">{escape(str(settings.get('documents_read', '?')))} documents of "
-             f"{escape(str(settings.get('source', '?')))}; a suffix of {settings.get('suffix_tokens', '?')} tokens every "
-             f"{settings.get('stride_tokens', '?')} tokens, after a prefix of k tokens; p_z = the probability that "
-             f"{escape(scheme)} reproduces the suffix from its true prefix (SPEC §9).</p>",
-             _summary_table(summary),
-             "<h3>Extraction within n queries: share of windows with 1 − (1 − p_z)^n at least 0.5 / 0.9</h3>",
-             _queries_table(summary), _img(histogram_png(rows), "log10 p_z histogram")]
-    duplication = summary.get("duplication")
-    if duplication:
-        body = "".join(f"<tr><td>{escape(label)}</td><td class=num>{e['windows']:,}</td>"
-                       f"<td class=num>{percent(e['p_at_least_0.5'])}</td></tr>" for label, e in duplication.items())
-        parts += ["<h3>Extraction by duplication in the corpus</h3>",
-                  "<table id=\"extraction-duplication\"><tr><th>sequence_count (prefix + suffix in the index)</th>"
-                  f"<th>windows</th><th>p_z ≥ 0.5</th></tr>{body}</table>"]
-    sweep = sweep_png(summary)
-    if sweep:
-        parts += ["<h3>Prefix-length sweep</h3>", _img(sweep, "greedy exact and median log p vs prefix length")]
-    parts += [f"<h3>Memorization maps of the {MAPS} most extractable documents</h3>",
-              maps_html(summary, rows, texts, redact)]
-    return "\n".join(parts)
+def _scheme(settings: ExtractionSettings, greedy: str, top_k: str) -> str:
+    decoding = settings.decoding
+    return greedy if decoding == "greedy" else top_k.format(k=decoding.top_k, t=decoding.temperature)
+
+
+def extraction_sections(summary: Extraction, rows: pa.Table, texts: dict[int, str | None],
+                        redact: bool = True) -> list[Section]:
+    """The section (summary, (n, p) table, histogram, duplication, sweep) and, as a long
+    section after every summary, the memorization maps."""
+    levels, summary_rows = _summary_rows(summary)
+    html = render("extraction.html.j2", settings=summary.settings,
+                  scheme=_scheme(summary.settings, "greedy decoding", "top-k decoding (k = {k}, T = {t})"),
+                  levels=levels, summary=summary_rows, lengths=list(summary.prefix_tokens),
+                  queries=_queries_rows(summary), histogram=histogram_png(rows),
+                  duplication=[(label, f"{e.windows:,}", percent(e.p_at_least_half))
+                               for label, e in (summary.duplication or {}).items()],
+                  sweep=sweep_png(summary))
+    return [Section("Exact extraction probability (every window, one forward pass each)", html),
+            Section(f"Memorization maps of the {MAPS} most extractable documents",
+                    maps_html(summary, rows, texts, redact), long=True)]
 
 
 def _p(value: float | None) -> str:
@@ -139,27 +122,18 @@ def _p(value: float | None) -> str:
     return "0" if value == 0 else f"{value:.2g}"
 
 
-def canary_extraction_html(table: dict, suffix_tokens: int | None = None) -> str:
+def canary_extraction_section(table: dict, suffix_tokens: int | None = None) -> Section | None:
     """The lab's canaries by repetitions in probabilities (`memx.lab.extraction.by_repetitions`)."""
     if not table:
-        return ""
+        return None
     lengths = sorted({k for per in table.values() for k in per})
-    head = "<tr><th>repetitions</th><th>canaries</th>" + "".join(
-        f"<th>k = {k}: held whole</th><th>k = {k}: median p_z</th><th>k = {k}: p_z ≥ 0.5</th>"
-        f"<th>k = {k}: greedy exact</th>" for k in lengths) + "</tr>"
-    rows = "".join(f"<tr data-repetitions=\"{reps}\"><td class=num>{reps}</td>"
-                   f"<td class=num>{next(iter(per.values()))['canaries']}</td>" + "".join(
-                       f"<td class=num>{per[k].get('measured', '–')}</td><td class=num>{_p(per[k]['median_p'])}</td>"
-                       f"<td class=num>{percent(per[k]['p_at_least_0.5'])}</td>"
-                       f"<td class=num>{percent(per[k]['greedy_exact'])}</td>" for k in lengths) + "</tr>"
-                   for reps, per in table.items())
+    rows = [(reps, next(iter(per.values()))["canaries"],
+             [cell for k in lengths for cell in (per[k].get("measured", "–"), _p(per[k]["median_p"]),
+                                                 percent(per[k]["p_at_least_0.5"]), percent(per[k]["greedy_exact"]))])
+            for reps, per in table.items()]
     within = f"its {suffix_tokens}-token suffix" if suffix_tokens else "its suffix"
-    return ("<h3>Lab: planted canaries' extraction probability, by repetitions</h3>"
-            f"<p class=\"note\">For each canary, the largest p_z of a window whose suffix holds the whole secret "
-            f"(the secret and the text around it within {escape(within)}, from the true prefix before it); "
-            "\"held whole\": canaries some window holds whole (a secret longer than the suffix allows at the stride "
-            "has none); the other columns are over those. The audit's canary table, in probabilities.</p>"
-            f"<table id=\"canary-extraction\">{head}{rows}</table>")
+    return Section("Lab: planted canaries' extraction probability, by repetitions",
+                   render("canary_extraction.html.j2", lengths=lengths, rows=rows, within=within))
 
 
 def canary_extraction_lines(table: dict) -> list[str]:
@@ -173,21 +147,20 @@ def canary_extraction_lines(table: dict) -> list[str]:
     return lines
 
 
-def extraction_headline(summary: dict) -> list[str]:
+def extraction_headline(summary: Extraction) -> list[str]:
     """The terminal headline of extraction.json (`memx inspect RUN --summary`, the demo)."""
-    settings = summary.get("settings", {})
-    decoding = settings.get("decoding")
-    scheme = "greedy" if decoding == "greedy" else f"top-k {decoding.get('top_k')}" if decoding else "?"
-    lines = [f"exact extraction: {settings.get('documents_read', '?')} documents, suffixes of "
-             f"{settings.get('suffix_tokens', '?')} tokens every {settings.get('stride_tokens', '?')}, {scheme}"]
-    for k, block in summary["prefix_tokens"].items():
-        budget = max(block["queries"], key=int) if block["queries"] else None
-        within = f"; within {int(budget):,} queries {percent(block['queries'][budget]['0.5'])} w.p. >= 0.5" \
+    settings = summary.settings
+    lines = [f"exact extraction: {settings.documents_read} documents, suffixes of "
+             f"{settings.suffix_tokens} tokens every {settings.stride_tokens}, "
+             f"{_scheme(settings, 'greedy', 'top-k {k}')}"]
+    for k, block in summary.prefix_tokens.items():
+        budget = max(block.queries, key=int) if block.queries else None
+        within = f"; within {int(budget):,} queries {percent(block.queries[budget]['0.5'])} w.p. >= 0.5" \
             if budget else ""
-        lines.append(f"  prefix {k}: {block['windows']:,} windows, greedy exact {percent(block['greedy_exact_rate'])}, "
-                     f"p_z >= 0.5 {percent(block['p_at_least']['0.5'])}{within}")
+        lines.append(f"  prefix {k}: {block.windows:,} windows, greedy exact {percent(block.greedy_exact_rate)}, "
+                     f"p_z >= 0.5 {percent(block.p_at_least['0.5'])}{within}")
     best = pick_documents(summary, 1)
-    if best and best[0]["extractable_chars"]:
-        lines.append(f"  most extractable: {document_label(best[0])}, {percent(best[0]['extractable_chars'])} of its "
+    if best and best[0].extractable_chars:
+        lines.append(f"  most extractable: {document_label(best[0])}, {percent(best[0].extractable_chars)} of its "
                      "characters")
     return lines

@@ -1,4 +1,4 @@
-"""The memorization maps of the report's exact-extraction section (SPEC §9): for the most
+"""The memorization maps of the report's exact-extraction section (docs/outputs.md): for the most
 extractable documents, each a strip along its characters coloured by the largest p_z of a
 suffix covering each character (grey: no suffix covers it), and the extractable text
 (characters under a suffix with p_z >= 0.5), masked like candidates unless `redact=False`.
@@ -10,15 +10,15 @@ documents' texts (it reads nothing).
 from __future__ import annotations
 
 import math
-from html import escape
 
 import numpy as np
 import pyarrow as pa
 
+from memx.extraction.summary import DocumentEntry, Extraction
 from memx.report.headline import percent
-from memx.report.html import _img
 from memx.report.plots import _png
 from memx.report.redact import redact as _redact
+from memx.report.render import render
 
 MAPS = 20
 FLOOR = -8.0  # log10 p_z at the bottom of the colour scale (and for p_z = 0)
@@ -37,14 +37,14 @@ def _ranges(mask: np.ndarray) -> list[tuple[int, int]]:
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
-def pick_documents(summary: dict, count: int = MAPS) -> list[dict]:
+def pick_documents(summary: Extraction, count: int = MAPS) -> list[DocumentEntry]:
     """The most extractable documents, each once (its best prefix length), in extraction.json order."""
-    ranked = sorted(summary.get("documents", []), key=lambda e: (-e["extractable_chars"], -(
-        e["max_log_p"] if e["max_log_p"] is not None else -math.inf), e["document"], e["prefix_tokens"]))
+    ranked = sorted(summary.documents, key=lambda e: (-e.extractable_chars, -(
+        e.max_log_p if e.max_log_p is not None else -math.inf), e.document, e.prefix_tokens))
     chosen, seen = [], set()
     for entry in ranked:
-        if entry["document"] not in seen:
-            seen.add(entry["document"])
+        if entry.document not in seen:
+            seen.add(entry.document)
             chosen.append(entry)
         if len(chosen) == count:
             break
@@ -86,9 +86,9 @@ def maps_png(strips: list[tuple[str, np.ndarray]]) -> str | None:
     fig.tight_layout()
     return _png(fig)
 
-def document_label(entry: dict) -> str:
-    name = entry["document_name"].rstrip("/").rsplit("/", 1)[-1]  # the file (and line or row), not its folders
-    return f"#{entry['document']} {name if len(name) <= 40 else name[:39] + '…'} (k={entry['prefix_tokens']})"
+def document_label(entry: DocumentEntry) -> str:
+    name = entry.document_name.rstrip("/").rsplit("/", 1)[-1]  # the file (and line or row), not its folders
+    return f"#{entry.document} {name if len(name) <= 40 else name[:39] + '…'} (k={entry.prefix_tokens})"
 
 def _extractable_text(text: str, cover: np.ndarray, redact: bool) -> str:
     good = np.nan_to_num(cover, nan=-np.inf) >= math.log(0.5)
@@ -99,29 +99,21 @@ def _extractable_text(text: str, cover: np.ndarray, redact: bool) -> str:
         shown += len(piece)
         if shown >= _TEXT_CHARS:
             break
-    return escape(" … ".join(pieces)[:_TEXT_CHARS])
+    return " … ".join(pieces)[:_TEXT_CHARS]  # the template escapes it
 
-def maps_html(summary: dict, rows: pa.Table, texts: dict[int, str | None], redact: bool = True) -> str:
+def maps_html(summary: Extraction, rows: pa.Table, texts: dict[int, str | None], redact: bool = True) -> str:
     """Strips and extractable text of the most extractable documents; `texts` maps a document to its text."""
-    chosen = [e for e in pick_documents(summary) if e["chars"]]
-    if not chosen:
-        return "<p class=\"note\">No document has a window to map.</p>"
+    chosen = [e for e in pick_documents(summary) if e.chars]
     doc, k_of = rows.column("document").to_numpy(), rows.column("prefix_tokens").to_numpy()
     starts, ends = rows.column("char_start").to_numpy(), rows.column("char_end").to_numpy()
     log_p = rows.column("log_p").to_numpy()
     strips, items = [], []
     for entry in chosen:
-        mine = (doc == entry["document"]) & (k_of == entry["prefix_tokens"])
-        cover = max_cover(entry["chars"], starts[mine], ends[mine], log_p[mine])
+        mine = (doc == entry.document) & (k_of == entry.prefix_tokens)
+        cover = max_cover(entry.chars, starts[mine], ends[mine], log_p[mine])
         strips.append((document_label(entry), _strip_values(cover)))
-        text = texts.get(entry["document"])
-        shown = _extractable_text(text, cover, redact) if text is not None else \
-            "<span class=note>(the source cannot be read from here: text not shown)</span>"
-        items.append(f"<tr data-document=\"{entry['document']}\"><td>{escape(document_label(entry))}</td>"
-                     f"<td class=num>{percent(entry['extractable_chars'])}</td><td class=num>{entry['windows']:,}</td>"
-                     f"<td><pre>{shown or '<span class=note>(nothing with p_z ≥ 0.5)</span>'}</pre></td></tr>")
-    note = ("Personal data is masked; `memx report --no-redact` shows it." if redact
-            else "Unredacted: contains the training text as it is.")
-    return (_img(maps_png(strips), "memorization maps") + f"<p class=\"note\">{note}</p>"
-            "<table id=\"extraction-maps\"><tr><th>document</th><th>extractable characters</th><th>windows</th>"
-            f"<th>extractable text (suffixes with p_z ≥ 0.5)</th></tr>{''.join(items)}</table>")
+        text = texts.get(entry.document)
+        items.append({"document": entry.document, "label": document_label(entry),
+                      "share": percent(entry.extractable_chars), "windows": f"{entry.windows:,}",
+                      "text": _extractable_text(text, cover, redact) if text is not None else None})
+    return render("extraction_maps.html.j2", items=items, png=maps_png(strips) if items else None, redact=redact)

@@ -1,7 +1,9 @@
-"""memorization.json (SPEC §6): how much each strategy memorized, how well each metric finds it.
+"""memorization.json (docs/outputs.md): how much each strategy memorized, how well each metric finds it.
 
 `MemorizationSummary(metrics, min_match_tokens)` is fed shard by shard with `add(rows)`;
-`result()` returns the dict to write as memorization.json:
+`result()` returns memorization.json as a `Memorization` (memx.outputs.Output):
+
+- `min_match_tokens`: the verify setting the counts use;
 
 - `strategies.{s}`: samples, memorized, rate, memorized_token_share (the memorized
   spans' tokens over all generated tokens), unique_memorized (distinct memorized spans,
@@ -32,11 +34,50 @@ import pyarrow.compute as pc
 # ties and degenerate classes subtly wrong, and these figures are what users compare.
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from memx.outputs import Output
+
 TOP_K = (10, 100, 1000)
 CURVE_K = tuple(sorted({int(round(k)) for k in np.logspace(0, 3, 31)}))  # 1 ... 1000
 FPRS = ("0.01", "0.001")
 BUCKETS = (("1", 1, 1), ("2-3", 2, 3), ("4-7", 4, 7), ("8-15", 8, 15), ("16-31", 16, 31),
            ("32-63", 32, 63), (">=64", 64, None))
+
+
+class StrategyMemorization(Output):
+    samples: int
+    memorized: int
+    rate: float | None
+    memorized_token_share: float | None
+    unique_memorized: int
+    good_turing_unseen: float | None
+
+
+class PrecisionCurve(Output):
+    k: list[int]
+    precision: list[float]
+
+
+class RankingQuality(Output):
+    """How well one metric ranks one strategy's memorized samples first."""
+    precision_at: dict[str, float | None]  # "10", "100", "1000"
+    precision_curve: PrecisionCurve
+    auc: float | None
+    tpr_at_fpr: dict[str, float | None]  # "0.01", "0.001"
+
+
+class SampleBucket(Output):
+    samples: int
+    memorized: int
+    rate: float | None
+
+
+class Memorization(Output):
+    """memorization.json. A new key: one optional field here (`x: X | None = None`), set
+    where it is computed; it is written only when set (memx.outputs)."""
+    min_match_tokens: int
+    strategies: dict[str, StrategyMemorization]
+    metrics: dict[str, dict[str, RankingQuality]]  # metric -> strategy -> quality
+    duplication: dict[str, SampleBucket]  # corpus_count bucket -> counts
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -123,37 +164,38 @@ class MemorizationSummary:
             self._buckets[name][0] += int(inside.sum())
             self._buckets[name][1] += int((inside & hit).sum())
 
-    def result(self) -> dict:
+    def result(self) -> Memorization:
         strategies, metrics = {}, {m: {} for m in self.metrics}
         for name, acc in self._by_strategy.items():
             labels = np.concatenate(acc.labels)
-            strategies[name] = {
-                "samples": acc.samples, "memorized": acc.memorized,
-                "rate": _ratio(acc.memorized, acc.samples),
-                "memorized_token_share": _ratio(acc.memorized_tokens, acc.generated),
-                "unique_memorized": len(acc.spans),
-                "good_turing_unseen": _ratio(sum(1 for c in acc.spans.values() if c == 1), acc.memorized),
-            }
+            strategies[name] = StrategyMemorization(
+                samples=acc.samples, memorized=acc.memorized,
+                rate=_ratio(acc.memorized, acc.samples),
+                memorized_token_share=_ratio(acc.memorized_tokens, acc.generated),
+                unique_memorized=len(acc.spans),
+                good_turing_unseen=_ratio(sum(1 for c in acc.spans.values() if c == 1), acc.memorized),
+            )
             for metric in self.metrics:
                 metrics[metric][name] = _ranking_quality(
                     labels, np.concatenate(acc.scores[metric]), acc.top[metric])
-        duplication = {name: {"samples": n, "memorized": m, "rate": _ratio(m, n)}
+        duplication = {name: SampleBucket(samples=n, memorized=m, rate=_ratio(m, n))
                        for name, (n, m) in self._buckets.items()}
-        return {"strategies": strategies, "metrics": metrics, "duplication": duplication}
+        return Memorization(min_match_tokens=self.min_match_tokens, strategies=strategies, metrics=metrics,
+                            duplication=duplication)
 
 
-def _ranking_quality(labels: np.ndarray, scores: np.ndarray, top: pa.Table) -> dict:
+def _ranking_quality(labels: np.ndarray, scores: np.ndarray, top: pa.Table) -> RankingQuality:
     hits = top.column("memorized").to_numpy(zero_copy_only=False)
     precision = {str(k): float(hits[:k].mean()) if len(hits) else None for k in TOP_K}
     # the precision@k curve a report plots: log-spaced k, every one within the samples
     ks = [int(k) for k in CURVE_K if k <= len(hits)] or ([len(hits)] if len(hits) else [])
     cumulative = np.cumsum(hits)
-    curve = {"k": ks, "precision": [float(cumulative[k - 1] / k) for k in ks]}
+    curve = PrecisionCurve(k=ks, precision=[float(cumulative[k - 1] / k) for k in ks])
     if labels.all() or not labels.any():  # one class: no ROC curve exists
-        return {"precision_at": precision, "precision_curve": curve, "auc": None,
-                "tpr_at_fpr": {x: None for x in FPRS}}
+        return RankingQuality(precision_at=precision, precision_curve=curve, auc=None,
+                              tpr_at_fpr={x: None for x in FPRS})
     # every point, not sklearn's thinned curve: a dropped collinear point can be the best
     # one at or under a fixed FPR
     fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
-    return {"precision_at": precision, "precision_curve": curve, "auc": float(roc_auc_score(labels, scores)),
-            "tpr_at_fpr": {x: float(tpr[fpr <= float(x)].max()) for x in FPRS}}
+    return RankingQuality(precision_at=precision, precision_curve=curve, auc=float(roc_auc_score(labels, scores)),
+                          tpr_at_fpr={x: float(tpr[fpr <= float(x)].max()) for x in FPRS})

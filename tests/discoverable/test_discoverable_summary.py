@@ -57,7 +57,7 @@ def test_summary_of_greedy_rows():
     # zlib ranks the other way round: 3 exact and 10 wrong at -0.0, then the tie at -1.0
     # (exact, exact, wrong, exact), then 89 of the 99 wrong reach 100 errors: 6 exact before
     samples, scores = _rows(exact, {"perplexity": score, "zlib": [-s for s in score]})
-    summary = discoverable_summary(samples, scores, ["perplexity", "zlib"])
+    summary = discoverable_summary(samples, scores, ["perplexity", "zlib"]).to_dict()
     block = summary["strategies"]["prefix"]
     assert block == {"rows": 121, "sequences": 121, "draws": 1, "exact": 11, "exact_rate": 11 / 121,
                      "token_accuracy": pytest.approx((11 + 0.25 * 110) / 121),
@@ -75,7 +75,7 @@ def test_n_p_extraction_with_known_probabilities():
         sequence_ids += [f"{seq}:7"] * 10
         exact += [True] * k + [False] * (10 - k)
     samples, scores = _rows(exact, {"perplexity": list(np.linspace(0, 1, 50))}, sequence_ids)
-    block = discoverable_summary(samples, scores, ["perplexity"], draws=10)["strategies"]["prefix"]
+    block = discoverable_summary(samples, scores, ["perplexity"], draws=10).to_dict()["strategies"]["prefix"]
     assert (block["rows"], block["sequences"], block["draws"], block["exact"]) == (50, 5, 10, 25)
     assert block["exact_rate"] == 0.5
     # p >= 0.1: a, b, c, e; p >= 0.5: a, b, e; p >= 0.9: a, e (1/10 and 9/10 exactly on the line)
@@ -88,7 +88,7 @@ def test_duplication_buckets():
     counts = [1, 1, 2, 3, 5, 64, 100, 0]
     exact = [True, False, True, True, False, True, True, False]
     samples, scores = _rows(exact, {"perplexity": [0.0] * 8}, counts=counts)
-    dup = discoverable_summary(samples, scores, ["perplexity"])["duplication"]
+    dup = discoverable_summary(samples, scores, ["perplexity"]).to_dict()["duplication"]
     assert list(dup) == ["0", *COUNT_BUCKETS]
     assert dup["0"] == {"rows": 1, "exact": 0, "exact_rate": 0.0}
     assert dup["1"] == {"rows": 2, "exact": 1, "exact_rate": 0.5}
@@ -100,6 +100,6 @@ def test_duplication_buckets():
 
 def test_no_exact_row_has_a_null_share():
     samples, scores = _rows([False] * 3, {"perplexity": [1.0, 2.0, 3.0]})
-    summary = discoverable_summary(samples, scores, ["perplexity"])
+    summary = discoverable_summary(samples, scores, ["perplexity"]).to_dict()
     assert summary["metrics"]["perplexity"]["prefix"]["recall_at_errors"]["100"] == {"exact": 0, "share": None}
     assert summary["strategies"]["prefix"]["exact_rate"] == 0.0

@@ -185,6 +185,8 @@ def test_every_sample_is_verified_and_memorization_json_says_how_much(demo_run):
             assert set(per[strategy]["precision_at"]) == {"10", "100", "1000"}
             assert set(per[strategy]["tpr_at_fpr"]) == {"0.01", "0.001"}
     assert "samples memorized" in stdout and "Which metric finds it" in stdout
+    for strategy in config["generation"]["strategies"]:  # one line each, though stdout is no terminal
+        assert re.search(rf"^{strategy}: [\d,]+ of [\d,]+ samples memorized", stdout, re.M), strategy
     assert "WARNING" not in stdout
     status = subprocess.run([sys.executable, "-m", "jobs.cli", "status", str(run_dir)], capture_output=True,
                             text=True, timeout=120)

@@ -42,7 +42,7 @@ def test_summary_by_hand(tmp_path):
                     (0, 8, 30, 40, 0.0, False), (1, 4, 0, 5, 0.0005, False)], counts=[1, 1, 2, 2, 70])
     shard1 = _rows([(2, 4, 0, 50, 0.05, False)], counts=[3])
     result = summarize(config, [(shard0, {"document": [0, 1], "chars": [100, 10]}),
-                                (shard1, {"document": [2, 3], "chars": [50, 0]})])
+                                (shard1, {"document": [2, 3], "chars": [50, 0]})]).to_dict()
     json.dumps(result, allow_nan=False)  # strict JSON: -inf must have become null
     four = result["prefix_tokens"]["4"]
     assert four["windows"] == 5 and four["documents"] == 3 and four["greedy_exact_rate"] == 2 / 5
@@ -64,5 +64,5 @@ def test_summary_by_hand(tmp_path):
 
 def test_no_duplication_without_counts(tmp_path):
     config = extraction_config("m", str(tmp_path), source="s", prefix_tokens=[4]).extraction
-    result = summarize(config, [(_rows([(0, 4, 0, 3, 0.7, True)]), {"document": [0], "chars": [3]})])
+    result = summarize(config, [(_rows([(0, 4, 0, 3, 0.7, True)]), {"document": [0], "chars": [3]})]).to_dict()
     assert "duplication" not in result and result["documents"][0]["extractable_chars"] == 1.0

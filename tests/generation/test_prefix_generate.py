@@ -127,7 +127,7 @@ def test_prefix_rows_scored_and_summarised(tiny_lm, documents):
     assert scores.column("exact").to_pylist() == [t == g for t, g in zip(tokens, targets)]
     accuracy = [np.mean(np.array(t) == np.array(g)) for t, g in zip(tokens, targets)]
     assert scores.column("token_accuracy").to_pylist() == pytest.approx(accuracy)
-    summary = discoverable_summary(samples, scores, ["perplexity", "min_k"])
+    summary = discoverable_summary(samples, scores, ["perplexity", "min_k"]).to_dict()
     block = summary["strategies"]["prefix"]
     assert block["rows"] == block["sequences"] == 7 and block["draws"] == 1
     assert block["token_accuracy"] == pytest.approx(np.mean(accuracy))

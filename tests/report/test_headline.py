@@ -13,10 +13,10 @@ from rich.console import Console
 
 from memx.report import render_report
 from memx.report.headline import best_k, best_metric, headline_sentence, headline_table, metric_table
-from memx.verify.summary import MemorizationSummary
+from memx.verify.summary import Memorization, MemorizationSummary, StrategyMemorization
 
 
-def _memorization() -> dict:
+def _memorization() -> Memorization:
     """A real summary over 1,000 hand-made samples per strategy: zlib ranks the memorized
     ones first, perplexity at random."""
     summary = MemorizationSummary(["perplexity", "zlib"], min_match_tokens=5)
@@ -32,7 +32,7 @@ def _memorization() -> dict:
             "score_perplexity": [float((i * 37) % 101) for i in range(n)],
             "score_zlib": [10.0 + h + i / 1e4 for i, h in enumerate(hit)],
         }), strategy)
-    return {"min_match_tokens": 5, **summary.result()}
+    return summary.result()
 
 
 def _text(renderable) -> str:
@@ -45,12 +45,13 @@ def test_best_metric_and_headline_numbers():
     memorization = _memorization()
     assert best_k(memorization) == "100"  # the top tenth of 1,000 samples
     assert best_metric(memorization, "top_k") == ("zlib", 1.0)  # zlib's top 100 are all memorized
-    perplexity = memorization["metrics"]["perplexity"]["top_k"]["precision_at"]["100"]
+    perplexity = memorization.metrics["perplexity"]["top_k"].precision_at["100"]
     assert perplexity < 0.5
     sentence = headline_sentence(memorization)
     assert "top_k: 100 of 1,000 samples memorized (10.0%, 7 distinct spans)" in sentence
     assert "zlib ranks best (100.0% of its top 100)" in sentence
-    small = {"strategies": {"a": {"samples": 150}}, "metrics": {}}
+    small = Memorization(min_match_tokens=5, metrics={}, duplication={}, strategies={"a": StrategyMemorization(
+        samples=150, memorized=0, rate=0.0, memorized_token_share=0.0, unique_memorized=0, good_turing_unseen=None)})
     assert best_k(small) == "10"
 
 

@@ -156,3 +156,16 @@ def test_render_table2_picks_rows(cands):
     t2 = table2(cands, METRICS, STRATEGIES)
     text = _render(render_table2(t2, ["zlib"], ["top_k", "internet"]))
     assert "zlib" in text and "perplexity" not in text and "temperature" not in text
+
+
+def test_sections_read_summaries_first_and_long_lists_after(cands, scatter):
+    """A caller's section is one Section: a summary lands before the candidate list, a long
+    one after it, both before the settings; their text is the template's, escaped by it."""
+    from memx.report import Section
+
+    html = render_report(SETTINGS, STATS, cands, scatter,
+                         sections=[Section("A summary <of> something", "<p id=\"mine\">x</p>"),
+                                   Section("A long list", "<table id=\"long\"></table>", long=True)])
+    order = [html.index(marker) for marker in ("id=\"table2\"", "A summary &lt;of&gt; something", "id=\"mine\"",
+                                               "id=\"candidates\"", "A long list", "id=\"long\"", "id=\"settings\"")]
+    assert order == sorted(order)

@@ -25,7 +25,7 @@ def memorization_summary(batches, metrics, min_match_tokens: int) -> dict:
     summary = MemorizationSummary(metrics, min_match_tokens)
     for rows in batches:
         summary.add(rows)
-    return summary.result()
+    return summary.result().to_dict()  # the JSON object memorization.json holds
 
 
 def _rows(strategy, ids, match, scores, spans=None, n_generated=100, counts=None, **more):
@@ -77,7 +77,7 @@ def test_ties_broken_by_sample_id_across_batches():
     backwards = rows.take(list(range(11, -1, -1)))
     summary.add(backwards.slice(0, 7))  # b-11 .. b-05 first
     summary.add(backwards.slice(7), "b")
-    out = summary.result()["metrics"]["zlib"]["b"]
+    out = summary.result().to_dict()["metrics"]["zlib"]["b"]
     assert out["precision_at"] == {"10": 0.0, "100": pytest.approx(2 / 12), "1000": pytest.approx(2 / 12)}
     assert out["auc"] == pytest.approx(0.5)
 
