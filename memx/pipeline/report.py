@@ -19,6 +19,7 @@ from memx.pipeline.run import Run
 from memx.shards import read_shard
 from memx.pipeline.stages import SCORES
 from memx.pipeline.status import run_status
+from memx.report.redact import Masking
 from memx.storage import atomic_local_file
 
 REPORT_KEY = "report.html"
@@ -62,6 +63,7 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra_ht
 
     storage, config = run.storage, run.config
     settings = config.model_dump(mode="json")
+    redact = Masking.of(config.personal_data) if redact else False  # what the run counts, it masks
     extraction = [extraction_section(run, redact)] if config.extraction is not None else []
     if not config.generation.strategies:  # an extraction-only run (SPEC §9): no samples, no candidates
         html = render_extraction_report(settings, run_stats(run), [s for s in extraction if s] + (extra_html or []),
@@ -70,12 +72,24 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra_ht
     candidates = read_table(storage, CANDIDATES_KEY)
     scatter = scatter_sample(run, set(candidates.column("sample_id").to_pylist()))
     discoverable = read_discoverable(run)
+    memorization = read_memorization(run)
+    personal = _personal_data_section(config, candidates, memorization, redact)
     html = render_report(settings, run_stats(run), candidates, scatter, redact=redact,
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies),
-                         memorization=read_memorization(run), models=model_facts(config),
-                         extra_sections=([discoverable_html(discoverable)] if discoverable else [])
+                         memorization=memorization, models=model_facts(config),
+                         extra_sections=[personal] + ([discoverable_html(discoverable)] if discoverable else [])
                          + [s for s in extraction if s] + (extra_html or []))
     return _write(run, html, out)
+
+
+def _personal_data_section(config, candidates: pa.Table, memorization: dict | None, redact) -> str:
+    """docs/personal-data.md: memorization.json's counts, else the memorized candidates'."""
+    from memx.pipeline.personal_data import settings
+    from memx.report.personal_data import personal_data_html
+
+    section = settings(config)
+    return personal_data_html((memorization or {}).get("personal_data"), candidates, section.types,
+                              section.phone_region, redact)
 
 
 def _write(run: Run, html: str, out: str | None) -> str:

@@ -18,7 +18,7 @@ import pyarrow as pa
 from memx.report.headline import percent
 from memx.report.html import _img
 from memx.report.plots import _png
-from memx.report.redact import redact as _redact
+from memx.report.redact import masker
 
 MAPS = 20
 FLOOR = -8.0  # log10 p_z at the bottom of the colour scale (and for p_z = 0)
@@ -95,7 +95,7 @@ def _extractable_text(text: str, cover: np.ndarray, redact: bool) -> str:
     pieces, shown = [], 0
     for a, b in _ranges(good):
         piece = text[a:b]
-        pieces.append(_redact(piece) if redact else piece)
+        pieces.append(masker(redact)(piece) if redact else piece)
         shown += len(piece)
         if shown >= _TEXT_CHARS:
             break

@@ -19,12 +19,13 @@ import datetime as _dt
 import json
 from collections import Counter
 from html import escape
+from typing import Callable
 
 import pyarrow as pa
 
 from memx.report.headline import curves_png, headline_html, metric_html, strategies_of
 from memx.report.plots import bar_png, scatter_png
-from memx.report.redact import redact as _redact
+from memx.report.redact import masker
 from memx.report.tables import TOTAL, filter_candidates, table2
 
 _CSS = """
@@ -136,12 +137,13 @@ def _categories_html(mem: Counter, every: Counter) -> str:
                                 "distinct memorized samples"), "categories of memorized samples")
 
 
-def _marked(text: str, span: str, redact: bool) -> str:
+def _marked(text: str, span: str, redact: bool | Callable[[str], str]) -> str:
     """Escaped text with the memorized span inside <mark>. Text and span are redacted each
     whole before the span is looked for, so a mask never splits at the span's edge (a span
     whose redacted form is not found is simply not marked)."""
-    if redact:
-        text, span = _redact(text), _redact(span)
+    mask = masker(redact)  # True: every type; a run's Masking: its personal_data section
+    if mask:
+        text, span = mask(text), mask(span)
     at = text.find(span) if span.strip() else -1
     if at < 0:
         return escape(text)
@@ -149,7 +151,7 @@ def _marked(text: str, span: str, redact: bool) -> str:
     return f"{escape(text[:at])}<mark>{escape(text[at:end])}</mark>{escape(text[end:])}"
 
 
-def _candidates_html(candidates: pa.Table, redact: bool) -> str:
+def _candidates_html(candidates: pa.Table, redact: bool | Callable[[str], str]) -> str:
     verified = "memorized" in candidates.column_names
     ordered = filter_candidates(candidates)
     if verified:  # memorized first, each group in rank order
@@ -197,7 +199,7 @@ def _models_html(models: list[dict] | None) -> str:
 
 
 def render_report(settings: dict, stats: dict, candidates: pa.Table, scatter: pa.Table | None,
-                  redact: bool = True, metric_names=None, strategies=None, memorization: dict | None = None,
+                  redact: bool | Callable[[str], str] = True, metric_names=None, strategies=None, memorization: dict | None = None,
                   models: list[dict] | None = None, extra_sections: list[str] | None = None) -> str:
     """The whole report as one HTML document, the answer first and the settings last. Table 2
     rows and columns follow `metric_names`/`strategies`, else the config in `settings`, else
