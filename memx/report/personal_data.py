@@ -94,7 +94,7 @@ def personal_data_lines(counts: dict, width: int = 80) -> list[str]:
     lines = ["Personal data in memorized spans:"]
     for strategy, c in counts.items():
         found = [f"{t} {n['samples']:,} ({n['distinct']:,} distinct)" for t, n in c["by_type"].items() if n["samples"]]
-        head = f"  {strategy}: {c['memorized_with']:,} memorized samples ({percent(c['share'])} of memorized)"
+        head = f"  {strategy}: {c['memorized_with']:,} memorized samples hold some ({percent(c['share'])})"
         lines += textwrap.wrap(head + (": " + ", ".join(found) if found else ""), width,
                                subsequent_indent="    ", break_on_hyphens=False)
     return lines
