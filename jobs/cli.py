@@ -199,8 +199,10 @@ def inspect(run: str = typer.Argument(..., help="The run's URI."),
         if value is not None and value not in known:
             raise ConfigError(f"{option} {value}: not in this run (choose one of {', '.join(known)})")
     candidates = read_table(handle.storage, CANDIDATES_KEY)
+    from memx.report.redact import Masking
+
     out.print(inspect_table(candidates, metric=metric, strategy=strategy, memorized=memorized, top=top,
-                            redact=not no_redact))
+                            redact=False if no_redact else Masking.of(cfg.personal_data)))
 
 
 def _print_summary(handle) -> None:
@@ -223,6 +225,10 @@ def _print_summary(handle) -> None:
         out.print(point + ".", soft_wrap=not out.is_terminal)
     out.print(headline_table(memorization))
     out.print(metric_table(memorization))
+    from memx.report.personal_data import personal_data_lines  # docs/personal-data.md
+
+    for line in personal_data_lines(memorization.get("personal_data") or {}):
+        out.print(line, soft_wrap=True)
 
 
 @app.command()

@@ -7,7 +7,8 @@ against the lab's index; exact extraction over the training documents holding ca
 and as many without; report, with the audit of the lab's canaries and their extraction
 probabilities in it), and
 prints what a user came to see: the Table 2 analogue, which planted canaries were
-extracted by repetition count, the audit table, the memorization headline, and where
+extracted by repetition count, which planted contact data (e-mails, phones) the model
+emitted verbatim by copy count, the audit table, the memorization headline, and where
 the outputs are.
 
 It knows the lab's layout and the printing; every computation is the library's. It lives
@@ -53,6 +54,17 @@ def canary_table(extracted: dict[int, tuple[int, int, int]]) -> Table:
     return table
 
 
+def generated_texts(run) -> list[str]:
+    """Every sample's generated text (its tokens' bytes; the prompt left out), for the planted table."""
+    from memx.pipeline.stages import SAMPLES
+    from memx.shards import read_shard
+    from memx.verify.tokenbytes import PackedTable, load_tokenizer, token_byte_table
+
+    table = PackedTable(token_byte_table(load_tokenizer(run.config.target.model, field="target.model")))
+    return [table.bytes_of(ids).decode("utf-8", "replace") for spec in run.plan(SAMPLES)
+            for ids in read_shard(run.storage, spec, ["token_ids"]).column("token_ids").to_pylist()]
+
+
 def canary_extraction(run, lab) -> dict:
     """The lab's canaries by repetitions in probabilities, from the run's extraction windows."""
     from memx.pipeline.extraction_results import document_texts, window_rows
@@ -72,6 +84,7 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
              console: Console | None = None) -> dict:
     from jobs.run import run_pipeline
     from memx.lab import audit_lab, build_lab, check_lab, lab_config, load_canaries
+    from memx.lab.planted import planted_entities, planted_table, recovered_rows
     from memx.pipeline.candidates import CANDIDATES_KEY, read_table
     from memx.pipeline.extraction_results import read_extraction
     from memx.pipeline.memorization import read_memorization
@@ -123,8 +136,12 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     strategies = list(config.generation.strategies)
     counts = table2(candidates, config.metric_names(), strategies)
     console.print(render_table2(counts, config.metric_names(), strategies))
-    extracted = canaries_extracted(candidates, load_canaries(lab))
+    canaries = load_canaries(lab)
+    extracted = canaries_extracted(candidates, canaries)
     console.print(canary_table(extracted))
+    # the canaries that are personal data, typed by the detector (docs/personal-data.md)
+    planted = planted_entities(zip(canaries.column("secret").to_pylist(), canaries.column("repetitions").to_pylist()))
+    console.print(planted_table(recovered_rows(planted, generated_texts(run)), "Planted contact data emitted"))
     console.print(audit.render())
     memorization = read_memorization(run)
     if memorization is not None:

@@ -24,6 +24,7 @@ from memx.metrics import METRIC_NAMES
 from memx.config.extraction import ExtractionConfig
 from memx.config.strict import RUN_ID_PATTERN, PositiveInt, StrictModel
 from memx.config.verify import VerifyConfig
+from memx.config.personal_data import PersonalDataConfig
 
 STRATEGIES = ("top_k", "temperature", "internet")  # the paper's three
 PREFIX = "prefix"  # discoverable extraction (SPEC §7), beside the paper's three
@@ -175,6 +176,7 @@ class Config(StrictModel):
     selection: SelectionConfig = SelectionConfig()
     verify: VerifyConfig | None = None
     extraction: ExtractionConfig | None = None
+    personal_data: PersonalDataConfig | None = None  # which types are counted and masked (docs/personal-data.md)
     cluster: ClusterConfig = ClusterConfig()
 
     @field_validator("run_id")

@@ -79,3 +79,14 @@ def personal_data_column(texts: Sequence[str], spans: Sequence[tuple[int, int]],
     types = tuple(types) if types is not None else None
     return pa.array([personal_data_in_span(t or "", s, types, phone_region) for t, s in zip(texts, spans)],
                     PERSONAL_DATA_TYPE)
+
+
+def memorized_personal_data(texts: Sequence[str], prompt_ids: Sequence[Sequence[int]],
+                            token_ids: Sequence[Sequence[int]], match_start: Sequence[int], match_end: Sequence[int],
+                            memorized: Sequence[bool], bytes_of: Callable[[Sequence[int]], bytes],
+                            types: Iterable[str] | None = None, phone_region: str = DEFAULT_PHONE_REGION) -> pa.Array:
+    """The `personal_data` column of rows with their token spans: the entities inside each
+    memorized row's span, [] for every other row (the detector runs on memorized rows only)."""
+    spans = [span_char_range(t or "", p, g, int(s), int(e), bytes_of) if hit else (0, 0)
+             for t, p, g, s, e, hit in zip(texts, prompt_ids, token_ids, match_start, match_end, memorized)]
+    return personal_data_column(texts, spans, types, phone_region)

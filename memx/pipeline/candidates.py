@@ -3,7 +3,8 @@ driver from committed shards and read back here:
 `reduce_stage` ranks, de-duplicates and selects them (memx.reduce over every sample and
 score shard), `verify_stage` checks each against the training-corpus index (SPEC §6's span
 rule over the candidate's generated tokens, the same number the `verified` stage writes
-for its sample) and adds match_tokens, memorized and category.
+for its sample) and adds match_tokens, memorized, category and the personal data
+inside memorized spans.
 
 Both read through the run's storage and rewrite candidates.parquet whole; rerunning either
 recomputes the same table, so it needs no manifest. They know nothing about Ray.
@@ -15,10 +16,12 @@ import io
 from collections import defaultdict
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from memx.errors import MemxFailure
 from memx.progress import StageProgress
+from memx.pipeline.personal_data import settings as personal_data_settings
 from memx.pipeline.run import CONFIG_KEY, Run
 from memx.plan import ShardSpec
 from memx.shards import committed_manifests, read_shard
@@ -88,32 +91,39 @@ def reduce_stage(run: Run) -> pa.Table:
     return candidates
 
 
-def candidate_tokens(run: Run, sample_ids: list[str]) -> dict[str, list[int]]:
-    """Generated token ids of the given samples, reading only the shards that hold them."""
+def candidate_samples(run: Run, sample_ids: list[str], columns: list[str]) -> pa.Table:
+    """sample_id and `columns` of the given samples, reading only the shards that hold them."""
     wanted: dict[tuple[str, int], set[str]] = defaultdict(set)
     for sample_id in sample_ids:
         strategy, shard, _ = sample_id.rsplit("-", 2)
         wanted[(strategy, int(shard))].add(sample_id)
     planned = {(spec.strategy, spec.index): spec for spec in run.plan(SAMPLES)}
-    found: dict[str, list[int]] = {}
+    found = []
     for (strategy, shard), ids in wanted.items():
         if (strategy, shard) not in planned:
             raise MemxFailure(f"{ShardSpec(SAMPLES, strategy, shard, 0, 0, 0).key} is not in this run's plan")
-        table = read_shard(run.storage, planned[(strategy, shard)], ["sample_id", "token_ids"])
-        for sample_id, tokens in zip(table.column("sample_id").to_pylist(), table.column("token_ids").to_pylist()):
-            if sample_id in ids:
-                found[sample_id] = tokens
-    return found
+        table = read_shard(run.storage, planned[(strategy, shard)], ["sample_id", *columns])
+        found.append(table.filter(pc.is_in(table.column("sample_id"), pa.array(sorted(ids)))))
+    return pa.concat_tables(found) if found else pa.table({"sample_id": pa.array([], pa.string())})
+
+
+def candidate_tokens(run: Run, sample_ids: list[str]) -> dict[str, list[int]]:
+    """Generated token ids of the given samples, reading only the shards that hold them."""
+    table = candidate_samples(run, sample_ids, ["token_ids"])
+    return dict(zip(table.column("sample_id").to_pylist(), table.column("token_ids").to_pylist()))
 
 
 def verify_stage(run: Run) -> pa.Table:
-    """candidates.parquet gains match_tokens, memorized and category (SPEC §4, §6)."""
+    """candidates.parquet gains match_tokens, memorized, category, match_text and personal_data
+    (docs/outputs.md, docs/personal-data.md)."""
     from memx.verify import verify_candidate_tokens
 
     config = run.config
     search = run.span_search()  # the rule the verified stage applies, for any kind of index
     candidates = read_table(run.storage, CANDIDATES_KEY)
-    tokens = candidate_tokens(run, list(dict.fromkeys(candidates.column("sample_id").to_pylist())))
-    verified = verify_candidate_tokens(candidates, tokens, search.table, search, config.verify.min_match_tokens)
+    samples = candidate_samples(run, list(dict.fromkeys(candidates.column("sample_id").to_pylist())),
+                                ["token_ids", "prompt_ids"])  # prompt_ids: where a span's characters are
+    verified = verify_candidate_tokens(candidates, samples, search.table, search, config.verify.min_match_tokens,
+                                       prompt_ids_by_sample=samples, personal_data=personal_data_settings(config))
     write_table(run.storage, CANDIDATES_KEY, verified)
     return verified

@@ -1,6 +1,7 @@
 """What a run measures over every sample, on the driver, from committed shards:
 memorization.json (`verify.scope: all`, SPEC §6: each shard's scores, verified spans and
-generated tokens joined on sample_id and fed to `memx.verify.summary`, one shard at a time)
+generated tokens joined on sample_id and fed to `memx.verify.summary`, one shard at a time,
+and the personal data inside memorized spans counted by `memx.pipeline.personal_data`)
 and discoverable.json (the `prefix` strategy, SPEC §7: continuations against true suffixes).
 
 Each writes one indented JSON object at the run root through its model
@@ -17,6 +18,7 @@ from memx.discoverable import Discoverable
 from memx.errors import ConfigError, MemxFailure
 from memx.outputs import Output
 from memx.plan import ShardSpec
+from memx.pipeline import personal_data
 from memx.pipeline.run import Run
 from memx.shards import read_shard
 from memx.pipeline.stages import SAMPLES, SCORES, VERIFIED
@@ -33,14 +35,14 @@ def _joined(run: Run, spec: ShardSpec) -> pa.Table:
         return read_shard(run.storage, spec.in_stage(stage), columns)
 
     verified, scores = read(VERIFIED), read(SCORES)
-    samples = read(SAMPLES, ["sample_id", "token_ids"])
+    samples = read(SAMPLES, ["sample_id", "token_ids", "text"])  # text: personal data values
     ids = verified.column("sample_id")
     if not (ids.equals(scores.column("sample_id")) and ids.equals(samples.column("sample_id"))):
         raise MemxFailure(f"{spec.key}: samples, scores and verified rows differ; "
                           f"delete the shard's manifests and run `memx resume {run.uri}`")
     score_columns = {name: scores.column(name) for name in scores.column_names if name.startswith("score_")}
     return pa.table({**{name: verified.column(name) for name in verified.column_names},
-                     "token_ids": samples.column("token_ids"), **score_columns})
+                     "token_ids": samples.column("token_ids"), "text": samples.column("text"), **score_columns})
 
 
 def memorization_stage(run: Run) -> Memorization:
@@ -51,9 +53,14 @@ def memorization_stage(run: Run) -> Memorization:
     if config.verify is None or config.verify.scope != "all":
         raise ConfigError("verify.scope: memorization.json needs `scope: all` (every sample verified)")
     summary = MemorizationSummary(config.metric_names(), config.verify.min_match_tokens)
+    personal, listed = personal_data.new_counts(config), True  # docs/personal-data.md
     for spec in run.plan(VERIFIED):
-        summary.add(_joined(run, spec), spec.strategy)
+        rows = _joined(run, spec)
+        summary.add(rows, spec.strategy)
+        listed = personal_data.add_shard(personal, config, rows, spec.strategy) and listed
     result = summary.result()
+    if listed:  # shards verified before memx listed personal data have no column to count
+        result.personal_data = personal.models()
     write_json(run.storage, MEMORIZATION_KEY, result)
     return result
 

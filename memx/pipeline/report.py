@@ -19,6 +19,7 @@ from memx.pipeline.run import Run
 from memx.shards import read_shard
 from memx.pipeline.stages import SCORES
 from memx.pipeline.status import run_status
+from memx.report.redact import Masking
 from memx.storage import atomic_local_file
 
 REPORT_KEY = "report.html"
@@ -59,12 +60,13 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra: l
     from memx.report.discoverable import discoverable_section
 
     from memx.pipeline.extraction_results import extraction_sections
-    from memx.report.html import render_extraction_report
+    from memx.report.html import Section, render_extraction_report
 
     storage, config = run.storage, run.config
     settings = config.model_dump(mode="json")
     # the sections after the built-in ones, in reading order (a long one, Section.long, is
     # shown after every summary): one line per feature
+    redact = Masking.of(config.personal_data) if redact else False  # what the run counts, it masks
     discoverable = read_discoverable(run)
     sections = extraction_sections(run, redact) if config.extraction is not None else []
     sections += [discoverable_section(discoverable)] if discoverable else []
@@ -74,11 +76,25 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra: l
         return _write(run, html, out)
     candidates = read_table(storage, CANDIDATES_KEY)
     scatter = scatter_sample(run, set(candidates.column("sample_id").to_pylist()))
+    memorization = read_memorization(run)
+    sections = [Section("", _personal_data_section(config, candidates, memorization, redact))] + sections
     html = render_report(settings, run_stats(run), candidates, scatter, redact=redact,
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies),
-                         memorization=read_memorization(run), models=model_facts(config),
+                         memorization=memorization, models=model_facts(config),
                          sections=sections)
     return _write(run, html, out)
+
+
+def _personal_data_section(config, candidates: pa.Table, memorization, redact) -> str:
+    """docs/personal-data.md: memorization.json's counts, else the memorized candidates'."""
+    from memx.pipeline.personal_data import settings
+    from memx.report.personal_data import personal_data_html
+
+    section = settings(config)
+    counts = memorization.personal_data if memorization is not None else None
+    counts = {name: c.model_dump() for name, c in counts.items()} if counts is not None else None
+    return personal_data_html(counts, candidates, section.types,
+                              section.phone_region, redact)
 
 
 def _write(run: Run, html: str, out: str | None) -> str:

@@ -40,6 +40,7 @@ PLAN_FIELDS = (
     "generation.max_new_tokens", "generation.top_k", "generation.temperature",
     "generation.internet", "generation.prefix", "generation.seed",
     "scoring.metrics", "scoring.window",
+    "personal_data",  # the verified shards' personal_data column (docs/personal-data.md)
 )
 
 

@@ -3,7 +3,8 @@ into rows (`memx.pipeline.runner.ShardRunner` skips, writes and commits).
 
 - `GenerateRunner` (samples): the target and the prompt corpus or prefix source;
 - `ScoreRunner` (scores): the target and every reference on one device, sample shard -> score rows;
-- `VerifyRunner` (verified, CPU only): the index's span search, sample shard -> spans (docs/reference.md);
+- `VerifyRunner` (verified, CPU only): the index's span search, sample shard -> spans (docs/reference.md)
+  and the personal data inside memorized spans (docs/personal-data.md);
 - `ExtractionRunner` (extraction): the target and the window pass, documents -> window rows (docs/reference.md).
 
 Which stage each serves is declared in `memx.pipeline.stages`. The rows themselves are made by
@@ -15,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from memx.pipeline.personal_data import verified_column
 from memx.pipeline.run import Run
 from memx.pipeline.runner import ShardRunner
 from memx.pipeline.stages import SAMPLES
@@ -95,6 +97,9 @@ class ScoreRunner(ShardRunner):
         return {"model": self.config.target.model, "references": sorted(self.references)}
 
 
+PERSONAL_DATA_READS = ["prompt_ids", "text"]  # where the span's characters are (docs/personal-data.md)
+
+
 class VerifyRunner(ShardRunner):
     """CPU only: the index (memory-mapped, shared through the page cache by every actor of a
     node) and the target's tokenizer, loaded once as a span search; spans of a sample shard."""
@@ -107,9 +112,12 @@ class VerifyRunner(ShardRunner):
         self.index = self.search.index
 
     def rows(self, spec: ShardSpec) -> pa.Table:
-        samples = read_shard(self.storage, spec.in_stage(SAMPLES), ["sample_id", "token_ids"])
+        samples = read_shard(self.storage, spec.in_stage(SAMPLES), ["sample_id", "token_ids"] + PERSONAL_DATA_READS)
         spans = self.search.spans(samples.column("token_ids"))
-        return pa.table({"sample_id": samples.column("sample_id"), **{k: pa.array(v) for k, v in spans.items()}})
+        table = pa.table({"sample_id": samples.column("sample_id"), **{k: pa.array(v) for k, v in spans.items()}})
+        # the entities inside each memorized span (docs/personal-data.md)
+        entities = verified_column(self.config, samples, spans, self.search.table.bytes_of)
+        return table.append_column("personal_data", entities)
 
     def details(self, spec: ShardSpec, seconds: float) -> dict:
         # "corpus_index": a manifest's "index" is the shard's own number

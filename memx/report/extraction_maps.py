@@ -17,7 +17,7 @@ import pyarrow as pa
 from memx.extraction.summary import DocumentEntry, Extraction
 from memx.report.headline import percent
 from memx.report.plots import _png
-from memx.report.redact import redact as _redact
+from memx.report.redact import masker
 from memx.report.render import render
 
 MAPS = 20
@@ -95,7 +95,7 @@ def _extractable_text(text: str, cover: np.ndarray, redact: bool) -> str:
     pieces, shown = [], 0
     for a, b in _ranges(good):
         piece = text[a:b]
-        pieces.append(_redact(piece) if redact else piece)
+        pieces.append(masker(redact)(piece) if redact else piece)
         shown += len(piece)
         if shown >= _TEXT_CHARS:
             break

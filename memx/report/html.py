@@ -21,14 +21,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections import Counter
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import pyarrow as pa
 
 from memx.report.headline import (HEADLINE_COLUMNS, curves_png, headline_points, headline_rows, metric_cells,
                                   strategies_of)
 from memx.report.plots import bar_png, scatter_png
-from memx.report.redact import redact as _redact
+from memx.report.redact import masker
 from memx.report.render import render
 from memx.report.tables import TOTAL, filter_candidates, table2
 from memx.verify.summary import Memorization
@@ -108,13 +108,14 @@ def _categories_html(mem: Counter, every: Counter) -> str:
     return render("categories.html.j2", rows=rows, png=png)
 
 
-def _marked(text: str, span: str, redact: bool) -> tuple[str, str, str]:
+def _marked(text: str, span: str, redact: bool | Callable[[str], str]) -> tuple[str, str, str]:
     """(before, span, after): the text split around the memorized span, which the template
     marks. Text and span are redacted each whole before the span is looked for, so a mask
     never splits at the span's edge (a span whose redacted form is not found is simply not
     marked: it is all `before`)."""
-    if redact:
-        text, span = _redact(text), _redact(span)
+    mask = masker(redact)  # True: every type; a run's Masking: its personal_data section
+    if mask:
+        text, span = mask(text), mask(span)
     at = text.find(span) if span.strip() else -1
     if at < 0:
         return text, "", ""
@@ -122,7 +123,7 @@ def _marked(text: str, span: str, redact: bool) -> tuple[str, str, str]:
     return text[:at], text[at:end], text[end:]
 
 
-def _candidates_html(candidates: pa.Table, redact: bool) -> str:
+def _candidates_html(candidates: pa.Table, redact: bool | Callable[[str], str]) -> str:
     verified = "memorized" in candidates.column_names
     ordered = filter_candidates(candidates)
     if verified:  # memorized first, each group in rank order
@@ -158,7 +159,8 @@ def _scatter_html(scatter: pa.Table | None, memorized_ids: set, ids: set) -> str
 
 
 def render_report(settings: dict, stats: dict, candidates: pa.Table, scatter: pa.Table | None,
-                  redact: bool = True, metric_names=None, strategies=None, memorization: Memorization | None = None,
+                  redact: bool | Callable[[str], str] = True, metric_names=None, strategies=None,
+                  memorization: Memorization | None = None,
                   models: list[dict] | None = None, sections: list[Section] | None = None) -> str:
     """The whole report as one HTML document: the summaries first (memorization, Table 2,
     scores, categories, then `sections` that are not long), the long lists after (the

@@ -6,12 +6,14 @@ number with all but its last two digits starred, an API key down to its provider
 Only validated personal data is masked: dates, versions, UUIDs, hashes and random digit
 runs are shown as generated, since they identify no one and a reader needs them to judge a
 sample. Names and street addresses pass through: the detector has no such type. It never
-sees the corpus; whether to redact at all is the caller's choice (`--no-redact`).
+sees the corpus; whether to redact at all is the caller's choice (`--no-redact`), and
+which types (`Masking`, from the run's `personal_data` section).
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 from memx.pii import DEFAULT_PHONE_REGION, mask
 
@@ -19,3 +21,28 @@ from memx.pii import DEFAULT_PHONE_REGION, mask
 def redact(text: str, types: Iterable[str] | None = None, phone_region: str = DEFAULT_PHONE_REGION) -> str:
     """`text` with every entity of `types` (all by default) masked by its type."""
     return mask(text, types, phone_region) if text else text
+
+
+@dataclass(frozen=True)
+class Masking:
+    """The masking a run's `personal_data` section asks for (its types and phone region):
+    passed as `redact` wherever text is shown, so the report and `memx inspect` mask what
+    the run counts."""
+
+    types: tuple[str, ...] | None = None
+    phone_region: str = DEFAULT_PHONE_REGION
+
+    @classmethod
+    def of(cls, section) -> "Masking":
+        """From a `personal_data` config section (None: every type, US)."""
+        return cls() if section is None else cls(tuple(section.types), section.phone_region)
+
+    def __call__(self, text: str) -> str:
+        return redact(text, self.types, self.phone_region)
+
+
+def masker(redact_: bool | Callable[[str], str]) -> Callable[[str], str] | None:
+    """What a `redact` argument means: False no masking, True every type, or its own masking."""
+    if not redact_:
+        return None
+    return redact_ if callable(redact_) else redact

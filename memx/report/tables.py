@@ -13,14 +13,14 @@ An unverified table (no `memorized` column) gives cells of None, shown as "–".
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from rich.table import Table
 from rich.text import Text
 
-from memx.report.redact import redact as _redact
+from memx.report.redact import masker
 
 TOTAL = "total unique"
 
@@ -125,7 +125,7 @@ def _snippet(text: str, width: int) -> str:
 
 
 def inspect_table(candidates: pa.Table, metric: str | None = None, strategy: str | None = None,
-                  memorized: bool | None = None, top: int = 20, redact: bool = True,
+                  memorized: bool | None = None, top: int = 20, redact: bool | Callable[[str], str] = True,
                   width: int = 160) -> Table:
     """The top `top` candidates after filtering, text redacted unless redact=False."""
     rows = filter_candidates(candidates, metric, strategy, memorized).slice(0, max(0, top))
@@ -139,7 +139,7 @@ def inspect_table(candidates: pa.Table, metric: str | None = None, strategy: str
     table.add_column("candidate" + (" (text redacted)" if redact else ""), overflow="fold")
     for r in rows.to_pylist():
         text = r.get("text") or ""
-        text = _redact(text) if redact else text
+        text = masker(redact)(text) if redact else text  # redact: True, or the run's Masking
         # Text() keeps square brackets in sample text from being read as rich markup
         cell = Text(f"{r['metric']}  score {r['score']:.4g}  {r['sample_id']}", style="bold")
         if verified:

@@ -1,7 +1,9 @@
 """Verification of candidates: SPEC §6's span rule applied to the selected samples.
 
 `verify_candidate_tokens` adds `match_tokens` (int32), `memorized` (bool), `category`
-(str) and `match_text` (str) to a candidates table. The span is searched in each
+(str) and `match_text` (str) to a candidates table, and, given the samples' prompt ids and
+a `personal_data` section, `personal_data` (the entities inside a memorized span,
+docs/personal-data.md). The span is searched in each
 sample's generated `token_ids` only (`memx.verify.spans`), so an `internet` prompt
 copied from the corpus never counts, and a candidate's `match_tokens` is the number the
 `verified` stage writes for its sample. Each distinct sample is searched once, however
@@ -16,29 +18,32 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from memx.pii import memorized_personal_data
 from memx.verify.categories import categorize
 from memx.verify.spans import generated_spans
 from memx.verify.tokenbytes import PackedTable
 
-VERIFY_COLUMNS = ("match_tokens", "memorized", "category", "match_text")
+VERIFY_COLUMNS = ("match_tokens", "memorized", "category", "match_text", "personal_data")
 
 
-def _token_ids_of(sample_ids: list[str], token_ids_by_sample) -> list:
+def _token_ids_of(sample_ids: list[str], token_ids_by_sample, column: str = "token_ids") -> list:
     if isinstance(token_ids_by_sample, pa.Table):  # a samples table: sample_id, token_ids
         token_ids_by_sample = dict(zip(token_ids_by_sample.column("sample_id").to_pylist(),
-                                       token_ids_by_sample.column("token_ids").to_pylist()))
+                                       token_ids_by_sample.column(column).to_pylist()))
     missing = [s for s in sample_ids if s not in token_ids_by_sample]
     if missing:
-        raise ValueError(f"no token_ids for {len(missing)} candidate(s), e.g. {missing[:3]}")
+        raise ValueError(f"no {column} for {len(missing)} candidate(s), e.g. {missing[:3]}")
     return [token_ids_by_sample[s] for s in sample_ids]
 
 
 def verify_candidate_tokens(candidates: pa.Table, token_ids_by_sample, table, index,
-                            min_match_tokens: int) -> pa.Table:
+                            min_match_tokens: int, prompt_ids_by_sample=None, personal_data=None) -> pa.Table:
     """`candidates` plus match_tokens, memorized, category, by the span rule on each
     sample's generated tokens (`token_ids_by_sample`: sample_id -> ids, or a table of
     sample_id and token_ids). The category is the matched span's when memorized, else
-    the candidate text's."""
+    the candidate text's. With `personal_data` (a section: types, phone_region) and
+    `prompt_ids_by_sample` (like token_ids_by_sample, column prompt_ids), also the
+    `personal_data` column."""
     if min_match_tokens < 1:
         raise ValueError("min_match_tokens must be >= 1")
     for name in VERIFY_COLUMNS:  # re-verification replaces earlier results
@@ -68,5 +73,16 @@ def verify_candidate_tokens(candidates: pa.Table, token_ids_by_sample, table, in
     candidates = candidates.append_column("memorized", pa.array(memorized, pa.bool_()))
     candidates = candidates.append_column("category", pa.array(category, pa.string()))
     # the longest span's own text, so a report can mark it inside `text`
-    return candidates.append_column("match_text", pa.array(matched, pa.string()))
+    candidates = candidates.append_column("match_text", pa.array(matched, pa.string()))
+    if personal_data is None:
+        return candidates
+    prompts = _token_ids_of(unique, prompt_ids_by_sample, "prompt_ids")
+    first: dict[str, int] = {}
+    for i, s in enumerate(sample_ids):
+        first.setdefault(s, i)  # a sample's text is the same in all its rows
+    hit = [int(spans["match_tokens"][k]) >= min_match_tokens for k in range(len(unique))]
+    per_sample = memorized_personal_data([texts[first[s]] for s in unique], prompts, ids, spans["match_start"],
+                                         spans["match_end"], hit, packed.bytes_of, personal_data.types,
+                                         personal_data.phone_region)
+    return candidates.append_column("personal_data", per_sample.take([row_of[s] for s in sample_ids]))
 

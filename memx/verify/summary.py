@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from memx.outputs import Output
+from memx.pii.summary import StrategyPersonalData
 
 TOP_K = (10, 100, 1000)
 CURVE_K = tuple(sorted({int(round(k)) for k in np.logspace(0, 3, 31)}))  # 1 ... 1000
@@ -78,6 +79,7 @@ class Memorization(Output):
     strategies: dict[str, StrategyMemorization]
     metrics: dict[str, dict[str, RankingQuality]]  # metric -> strategy -> quality
     duplication: dict[str, SampleBucket]  # corpus_count bucket -> counts
+    personal_data: dict[str, StrategyPersonalData] | None = None  # strategy -> counts (docs/personal-data.md)
 
 
 def _ratio(num: float, den: float) -> float | None:

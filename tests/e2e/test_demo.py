@@ -228,3 +228,68 @@ def test_the_demo_measures_exact_extraction_and_the_canaries_light_up(demo_run):
     for table in ("extraction-summary", "extraction-queries", "extraction-maps", "canary-extraction"):
         assert f"id=\"{table}\"" in report, table
     assert "exact extraction:" in stdout and "Planted canaries: p_z" in stdout
+
+
+def _planted_values(lab: Path) -> list[str]:
+    """Every planted value the detector finds whole: the contact canaries' e-mails and phones,
+    and the chat lab's customers' e-mails, phones, IBANs and cards."""
+    from memx.lab.planted import planted_entities
+
+    canaries = pq.read_table(lab / "canaries.parquet").to_pylist()
+    values = [(c["secret"], c["repetitions"]) for c in canaries]
+    if (lab / "customers.parquet").is_file():
+        for row in pq.read_table(lab / "customers.parquet").to_pylist():
+            values += [(row[field], row["copies"]) for field in ("email", "phone", "iban", "card")]
+    return [p.value for p in planted_entities(values)]
+
+
+def test_no_planted_personal_data_is_shown_whole(demo_run, tmp_path):
+    """Without --no-redact, no planted value the detector finds appears whole in report.html,
+    in `memx inspect` (every candidate) or in `memx inspect --summary`; the verified shards and
+    candidates.parquet list the personal data of memorized spans (values read at the listed
+    offsets are what the detector finds there), memorization.json counts them per strategy,
+    and the demo printed its planted table."""
+    from memx.pii import TYPES, detect, personal_data_by_strategy
+
+    run_dir, stdout = demo_run
+    config = json.loads((run_dir / "config.json").read_text())
+    lab = Path(config["target"]["model"]).parent.parent
+    planted = _planted_values(lab)
+    assert any("@" in v for v in planted) and len(planted) >= 6
+    shown = {"report.html": (run_dir / "report.html").read_text(),
+             "inspect": _memx("inspect", str(run_dir), "--top", "1000").stdout,
+             "inspect --memorized": _memx("inspect", str(run_dir), "--memorized", "--top", "1000").stdout,
+             "inspect --summary": _memx("inspect", str(run_dir), "--summary").stdout}
+    for where, text in shown.items():
+        assert len(text) > 200, where
+        leaked = [v for v in planted if v in text]
+        assert not leaked, f"{where} shows {leaked}"
+    assert "id=\"personal-data\"" in shown["report.html"]
+    assert "Personal data in memorized spans:" in shown["inspect --summary"]
+    lines = shown["inspect --summary"].split("Personal data in memorized spans:")[1].strip("\n").splitlines()
+    assert lines and all(len(line) <= 80 and line.startswith("  ") for line in lines)
+    assert "Planted contact data emitted" in stdout
+
+    threshold = config["verify"]["min_match_tokens"]
+    strategies, memorized, texts, lists = [], [], [], []
+    for strategy in config["generation"]["strategies"]:
+        for path in sorted((run_dir / "verified" / strategy).glob("shard-*.parquet")):
+            verified = pq.read_table(path)
+            samples = pq.read_table(run_dir / "samples" / strategy / path.name, columns=["text"])
+            for n, text, entities in zip(verified.column("match_tokens").to_pylist(),
+                                         samples.column("text").to_pylist(),
+                                         verified.column("personal_data").to_pylist()):
+                if n < threshold:
+                    assert entities == []
+                found = {(e.start, e.end): e.type for e in detect(text)}
+                for e in entities:  # a private key cut by the span's end is listed to the span's end
+                    assert e["type"] == "private_key" or found.get((e["start"], e["end"])) == e["type"]
+                strategies.append(strategy)
+                memorized.append(n >= threshold)
+                texts.append(text)
+                lists.append(entities)
+    expected = personal_data_by_strategy(strategies, memorized, texts, lists, TYPES)
+    assert json.loads((run_dir / "memorization.json").read_text())["personal_data"] == expected
+    candidates = pq.read_table(run_dir / "candidates.parquet").to_pylist()
+    for row in candidates:
+        assert row["memorized"] or row["personal_data"] == []

@@ -97,3 +97,22 @@ def test_column_type():
     assert column.type == PERSONAL_DATA_TYPE
     assert PERSONAL_DATA_TYPE == pa.list_(pa.struct([("type", pa.string()), ("start", pa.int32()), ("end", pa.int32())]))
     assert column.to_pylist() == [[{"type": "email", "start": 5, "end": 16}], [], []]
+
+
+def test_memorized_personal_data_lists_memorized_rows_only(bpe):
+    """The column as the verified stage writes it: each row's token span mapped to `text`,
+    entities listed for memorized rows, `[]` for the others whatever their text holds."""
+    from memx.pii import memorized_personal_data
+
+    tok, packed = bpe
+    rows = [_sample(tok, "Mail jane.doe@example.com: ", "x ", "call +1 650-253-0000 today", " bye"),
+            _sample(tok, "", "", "jane.doe@example.com", "")]
+    texts, prompts, ids, starts, ends = (list(c) for c in zip(*rows))
+    column = memorized_personal_data(texts, prompts, ids, starts, ends, [True, False], packed.bytes_of)
+    assert column.type == PERSONAL_DATA_TYPE
+    first, second = column.to_pylist()
+    assert [(e["type"], texts[0][e["start"]:e["end"]]) for e in first] == [("phone", "+1 650-253-0000")]
+    assert second == []
+    only_email = memorized_personal_data(texts, prompts, ids, starts, ends, [True, True], packed.bytes_of,
+                                         types=["email"])
+    assert only_email.to_pylist()[0] == [] and only_email.to_pylist()[1][0]["type"] == "email"

@@ -104,3 +104,33 @@ def test_missing_token_ids_refused(corpus, bpe):
     cands = _candidates([("top_k-00000-00007", "zlib", "x")])
     with pytest.raises(ValueError, match="top_k-00000-00007"):
         verify_candidate_tokens(cands, {}, token_byte_table(bpe), corpus["index"], 10)
+
+
+def test_personal_data_lists_the_entities_inside_a_memorized_span_only(corpus, bpe):
+    """The e-mail and phone of the planted span are listed at their offsets in `text`; the
+    same e-mail in the prompt is not (it was given, not generated), nor anything in a
+    candidate that is not memorized; a sample's rows share one list."""
+    from memx.config.personal_data import PersonalDataConfig
+
+    table = token_byte_table(bpe)
+    prompt = "Write to jane.doe@example.com: "
+    planted = bpe.encode(NOISE[:40]).ids + bpe.encode(PLANTED).ids
+    noisy = bpe.encode(NOISE + " mail bob@mail.example.org").ids
+    samples = pa.table({"sample_id": ["top_k-00000-00000", "top_k-00000-00001"],
+                        "prompt_ids": pa.array([bpe.encode(prompt).ids, bpe.encode(prompt).ids], pa.list_(pa.int32())),
+                        "token_ids": pa.array([planted, noisy], pa.list_(pa.int32()))})
+    texts = [bpe.decode(bpe.encode(prompt).ids + ids) for ids in (planted, noisy)]
+    cands = _candidates([("top_k-00000-00000", "zlib", texts[0]), ("top_k-00000-00001", "zlib", texts[1]),
+                         ("top_k-00000-00000", "perplexity", texts[0])])
+    out = verify_candidate_tokens(cands, samples, table, corpus["index"], 20, prompt_ids_by_sample=samples,
+                                  personal_data=PersonalDataConfig())
+    assert out.column("memorized").to_pylist() == [True, False, True]
+    listed = out.column("personal_data").to_pylist()
+    found = [(e["type"], texts[0][e["start"]:e["end"]]) for e in listed[0]]
+    assert found == [("email", "jane.doe@example.com"), ("phone", "+1 (415) 555-0199")]
+    assert listed[0][0]["start"] > len(prompt)  # the generated copy, not the prompt's
+    assert listed[1] == [] and listed[2] == listed[0]
+    only_phones = verify_candidate_tokens(cands, samples, table, corpus["index"], 20, prompt_ids_by_sample=samples,
+                                          personal_data=PersonalDataConfig(types=["phone"]))
+    assert [e["type"] for e in only_phones.column("personal_data").to_pylist()[0]] == ["phone"]
+    assert only_phones.column_names == out.column_names

@@ -7,7 +7,8 @@ personal_data: {types: [email, phone], phone_region: GB}   # defaults: every typ
 
 Strict like every config section: unknown keys are an error, an unknown type is an error
 naming `personal_data.types`, a region libphonenumber has no metadata for an error naming
-`personal_data.phone_region`. Validation only: it does not run the detector.
+`personal_data.phone_region`. Validation only: it does not run the detector. It lives with
+the other sections (memx.config imports it; the detector's package never imports config).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
+from memx.config.strict import StrictModel
 from memx.pii.detect import DEFAULT_PHONE_REGION, check_region, check_types
 from memx.pii.registry import TYPES
-from memx.config.strict import StrictModel
 
 
 class PersonalDataConfig(StrictModel):
