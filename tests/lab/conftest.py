@@ -10,6 +10,7 @@ import dataclasses
 import pytest
 
 from memx.lab import PRESETS
+from memx.lab.chat import ChatSpec
 from memx.lab.train import ModelSpec, TrainSpec
 
 
@@ -25,4 +26,6 @@ def micro_settings():
         vocab_size=512,
         train=TrainSpec(context=32, epochs=0.05, batch_size=8, lr=1e-3),
         models={"small": one, "medium": one, "xl": one},
+        # the chat fine-tune too: a step over a handful of conversations, not tiny's minute
+        chat=ChatSpec(customers_per_count=1, background=1, rank=1, epochs=0.05, batch_size=8, lr=1e-3),
     )
