@@ -67,18 +67,19 @@ def demo(out_dir: str = typer.Option("./runs", "--out", help="Where the demo run
 @app.command()
 def run(config: str = typer.Argument(..., help="YAML config (SPEC §3).")):
     """generate -> score -> reduce (-> verify) -> report on the Ray cluster in RAY_ADDRESS, else a local one."""
+    handle = _new_run(config)  # a bad config is refused before torch and Ray are imported (seconds)
     from jobs.run import run_pipeline
 
-    handle = _new_run(config)
     run_pipeline(handle, log=out.print)
     out.print(f"[green]done[/green]: {handle.uri}", soft_wrap=True)
 
 
 def _stage(config: str, stages: tuple[str, ...]) -> None:
+    handle = _new_run(config)  # a bad config is refused before torch and Ray are imported
     from cluster.schedule import start_and_run
     from jobs.run import log_stage_results
 
-    results = start_and_run(_new_run(config), stages)
+    results = start_and_run(handle, stages)
     log_stage_results(results, out.print)
     if not results:
         out.print("nothing to do: every shard is committed")
@@ -104,14 +105,14 @@ def score(config: str = typer.Argument(..., help="YAML config.")):
 def extract(config: str = typer.Argument(..., help="YAML config with an `extraction` section (SPEC §9).")):
     """Exact extraction probability of every window of the section's documents (the `extraction`
     stage alone, shards that are missing), then extraction.json."""
+    handle = _new_run(config)  # a bad config is refused before torch and Ray are imported
+    if handle.config.extraction is None:
+        raise ConfigError(f"{config}: extraction: the config has no `extraction` section (SPEC §9)")
     from cluster.schedule import start_and_run
     from jobs.run import log_stage_results
     from memx.pipeline.stages import EXTRACTION
     from memx.pipeline.steps import run_steps
 
-    handle = _new_run(config)
-    if handle.config.extraction is None:
-        raise ConfigError(f"{config}: extraction: the config has no `extraction` section (SPEC §9)")
     results = start_and_run(handle, (EXTRACTION,))
     log_stage_results(results, out.print)
     run_steps(handle, lambda line: out.print(line, soft_wrap=True), names=("extraction",))

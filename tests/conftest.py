@@ -15,7 +15,7 @@ from tests.support.s3server import WeedS3
 # (README). Tests that start Ray without such a fixture (a `memx run` subprocess) carry a
 # module-level `pytestmark = pytest.mark.slow` instead.
 SLOW_FIXTURES = {
-    "tiny_lab": "builds the tiny lab (tests/lab)",
+    "tiny_lab": "builds the tiny lab once into $MEMX_CACHE (this file)",
     "micro_settings": "rebuilds a micro lab (tests/lab)",
     "local_ray": "starts Ray in this process (tests/cluster)",
     "two_node_cluster": "starts a two-node Ray cluster (tests/cluster/test_faults.py)",
@@ -29,6 +29,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def tiny_lab():
+    """The tiny lab in $MEMX_CACHE, built there on first use: the one trained lab of the session.
+    Every test that reads a lab takes this one, and `memx demo --preset tiny` (tests/e2e) finds
+    the same cache entry, so a fresh checkout trains it once. Tests never write into it
+    (a test that must damage or rebuild a lab copies it or builds a micro one)."""
+    from memx.lab import build_lab
+
+    return build_lab(None, preset="tiny", seed=0, progress=False)
 
 
 @pytest.fixture(scope="session")

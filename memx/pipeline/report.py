@@ -47,9 +47,10 @@ def scatter_sample(run: Run, candidate_ids: set[str] = frozenset(),
 def run_stats(run: Run) -> dict:
     stats = {}
     for stage, status in run_status(run, verify_checksums=False).items():
-        stats[stage] = {"shards": len(status.committed), "planned": status.planned, "samples": status.samples,
+        # keyed by the stage's unit, so documents of extraction are never read as samples
+        stats[stage] = {"shards": len(status.committed), "planned": status.planned, status.unit: status.units_done,
                         "seconds": round(status.busy_seconds, 2),
-                        "samples_per_s": round(status.samples_per_second, 3)}
+                        f"{status.unit}_per_s": round(status.units_per_second, 3)}
     return stats
 
 

@@ -3,6 +3,10 @@
 Works while a job runs and after it died, because it reads nothing but the manifests,
 the failure markers and (to detect corruption) the shard objects themselves. It does not
 know how shards are produced.
+
+Progress is counted in the stage's own unit (`Stage.unit`: what a shard spec's `size`
+counts), done and planned alike, so the rate and the time left never mix two units: the
+extraction stage plans documents and writes windows, and its rows are kept apart.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass, field
 from memx.plan import ShardSpec
 from memx.pipeline.run import Run
 from memx.shards import FAILURE_ROOT, checksum_ok, committed_manifests, failure_key
-from memx.pipeline.stages import stages_of
+from memx.pipeline.stages import stage_named, stages_of
 
 
 @dataclass
@@ -24,8 +28,10 @@ class StageStatus:
     missing: list[ShardSpec] = field(default_factory=list)
     corrupt: list[ShardSpec] = field(default_factory=list)
     failed: list[ShardSpec] = field(default_factory=list)
-    samples: int = 0
-    planned_samples: int = 0
+    unit: str = "samples"  # what units_planned and units_done count (the stage's `unit`)
+    units_planned: int = 0
+    units_done: int = 0  # the committed shards' sizes
+    rows: int = 0  # rows of the committed shards (windows, for the extraction stage)
     busy_seconds: float = 0.0
     first_commit: float | None = None
     last_commit: float | None = None
@@ -36,16 +42,16 @@ class StageStatus:
         return sorted(self.missing + self.corrupt)
 
     @property
-    def samples_per_second(self) -> float:
-        """Committed samples over the wall time between the first and last commit."""
+    def units_per_second(self) -> float:
+        """Committed units over the wall time between the first shard's start and the last commit."""
         if not self.first_commit or not self.last_commit or self.last_commit <= self.first_commit:
             return 0.0
-        return self.samples / (self.last_commit - self.first_commit)
+        return self.units_done / (self.last_commit - self.first_commit)
 
     @property
     def seconds_left(self) -> float | None:
-        rate = self.samples_per_second
-        remaining = self.planned_samples - self.samples
+        rate = self.units_per_second
+        remaining = self.units_planned - self.units_done
         return remaining / rate if rate > 0 and remaining > 0 else (0.0 if remaining <= 0 else None)
 
 
@@ -55,7 +61,8 @@ def stage_status(run: Run, stage: str, verify_checksums: bool = True,
     specs = specs if specs is not None else run.plan(stage)
     manifests = committed_manifests(storage, stage)
     failed_keys = set(storage.list(f"{FAILURE_ROOT}/{stage}", suffix=".json"))
-    status = StageStatus(stage, planned=len(specs), planned_samples=sum(s.size for s in specs))
+    status = StageStatus(stage, planned=len(specs), unit=stage_named(stage).unit,
+                         units_planned=sum(s.size for s in specs))
     present = [(s, manifests[(s.strategy, s.index)]) for s in specs if (s.strategy, s.index) in manifests]
     with ThreadPoolExecutor(max_workers=8) as pool:
         intact = list(pool.map(lambda sm: checksum_ok(storage, *sm), present)) if verify_checksums else [True] * len(present)
@@ -64,7 +71,8 @@ def stage_status(run: Run, stage: str, verify_checksums: bool = True,
             status.corrupt.append(spec)
             continue
         status.committed.append(spec)
-        status.samples += int(manifest["rows"])
+        status.units_done += spec.size
+        status.rows += int(manifest["rows"])
         status.busy_seconds += float(manifest.get("seconds", 0.0))
         at = float(manifest.get("committed_at", 0.0))
         started = at - float(manifest.get("seconds", 0.0))

@@ -5,6 +5,9 @@
 Without a terminal (a Ray job log, CI, a pipe) rich would squeeze the table to 80 columns
 and cut headers to "plann…": there the table is plain text in fixed columns whose headers
 are always whole words, so a reader of logs can tell committed from corrupt.
+
+Each stage counts its own unit (samples; documents for extraction): `done` names it, and
+the rate and time left are in it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from memx.pipeline.run import Run
 from memx.pipeline.status import StageStatus, run_status
 from memx.pipeline.steps import steps_of
 
-COLUMNS = ("stage", "planned", "committed", "missing", "corrupt", "failed", "samples", "samples/s", "time left")
+COLUMNS = ("stage", "planned", "committed", "missing", "corrupt", "failed", "done", "rate", "time left")
 
 
 def _duration(seconds: float | None) -> str:
@@ -31,7 +34,8 @@ def status_record(run: Run, verify_checksums: bool = True) -> dict:
     statuses = run_status(run, verify_checksums)
     stages = {stage: {"planned": s.planned, "committed": len(s.committed), "missing": [x.key for x in s.missing],
                       "corrupt": [x.key for x in s.corrupt], "failed": [x.key for x in s.failed],
-                      "samples": s.samples, "samples_per_second": round(s.samples_per_second, 3),
+                      "unit": s.unit, "units_planned": s.units_planned, "units_done": s.units_done,
+                      "rows": s.rows, "units_per_second": round(s.units_per_second, 3),
                       "seconds_left": s.seconds_left}
               for stage, s in statuses.items()}
     steps = {step.name: {"output": step.key, "written": step.is_done(run)} for step in steps_of(run.config)}
@@ -40,8 +44,8 @@ def status_record(run: Run, verify_checksums: bool = True) -> dict:
 
 def _cells(stage: str, status: StageStatus) -> list[str]:
     return [stage, str(status.planned), str(len(status.committed)), str(len(status.missing)),
-            str(len(status.corrupt)), str(len(status.failed)), f"{status.samples:,}",
-            f"{status.samples_per_second:,.2f}", _duration(status.seconds_left)]
+            str(len(status.corrupt)), str(len(status.failed)), f"{status.units_done:,} {status.unit}",
+            f"{status.units_per_second:,.2f}/s", _duration(status.seconds_left)]
 
 
 def plain_table(title: str, rows: list[list[str]], headers: tuple[str, ...] = COLUMNS) -> str:

@@ -104,7 +104,7 @@ def main() -> None:
         resume_seconds = time.perf_counter() - started
         assert len(result.done) == len(lost)
         final = stage_status(new_run(big_config), "samples")
-        assert len(final.committed) == 600 and final.samples == 600_000
+        assert len(final.committed) == 600 and final.units_done == 600_000
     finally:
         if ray.is_initialized():
             ray.shutdown()

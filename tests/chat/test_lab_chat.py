@@ -14,7 +14,6 @@ import pytest
 from stdnum import iban, luhn
 
 from memx.chat.templates import adapter_base_problem, cut_prompt
-from memx.lab import build_lab
 from memx.lab.conversations import LAB_CHAT_TEMPLATE, REPETITIONS
 from memx.models import load_causal_lm
 from memx.verify.byteindex import CorpusIndex
@@ -23,8 +22,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lab():
-    return build_lab(preset="tiny", seed=0, progress=False)  # the cache's, built when missing
+def lab(tiny_lab):
+    return tiny_lab  # the session's (tests/conftest.py)
 
 
 def test_customers_and_copies(lab):

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow.parquet as pq
 import pytest
@@ -91,8 +92,10 @@ def test_memx_extract_runs_the_stage_alone_beside_sampling(tmp_path, tiny_family
     ({"stride_tokens": 0}, "extraction.stride_tokens:"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, tiny_family, section, field):
-    for verb in ("extract", "run"):
-        refused = _memx(verb, _write(tmp_path, tiny_family, **section))
+    path = _write(tmp_path, tiny_family, **section)
+    with ThreadPoolExecutor(2) as pool:  # both verbs side by side: each is a process importing torch
+        refusals = list(pool.map(lambda verb: _memx(verb, path), ("extract", "run")))
+    for refused in refusals:
         assert refused.returncode == 2, refused.stdout + refused.stderr
         assert refused.stderr.count("\n") == 1 and field in refused.stderr, refused.stderr
         assert not (tmp_path / "out").exists()

@@ -19,7 +19,7 @@ import yaml
 from tests.support.tiny import run_config
 
 pytestmark = pytest.mark.slow
-HEADERS = ("stage", "planned", "committed", "missing", "corrupt", "failed", "samples", "samples/s", "time left")
+HEADERS = ("stage", "planned", "committed", "missing", "corrupt", "failed", "done", "rate", "time left")
 
 
 def memx(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -55,8 +55,8 @@ def _printed_table2(stdout: str, metrics: list[str]) -> dict[tuple[str, str], st
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
+def demo_run(tmp_path_factory, tiny_lab):
+    out = tmp_path_factory.mktemp("demo")  # the demo finds the session's tiny lab in $MEMX_CACHE
     proc = subprocess.run([sys.executable, "-m", "jobs.cli", "demo", "--preset", "tiny", "--out", str(out)],
                           capture_output=True, text=True, timeout=900, env={**__import__("os").environ,
                                                                               "COLUMNS": "200"})

@@ -18,10 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lab_xl():
-    from memx.lab import build_lab
-
-    return str(build_lab(preset="tiny", progress=False) / "models" / "xl")  # cached after the first build
+def lab_xl(tiny_lab):
+    return str(tiny_lab / "models" / "xl")
 
 
 def _memx(*args: str) -> subprocess.CompletedProcess:

@@ -1,6 +1,6 @@
 """Fixtures for the extraction tests: a tiny random GPT-2 (fast tests of the mechanics) and the
-lab's trained `xl` (the default lab cached under $MEMX_CACHE when there is one, else a tiny lab
-built for the session), each with a document source written by the test."""
+trained `xl` of the session's tiny lab (tests/conftest.py), each with a document source
+written by the test."""
 
 from __future__ import annotations
 
@@ -27,15 +27,9 @@ def tiny(family):
 
 
 @pytest.fixture(scope="session")
-def lab_dir(tmp_path_factory):
-    """A built lab: the cached default one if present (no training), else a tiny one built here."""
-    from memx.lab import build_lab
-    from memx.lab.build import lab_path
-
-    cached = lab_path("default")
-    if (cached / "lab.json").exists():
-        return cached
-    return build_lab(tmp_path_factory.mktemp("lab") / "tiny", preset="tiny", seed=0, progress=False)
+def lab_dir(tiny_lab):
+    """The session's tiny lab (tests/conftest.py), the same on every machine."""
+    return tiny_lab
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
-"""One tiny lab per test session, built into a temp dir and shared by every lab test.
-
-The build is the expensive part (about a minute on 2 cores); everything else in
-tests/lab reads it, copies it, or uses a much smaller "micro" preset for rebuilds.
+"""The lab tests read the session's tiny lab (`tiny_lab`, tests/conftest.py: built once into
+$MEMX_CACHE and shared with every other test that needs a lab), copy it, or rebuild with the
+much smaller "micro" preset here.
 """
 
 from __future__ import annotations
@@ -10,14 +9,9 @@ import dataclasses
 
 import pytest
 
-from memx.lab import PRESETS, build_lab
+from memx.lab import PRESETS
+from memx.lab.chat import ChatSpec
 from memx.lab.train import ModelSpec, TrainSpec
-
-
-@pytest.fixture(scope="session")
-def tiny_lab(tmp_path_factory):
-    out = tmp_path_factory.mktemp("lab") / "tiny"
-    return build_lab(out, preset="tiny", seed=0, progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -32,4 +26,6 @@ def micro_settings():
         vocab_size=512,
         train=TrainSpec(context=32, epochs=0.05, batch_size=8, lr=1e-3),
         models={"small": one, "medium": one, "xl": one},
+        # the chat fine-tune too: a step over a handful of conversations, not tiny's minute
+        chat=ChatSpec(customers_per_count=1, background=1, rank=1, epochs=0.05, batch_size=8, lr=1e-3),
     )

@@ -21,7 +21,6 @@ import pytest
 import torch
 
 from memx.index_tokens import build_token_index
-from memx.lab import build_lab
 from memx.verify.search import open_index_dirs, span_search
 
 pytestmark = pytest.mark.slow
@@ -45,13 +44,13 @@ def _metaspace_bpe(path, train: list[str], docs: list[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def lab_setup(tmp_path_factory):
+def lab_setup(tmp_path_factory, tiny_lab):
     from memx.generation.processors import sample_top_k
     from memx.generation.sampler import greedy_complete, sample_batch
     from memx.models import load_causal_lm
     from tests.scoring.scoring_fixtures import build_tokenizer
 
-    lab = build_lab(None, preset="tiny", progress=False)  # the cached tiny lab, built once
+    lab = tiny_lab
     root = tmp_path_factory.mktemp("agree")
     corpus = lab / "corpus" / "train.jsonl"
     docs = [json.loads(line)["text"] for line in corpus.open()]

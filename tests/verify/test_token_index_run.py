@@ -22,7 +22,6 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from memx.lab import build_lab
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +40,8 @@ def _table(root, stage: str) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    lab = build_lab(None, preset="tiny", progress=False)
+def runs(tmp_path_factory, tiny_lab):
+    lab = tiny_lab
     root = tmp_path_factory.mktemp("token-run")
     # two directories: the corpus split in two, each half its own token index
     docs = (lab / "corpus" / "train.jsonl").read_text().splitlines(keepends=True)
