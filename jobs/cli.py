@@ -207,6 +207,7 @@ def _print_summary(handle) -> None:
     from memx.pipeline.extraction_results import read_extraction
     from memx.pipeline.memorization import read_memorization
     from memx.report.extraction import extraction_headline
+    from memx.report.chat import chat_tables
     from memx.report.headline import headline_sentence, headline_table, metric_table
 
     memorization = read_memorization(handle)
@@ -222,6 +223,8 @@ def _print_summary(handle) -> None:
     out.print(headline_sentence(memorization), soft_wrap=not out.is_terminal)
     out.print(headline_table(memorization))
     out.print(metric_table(memorization))
+    for table in chat_tables(memorization):  # divergence and template beside top_k (docs/chat.md)
+        out.print(table)
 
 
 @app.command()

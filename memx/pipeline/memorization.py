@@ -43,15 +43,23 @@ def _joined(run: Run, spec: ShardSpec) -> pa.Table:
 
 def memorization_stage(run: Run) -> dict:
     """memorization.json over every sample of a `verify.scope: all` run."""
+    from memx.chat.summary import DIVERGENCE_COLUMNS, DivergenceSummary
     from memx.verify.summary import MemorizationSummary
 
     config = run.config
     if config.verify is None or config.verify.scope != "all":
         raise ConfigError("verify.scope: memorization.json needs `scope: all` (every sample verified)")
     summary = MemorizationSummary(config.metric_names(), config.verify.min_match_tokens)
+    divergence = DivergenceSummary(config.verify.min_match_tokens)  # docs/chat.md
     for spec in run.plan(VERIFIED):
-        summary.add(_joined(run, spec), spec.strategy)
+        joined = _joined(run, spec)
+        summary.add(joined, spec.strategy)
+        if spec.strategy == "divergence":
+            divergence.add(read_shard(run.storage, spec.in_stage(SAMPLES), DIVERGENCE_COLUMNS),
+                           joined.column("match_tokens").to_numpy())
     result = {"min_match_tokens": config.verify.min_match_tokens, **summary.result()}
+    if divergence.result() is not None:
+        result["strategies"]["divergence"].update(divergence.result().model_dump())
     write_json(run.storage, MEMORIZATION_KEY, result)
     return result
 

@@ -55,6 +55,7 @@ def run_stats(run: Run) -> dict:
 def report_stage(run: Run, out: str | None = None, redact: bool = True, extra_html: list[str] | None = None) -> str:
     """Render report.html (plus `extra_html` sections, e.g. a lab's audit); returns where it was written."""
     from memx.report import render_report
+    from memx.report.chat import chat_html
     from memx.report.discoverable import discoverable_html
 
     from memx.pipeline.extraction_results import extraction_section
@@ -74,6 +75,7 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra_ht
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies),
                          memorization=read_memorization(run), models=model_facts(config),
                          extra_sections=([discoverable_html(discoverable)] if discoverable else [])
+                         + [s for s in [chat_html(read_memorization(run))] if s]  # docs/chat.md
                          + [s for s in extraction if s] + (extra_html or []))
     return _write(run, html, out)
 

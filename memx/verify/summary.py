@@ -5,7 +5,7 @@
 
 - `strategies.{s}`: samples, memorized, rate, memorized_token_share (the memorized
   spans' tokens over all generated tokens), unique_memorized (distinct memorized spans,
-  a span identified by its token ids), good_turing_unseen (spans seen in exactly one
+  a span identified by its token ids), memorized_tokens_per_million, good_turing_unseen (spans seen in exactly one
   sample over memorized samples; null when nothing was memorized: there is no estimate);
 - `metrics.{metric}.{s}`: precision_at {"10","100","1000"} (memorized share of the top
   min(k, samples) by score descending, ties by sample_id ascending, no de-dup; also
@@ -131,6 +131,8 @@ class MemorizationSummary:
                 "samples": acc.samples, "memorized": acc.memorized,
                 "rate": _ratio(acc.memorized, acc.samples),
                 "memorized_token_share": _ratio(acc.memorized_tokens, acc.generated),
+                # comparable across strategies of different lengths (docs/chat.md)
+                "memorized_tokens_per_million": _ratio(acc.memorized_tokens * 1e6, acc.generated),
                 "unique_memorized": len(acc.spans),
                 "good_turing_unseen": _ratio(sum(1 for c in acc.spans.values() if c == 1), acc.memorized),
             }
