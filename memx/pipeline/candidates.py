@@ -23,6 +23,7 @@ from memx.pipeline.run import CONFIG_KEY, Run
 from memx.plan import ShardSpec
 from memx.shards import committed_manifests, read_shard
 from memx.pipeline.stages import SAMPLES, SCORES
+from memx.pipeline.span_from import read_samples
 from memx.pipeline.status import run_status
 from memx.storage import Storage
 
@@ -88,8 +89,9 @@ def reduce_stage(run: Run) -> pa.Table:
     return candidates
 
 
-def candidate_tokens(run: Run, sample_ids: list[str]) -> dict[str, list[int]]:
-    """Generated token ids of the given samples, reading only the shards that hold them."""
+def candidate_tokens(run: Run, sample_ids: list[str], span_from: dict[str, int] | None = None) -> dict[str, list[int]]:
+    """Generated token ids of the given samples, reading only the shards that hold them;
+    `span_from`, when given, is filled with each sample's (0 for shards written before it existed)."""
     wanted: dict[tuple[str, int], set[str]] = defaultdict(set)
     for sample_id in sample_ids:
         strategy, shard, _ = sample_id.rsplit("-", 2)
@@ -99,11 +101,13 @@ def candidate_tokens(run: Run, sample_ids: list[str]) -> dict[str, list[int]]:
     for (strategy, shard), ids in wanted.items():
         if (strategy, shard) not in planned:
             raise MemxFailure(f"{ShardSpec(SAMPLES, strategy, shard, 0, 0, 0).key} is not in this run's plan")
-        table = read_shard(run.storage, planned[(strategy, shard)], ["sample_id", "token_ids"])
-        for sample_id, tokens in zip(table.column("sample_id").to_pylist(), table.column("token_ids").to_pylist()):
+        table = read_samples(run.storage, planned[(strategy, shard)], ["sample_id", "token_ids"])  # + span_from
+        for sample_id, tokens, start in zip(table.column("sample_id").to_pylist(), table.column("token_ids").to_pylist(),
+                                            table.column("span_from").to_pylist()):
             if sample_id in ids:
                 found[sample_id] = tokens
-    return found
+                if span_from is not None:
+                    span_from[sample_id] = start
 
 
 def verify_stage(run: Run) -> pa.Table:
@@ -113,7 +117,9 @@ def verify_stage(run: Run) -> pa.Table:
     config = run.config
     search = run.span_search()  # the rule the verified stage applies, for any kind of index
     candidates = read_table(run.storage, CANDIDATES_KEY)
-    tokens = candidate_tokens(run, list(dict.fromkeys(candidates.column("sample_id").to_pylist())))
-    verified = verify_candidate_tokens(candidates, tokens, search.table, search, config.verify.min_match_tokens)
+    span_from: dict[str, int] = {}  # a divergence sample's repeated word is never a span (docs/chat.md)
+    tokens = candidate_tokens(run, list(dict.fromkeys(candidates.column("sample_id").to_pylist())), span_from)
+    verified = verify_candidate_tokens(candidates, tokens, search.table, search, config.verify.min_match_tokens,
+                                       span_from=span_from)
     write_table(run.storage, CANDIDATES_KEY, verified)
     return verified
