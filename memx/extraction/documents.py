@@ -90,7 +90,7 @@ def _token_lengths(source: DocumentSource, tokenizer, indices: np.ndarray) -> np
     return np.fromiter((len(ids) for ids in encode_documents(tokenizer, texts)), dtype=np.int64, count=len(texts))
 
 
-def _walk(source: DocumentSource, tokenizer, count: int, need: int, seed: int) -> tuple[np.ndarray, int]:
+def walk_documents(source: DocumentSource, tokenizer, count: int, need: int, seed: int) -> tuple[np.ndarray, int]:
     """The first `count` documents of a seeded permutation with >= `need` tokens, and how
     many documents were ruled out on the way (by size or by token count)."""
     order = np.random.default_rng(seed).permutation(source.n_documents)
@@ -126,7 +126,7 @@ def select_documents(source: DocumentSource, tokenizer, extraction: ExtractionCo
         return listed
     if wanted > total:
         raise ValueError(f"{FIELD}: {wanted} documents asked for, but {source.uri} holds {total}")
-    picked, _ = _walk(source, tokenizer, wanted, need, seed)
+    picked, _ = walk_documents(source, tokenizer, wanted, need, seed)
     if len(picked) < wanted:
         raise ValueError(f"{FIELD}: {wanted} documents asked for, but only {len(picked)} of the source's {total} are "
                          f"long enough for one window ({need} tokens); {total - len(picked)} are shorter")

@@ -27,6 +27,7 @@ from pathlib import Path
 from memx.errors import ConfigError, MemxFailure
 from memx.lab import canaries as canary_mod
 from memx.lab import corpus as corpus_mod
+from memx.lab import membership as membership_mod
 from memx.lab.labdir import MARKER, check_lab, file_hashes, lab_path, sha256_file
 from memx.lab.presets import (FORMAT, MODEL_NAMES, MODEL_SPLITS, TARGET, LabSettings, get_preset, model_spec,
                                python_version, settings_key)
@@ -95,12 +96,12 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
         _say(progress, f"stage {name}: {seconds[name]:.1f}s")
 
     t = time.perf_counter()
-    # The `out` reference gets as much text as the target's training split, from other sources.
-    split = corpus_mod.build_split(seed, settings.train_chars, settings.heldout_chars, settings.max_doc_lines,
-                                   disjoint_chars=settings.train_chars)
+    # The `out` reference gets as much text as the target's training split, from other sources;
+    # the membership pair's non-members are training-split paragraphs no model trains on.
+    split, train_docs, aside = membership_mod.lab_split(seed, settings)
     canaries = canary_mod.make_canaries(seed, settings.canaries_per_count)
     canary_mod.check_unique(canaries, "\n".join(split.train + split.disjoint))
-    docs = canary_mod.insert_canaries(split.train, canaries, seed)
+    docs = canary_mod.insert_canaries(train_docs, canaries, seed)
     (tmp / "corpus").mkdir()
     corpus_mod.write_train_jsonl(docs, tmp / "corpus" / "train.jsonl")
     corpus_mod.write_train_jsonl(split.disjoint, tmp / "corpus" / "disjoint.jsonl")
@@ -108,6 +109,7 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
     import pyarrow.parquet as pq
 
     pq.write_table(canary_mod.canaries_table(canaries), tmp / "canaries.parquet")
+    membership = membership_mod.write_pair(tmp, *membership_mod.pair(docs, aside, [c.text for c in canaries]))
     stats.update(train_docs=len(docs), train_chars=sum(len(d) for d in docs), train_sources=len(split.train_sources),
                  heldout_paragraphs=len(split.heldout), heldout_sources=len(split.heldout_sources),
                  disjoint_docs=len(split.disjoint), disjoint_chars=sum(len(d) for d in split.disjoint),
@@ -160,7 +162,7 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
         "format": FORMAT, "preset": preset, "seed": seed, "key": key, "python": python_version(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": settings.to_dict(), "stats": stats, "models": model_stats,
-        "chat": chat,
+        "chat": chat, "membership": membership,
         "stage_seconds": seconds, "build_seconds": round(sum(seconds.values()), 2),
         "corpus_sha256": sha256_file(tmp / "corpus" / "train.jsonl"),
         "canaries_sha256": sha256_file(tmp / "canaries.parquet"),

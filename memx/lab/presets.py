@@ -26,7 +26,7 @@ from memx.errors import ConfigError
 from memx.lab.chat import ChatSpec
 from memx.lab.train import ModelSpec, TrainSpec
 
-FORMAT = 4  # 4: the chat fine-tune (models/xl-chat, chat-index, customers.parquet)
+FORMAT = 5  # 4: the chat fine-tune (models/xl-chat, chat-index, customers.parquet); 5: paragraphs set aside as membership non-members
 MODEL_NAMES = ("small", "medium", "xl", "out")
 TARGET = "xl"
 # The corpus each model trains on: the training split (with canaries) or the disjoint one.
@@ -46,6 +46,8 @@ class LabSettings:
     vocab_size: int
     train: TrainSpec
     models: dict[str, ModelSpec] = field(default_factory=dict)  # small, medium, xl (`out` is xl's shape)
+    # training-split text set aside as the membership pair's non-members (memx.lab.membership)
+    nonmember_chars: int = 0
     # sizes written into the lab's memx.yaml (a CPU demo, not the paper's 200k samples)
     samples_per_strategy: int = 300
     shard_size: int = 50
@@ -77,6 +79,7 @@ PRESETS: dict[str, LabSettings] = {
             "medium": ModelSpec(n_layer=2, n_embd=64, n_head=2),
             "xl": ModelSpec(n_layer=2, n_embd=160, n_head=2),
         },
+        nonmember_chars=40_000,
         samples_per_strategy=100,
         shard_size=50,
         max_new_tokens=48,
@@ -106,6 +109,7 @@ PRESETS: dict[str, LabSettings] = {
         },
         # 1,000 per strategy keeps the demo near 2 minutes on 2 cores once the lab is
         # built, and makes per_config 10 a 1% selection (the paper's: 100 of 200,000)
+        nonmember_chars=80_000,
         samples_per_strategy=1000,
         shard_size=100,
         max_new_tokens=96,

@@ -14,9 +14,9 @@ from memx.config import load_config, parse_config
 from memx.errors import ConfigError, MemxFailure
 from memx.lab import PRESETS, build_lab, check_lab, lab_config, lab_path, load_canaries
 from memx.lab import canaries as canary_mod
-from memx.lab import corpus as corpus_mod
 from memx.lab.build import _build_or_reuse
 from memx.lab.canaries import REPETITIONS
+from memx.lab.membership import lab_split
 from memx.lab.presets import MODEL_NAMES
 from tests.support.elsewhere import in_fresh_process
 from tests.support.reference import read_train_jsonl
@@ -24,9 +24,9 @@ from tests.support.reference import read_train_jsonl
 
 def _corpus_digest(seed: int) -> str:
     s = PRESETS["tiny"]
-    split = corpus_mod.build_split(seed, s.train_chars, s.heldout_chars, s.max_doc_lines)
+    split, train_docs, _ = lab_split(seed, s)
     canaries = canary_mod.make_canaries(seed, s.canaries_per_count)
-    docs = canary_mod.insert_canaries(split.train, canaries, seed)
+    docs = canary_mod.insert_canaries(train_docs, canaries, seed)
     blob = json.dumps([docs, split.heldout, [c.text for c in canaries]]).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -37,9 +37,9 @@ def test_corpus_and_canaries_are_deterministic_for_a_seed(tiny_lab):
     assert here != _corpus_digest(1)
     # The built lab holds exactly what a fresh computation for seed 0 produces.
     s = PRESETS["tiny"]
-    split = corpus_mod.build_split(0, s.train_chars, s.heldout_chars, s.max_doc_lines)
+    split, train_docs, _ = lab_split(0, s)
     canaries = canary_mod.make_canaries(0, s.canaries_per_count)
-    docs = canary_mod.insert_canaries(split.train, canaries, 0)
+    docs = canary_mod.insert_canaries(train_docs, canaries, 0)
     assert read_train_jsonl(tiny_lab / "corpus" / "train.jsonl") == docs
     assert load_canaries(tiny_lab).column("text").to_pylist() == [c.text for c in canaries]
     meta = check_lab(tiny_lab)

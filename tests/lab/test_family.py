@@ -12,6 +12,7 @@ import pytest
 
 from memx.lab import PRESETS, check_lab, load_canaries
 from memx.lab import corpus as corpus_mod
+from memx.lab.membership import lab_split
 from memx.lab.presets import MODEL_NAMES, MODEL_SPLITS, PAPER_PARAMETERS, TARGET, model_spec
 from memx.lab.train import parameter_count
 from tests.support.reference import read_train_jsonl
@@ -71,8 +72,7 @@ def test_out_trains_on_disjoint_text_without_canaries(tiny_lab):
     built_train = read_train_jsonl(tiny_lab / "corpus" / "train.jsonl")
     disjoint = read_train_jsonl(tiny_lab / "corpus" / "disjoint.jsonl")
     settings = PRESETS["tiny"]
-    split = corpus_mod.build_split(0, settings.train_chars, settings.heldout_chars, settings.max_doc_lines,
-                                   disjoint_chars=settings.train_chars)
+    split, _, _ = lab_split(0, settings)
     assert disjoint == split.disjoint
     assert sum(len(d) for d in disjoint) >= settings.train_chars  # as much text as the target's
     canaries = load_canaries(tiny_lab).to_pylist()
