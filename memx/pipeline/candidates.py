@@ -108,6 +108,7 @@ def candidate_tokens(run: Run, sample_ids: list[str], span_from: dict[str, int] 
                 found[sample_id] = tokens
                 if span_from is not None:
                     span_from[sample_id] = start
+    return found
 
 
 def verify_stage(run: Run) -> pa.Table:
