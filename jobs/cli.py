@@ -210,6 +210,7 @@ def _print_summary(handle) -> None:
     from memx.pipeline.extraction_results import read_extraction
     from memx.pipeline.memorization import read_memorization
     from memx.report.extraction import extraction_headline
+    from memx.report.chat import chat_tables
     from memx.report.headline import headline_points, headline_table, metric_table
 
     memorization = read_memorization(handle)
@@ -228,8 +229,11 @@ def _print_summary(handle) -> None:
     out.print(metric_table(memorization))
     from memx.report.personal_data import personal_data_lines  # docs/personal-data.md
 
-    for line in personal_data_lines(memorization.get("personal_data") or {}):
+    counts = memorization.personal_data or {}
+    for line in personal_data_lines({name: c.model_dump() for name, c in counts.items()}):
         out.print(line, soft_wrap=True)
+    for table in chat_tables(memorization):  # divergence and template beside top_k (docs/chat.md)
+        out.print(table)
 
 
 @app.command()

@@ -157,6 +157,10 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
         console.print("Planted canaries: p_z of the best window holding the whole secret")
         for line in canary_extraction_lines(canary_p):
             console.print(line)
+    from jobs.chat_demo import run_chat_demo  # the chat fine-tune (docs/chat.md)
+
+    console.rule("[bold]chat: template, divergence and top_k against the xl's LoRA fine-tune")
+    chat = run_chat_demo(lab, out_dir, console, redact=redact)
     wall = time.time() - started
     run_dir = run.uri
     console.print(f"wall time: {wall:.0f}s (lab {lab_seconds:.0f}s)")
@@ -168,4 +172,4 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
                   f"print(pq.read_table('{run_dir}/candidates.parquet'))\"", soft_wrap=True)
     console.print(f"or:         memx inspect {run_dir} --top 20", soft_wrap=True)
     return {"config": config, "table2": counts, "canaries": extracted, "audit": audit, "seconds": wall,
-            "memorization": memorization}
+            "memorization": memorization, "chat": chat}

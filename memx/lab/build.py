@@ -31,6 +31,7 @@ from memx.lab import membership as membership_mod
 from memx.lab.labdir import MARKER, check_lab, file_hashes, lab_path, sha256_file
 from memx.lab.presets import (FORMAT, MODEL_NAMES, MODEL_SPLITS, TARGET, LabSettings, get_preset, model_spec,
                                python_version, settings_key)
+from memx.lab.chatconfig import make_chat_config
 from memx.lab.runconfig import make_config, write_config
 from memx.lab.tokenizer import encode_documents, train_tokenizer
 from memx.lab.train import parameter_count, steps_for, train_model
@@ -156,6 +157,7 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
     stage("chat", t)
 
     write_config(tmp / "memx.yaml", make_config(final, preset, settings.to_dict(), stats, files_at=tmp))
+    write_config(tmp / "memx-chat.yaml", make_chat_config(final, preset, settings.to_dict(), files_at=tmp))  # chat
     meta = {
         "format": FORMAT, "preset": preset, "seed": seed, "key": key, "python": python_version(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

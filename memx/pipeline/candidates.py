@@ -26,6 +26,7 @@ from memx.pipeline.run import CONFIG_KEY, Run
 from memx.plan import ShardSpec
 from memx.shards import committed_manifests, read_shard
 from memx.pipeline.stages import SAMPLES, SCORES
+from memx.pipeline.span_from import read_samples
 from memx.pipeline.status import run_status
 from memx.storage import Storage
 
@@ -92,7 +93,8 @@ def reduce_stage(run: Run) -> pa.Table:
 
 
 def candidate_samples(run: Run, sample_ids: list[str], columns: list[str]) -> pa.Table:
-    """sample_id and `columns` of the given samples, reading only the shards that hold them."""
+    """sample_id, `columns` and `span_from` (0 for shards written before it existed) of the
+    given samples, reading only the shards that hold them."""
     wanted: dict[tuple[str, int], set[str]] = defaultdict(set)
     for sample_id in sample_ids:
         strategy, shard, _ = sample_id.rsplit("-", 2)
@@ -102,7 +104,7 @@ def candidate_samples(run: Run, sample_ids: list[str], columns: list[str]) -> pa
     for (strategy, shard), ids in wanted.items():
         if (strategy, shard) not in planned:
             raise MemxFailure(f"{ShardSpec(SAMPLES, strategy, shard, 0, 0, 0).key} is not in this run's plan")
-        table = read_shard(run.storage, planned[(strategy, shard)], ["sample_id", *columns])
+        table = read_samples(run.storage, planned[(strategy, shard)], ["sample_id", *columns])  # + span_from
         found.append(table.filter(pc.is_in(table.column("sample_id"), pa.array(sorted(ids)))))
     return pa.concat_tables(found) if found else pa.table({"sample_id": pa.array([], pa.string())})
 
@@ -123,7 +125,11 @@ def verify_stage(run: Run) -> pa.Table:
     candidates = read_table(run.storage, CANDIDATES_KEY)
     samples = candidate_samples(run, list(dict.fromkeys(candidates.column("sample_id").to_pylist())),
                                 ["token_ids", "prompt_ids"])  # prompt_ids: where a span's characters are
+    # a divergence sample's repeated word is never a span (docs/chat.md)
+    span_from = dict(zip(samples.column("sample_id").to_pylist(), samples.column("span_from").to_pylist())) \
+        if samples.num_rows else {}
     verified = verify_candidate_tokens(candidates, samples, search.table, search, config.verify.min_match_tokens,
-                                       prompt_ids_by_sample=samples, personal_data=personal_data_settings(config))
+                                       prompt_ids_by_sample=samples, personal_data=personal_data_settings(config),
+                                       span_from=span_from)
     write_table(run.storage, CANDIDATES_KEY, verified)
     return verified

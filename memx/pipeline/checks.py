@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from memx.chat.checks import chat_problem
 from memx.config import Config
 from memx.errors import ConfigError
 from memx.extraction.checks import model_problem, selected_documents
@@ -93,6 +94,8 @@ def check_inputs(run: Run, local_paths: bool = True) -> None:
         problems.append(_index_problem(run, local_paths))
     if "prefix" in gen.strategies:
         problems.append(_prefix_problem(config, run.inputs, local_paths))
+    if local_paths:  # the adapter's base, a template for `template`, divergence prompts in the context
+        problems.append(chat_problem(config))
     if config.extraction is not None and local_paths:  # the model may exist only on the cluster's nodes
         # windows against the model's context and vocabulary, the source, the documents (SPEC §9)
         problems.append(extraction_problem(config, run.inputs))

@@ -47,6 +47,7 @@ def _joined(run: Run, spec: ShardSpec) -> pa.Table:
 
 def memorization_stage(run: Run) -> Memorization:
     """memorization.json over every sample of a `verify.scope: all` run."""
+    from memx.chat.summary import DIVERGENCE_COLUMNS, DivergenceSummary
     from memx.verify.summary import MemorizationSummary
 
     config = run.config
@@ -54,13 +55,22 @@ def memorization_stage(run: Run) -> Memorization:
         raise ConfigError("verify.scope: memorization.json needs `scope: all` (every sample verified)")
     summary = MemorizationSummary(config.metric_names(), config.verify.min_match_tokens)
     personal, listed = personal_data.new_counts(config), True  # docs/personal-data.md
+    divergence = DivergenceSummary(config.verify.min_match_tokens)  # docs/chat.md
     for spec in run.plan(VERIFIED):
         rows = _joined(run, spec)
         summary.add(rows, spec.strategy)
         listed = personal_data.add_shard(personal, config, rows, spec.strategy) and listed
+        if spec.strategy == "divergence":
+            divergence.add(read_shard(run.storage, spec.in_stage(SAMPLES), DIVERGENCE_COLUMNS),
+                           rows.column("match_tokens").to_numpy())
     result = summary.result()
     if listed:  # shards verified before memx listed personal data have no column to count
         result.personal_data = personal.models()
+    figures = divergence.result()
+    if figures is not None:
+        block = result.strategies["divergence"]
+        for key, value in figures:
+            setattr(block, key, value)
     write_json(run.storage, MEMORIZATION_KEY, result)
     return result
 

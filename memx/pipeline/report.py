@@ -58,6 +58,7 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra: l
     """Render report.html (plus `extra` sections, memx.report.html.Section, e.g. a lab's audit);
     returns where it was written."""
     from memx.report import render_report
+    from memx.report.chat import chat_html
     from memx.report.discoverable import discoverable_section
 
     from memx.pipeline.extraction_results import extraction_sections
@@ -78,7 +79,9 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra: l
     candidates = read_table(storage, CANDIDATES_KEY)
     scatter = scatter_sample(run, set(candidates.column("sample_id").to_pylist()))
     memorization = read_memorization(run)
-    sections = [Section("", _personal_data_section(config, candidates, memorization, redact))] + sections
+    chat = chat_html(memorization)  # docs/chat.md
+    sections = [Section("", _personal_data_section(config, candidates, memorization, redact))] \
+        + ([Section("", chat)] if chat else []) + sections
     html = render_report(settings, run_stats(run), candidates, scatter, redact=redact,
                          metric_names=config.metric_names(), strategies=list(config.generation.strategies),
                          memorization=memorization, models=model_facts(config),

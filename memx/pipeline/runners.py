@@ -19,6 +19,7 @@ import pyarrow as pa
 from memx.pipeline.personal_data import verified_column
 from memx.pipeline.run import Run
 from memx.pipeline.runner import ShardRunner
+from memx.pipeline.span_from import read_samples
 from memx.pipeline.stages import SAMPLES
 from memx.plan import ShardSpec
 from memx.shards import read_shard
@@ -33,7 +34,9 @@ class GenerateRunner(ShardRunner):
         from memx.generation import GenerationStats, load_prompt_corpus
         from memx.models import load_causal_lm
 
-        self.lm = load_causal_lm(config.target.model, config.target.dtype, device)
+        target = config.target  # an adapter is merged in: generation runs the fine-tune at full speed
+        self.lm = load_causal_lm(target.model, target.dtype, device, adapter=target.adapter, merge=True,
+                                 chat_template=target.chat_template)
         self.prompts = self.documents = None
         if "internet" in config.generation.strategies:
             self.prompts = load_prompt_corpus(config.generation.internet.prompts, open_input=run.inputs.open)
@@ -69,11 +72,10 @@ class ScoreRunner(ShardRunner):
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
         super().__init__(run, device, num_threads)
         config = run.config
-        from memx.models import load_causal_lm
+        from memx.chat.replica import load_scoring_models
 
-        self.target = load_causal_lm(config.target.model, config.target.dtype, device)
-        self.references = {ref.name: load_causal_lm(ref.model, ref.dtype, self.target.device)
-                           for ref in config.references}
+        # one copy of the base weights: a reference that is the target's base runs with the adapter off
+        self.target, self.references = load_scoring_models(config.target, config.references, device)
         self.sequence_counter = None
         if "prefix" in config.generation.strategies and config.verify is not None:
             from memx.scoring.discoverable import SequenceCounter
@@ -88,10 +90,12 @@ class ScoreRunner(ShardRunner):
         from memx.scoring import score_samples
 
         columns = ["sample_id", "prompt_ids", "token_ids", "text"] + (["target_ids"] if spec.strategy == "prefix" else [])
-        samples = read_shard(self.storage, spec.in_stage(SAMPLES), columns)
+        divergence = spec.strategy == "divergence"
+        samples = read_samples(self.storage, spec.in_stage(SAMPLES), columns)  # + span_from
         counter = self.sequence_counter if spec.strategy == "prefix" else None
         return score_samples(samples, self.target, self.references, self.config.scoring, self.config.metric_names(),
-                             sequence_counter=counter)
+                             sequence_counter=counter,
+                             span_from=samples.column("span_from") if divergence else None)  # the word is no evidence
 
     def details(self, spec: ShardSpec, seconds: float) -> dict:
         return {"model": self.config.target.model, "references": sorted(self.references)}
@@ -112,8 +116,9 @@ class VerifyRunner(ShardRunner):
         self.index = self.search.index
 
     def rows(self, spec: ShardSpec) -> pa.Table:
-        samples = read_shard(self.storage, spec.in_stage(SAMPLES), ["sample_id", "token_ids"] + PERSONAL_DATA_READS)
-        spans = self.search.spans(samples.column("token_ids"))
+        samples = read_samples(self.storage, spec.in_stage(SAMPLES),
+                               ["sample_id", "token_ids"] + PERSONAL_DATA_READS)  # + span_from
+        spans = self.search.spans(samples.column("token_ids"), span_from=samples.column("span_from"))
         table = pa.table({"sample_id": samples.column("sample_id"), **{k: pa.array(v) for k, v in spans.items()}})
         # the entities inside each memorized span (docs/personal-data.md)
         entities = verified_column(self.config, samples, spans, self.search.table.bytes_of)

@@ -47,6 +47,26 @@ class TokenStats:
     def __len__(self) -> int:
         return int(self.lengths.shape[0])
 
+    def after(self, skip: torch.Tensor) -> "TokenStats":
+        """The stats of predicted positions from `skip[i]` on (int64 `[n]`), shifted left to
+        stay right-padded: the model conditioned on everything, the metrics see the rest.
+        One gather, no per-row loop; a row left with none has length 0."""
+        skip = torch.minimum(torch.as_tensor(skip, dtype=torch.int64).clamp(min=0), self.lengths)
+        lengths = self.lengths - skip
+        width = int(lengths.max()) if len(lengths) else 0
+        at = (torch.arange(width).unsqueeze(0) + skip.unsqueeze(1)).clamp(max=max(self.logp.shape[1] - 1, 0))
+        real = torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)
+
+        def shift(values: torch.Tensor | None) -> torch.Tensor | None:
+            if values is None:
+                return None
+            if values.shape[1] == 0:
+                return values[:, :width]
+            return torch.where(real, values.gather(1, at), 0.0)
+
+        return TokenStats(logp=shift(self.logp), lengths=lengths, mu=shift(self.mu), sigma=shift(self.sigma),
+                          truncated=self.truncated)
+
     def row(self, i: int) -> dict[str, torch.Tensor | None]:
         """The unpadded per-token arrays of sequence i."""
         n = int(self.lengths[i])

@@ -22,6 +22,11 @@ rows (a samples table whose `target_ids` are set), `exact`, `match_prefix_tokens
 `token_accuracy` and, when a `sequence_counter` is given, `sequence_count`
 (`memx.scoring.discoverable`). Columns no requested metric needs are omitted, not filled.
 Rows keep the order of `samples`.
+`span_from` (divergence rows, docs/chat.md): per row, the first generated token that
+may be evidence. Every metric then counts only the predicted positions of generated
+tokens from there on (the target and every same-vocabulary reference, from the same
+forward pass: `TokenStats.after`), and zlib, lowercase and references of another
+vocabulary read the text of those tokens (they lose the conditioning on what came before).
 No value is NaN or inf: see the defined degenerate values in `memx.scoring.metrics`;
 a sample whose target sequence has no predicted position gets `NO_EVIDENCE_SCORE` in
 every score column. Sequences longer than a model's context are truncated to it
@@ -35,6 +40,7 @@ from typing import Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 
 from memx.config import ScoringConfig
@@ -115,9 +121,35 @@ def _retokenize(lm: LoadedModel, texts: list[str]) -> list[list[int]]:
     return [[bos, *ids] for ids in encoded]
 
 
-def _mean_nll(lm: LoadedModel, sequences: list[list[int]], batch_size: int) -> torch.Tensor:
+def _mean_nll(lm: LoadedModel, sequences: list[list[int]], batch_size: int, skip=None) -> torch.Tensor:
     stats = token_stats(lm, sequences, batch_size)
+    if skip is not None:
+        stats = stats.after(skip)
     return M.mean_nll(stats.logp, stats.lengths)
+
+
+def _skip(samples: pa.Table, span_from) -> torch.Tensor | None:
+    """Predicted positions before generated token `span_from` of each row: prompt + span_from - 1."""
+    if span_from is None:
+        return None
+    if isinstance(span_from, (pa.ChunkedArray, pa.Array)):
+        span_from = span_from.to_numpy(zero_copy_only=False)
+    prompts = pc.list_value_length(samples.column("prompt_ids")).fill_null(0).to_numpy(zero_copy_only=False)
+    return torch.from_numpy(np.maximum(prompts.astype(np.int64) + np.asarray(span_from, dtype=np.int64) - 1, 0))
+
+
+def _span_texts(samples: pa.Table, texts: list[str], span_from, tokenizer) -> list[str]:
+    """The text of each row's generated tokens from span_from on (the whole text at 0)."""
+    if span_from is None:
+        return texts
+    starts = np.asarray(span_from.to_numpy(zero_copy_only=False) if hasattr(span_from, "to_numpy") else span_from)
+    tokens = samples.column("token_ids").to_pylist()
+    later = [i for i, s in enumerate(starts.tolist()) if s > 0]
+    decoded = tokenizer.batch_decode([(tokens[i] or [])[starts[i]:] for i in later], skip_special_tokens=True)
+    out = list(texts)
+    for i, text in zip(later, decoded):
+        out[i] = text
+    return out
 
 
 def score_samples(
@@ -128,6 +160,7 @@ def score_samples(
     metric_names: list[str],
     *,
     sequence_counter: Callable[[pa.ChunkedArray, pa.ChunkedArray], np.ndarray] | None = None,
+    span_from=None,
 ) -> pa.Table:
     """Score rows for `samples` (sample_id, prompt_ids, token_ids, text; target_ids for
     prefix rows), same order. `sequence_counter(prompt_ids, target_ids)` (an
@@ -137,7 +170,8 @@ def score_samples(
     needs = evidence_needed(metric_names)
     batch = scoring.batch_size
     ids = _generated_ids(samples)
-    texts = [t or "" for t in samples.column("text").to_pylist()]
+    skip = _skip(samples, span_from)
+    texts = _span_texts(samples, [t or "" for t in samples.column("text").to_pylist()], span_from, target.tokenizer)
     columns: dict[str, object] = {"sample_id": samples.column("sample_id")}
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memx-score-cpu") as cpu:
@@ -151,6 +185,8 @@ def score_samples(
         compressed = cpu.submit(M.zlib_bytes, texts) if ZLIB in needs else None
 
         stats = token_stats(target, ids, batch, moments=MOMENTS in needs)
+        if skip is not None:
+            stats = stats.after(skip)
         nll_target = M.mean_nll(stats.logp, stats.lengths)
         columns["nll_target"] = nll_target
         evidence = M.Evidence(stats.logp, stats.lengths, nll_target, stats.mu, stats.sigma)
@@ -158,7 +194,8 @@ def score_samples(
         target_per_byte = None
         if foreign:  # another tokenizer: each side's NLL per byte it predicts (SPEC §1)
             target_per_byte = nll_per_byte(stats.logp, stats.lengths,
-                                           predicted_bytes(ids, stats.lengths, byte_table(target.tokenizer)))
+                                           predicted_bytes(ids if skip is None else [s[k:] for s, k in zip(ids, skip.tolist())],
+                                                           stats.lengths, byte_table(target.tokenizer)))
         for name in needed_refs:
             if name in foreign:
                 sequences, ref = foreign[name].result(), references[name]
@@ -167,7 +204,7 @@ def score_samples(
                                        predicted_bytes(sequences, ref_stats.lengths, byte_table(ref.tokenizer)))
                 scores[f"ratio_{name}"] = M.ratio_score(nll_ref, target_per_byte)
             else:
-                nll_ref = _mean_nll(references[name], ids, batch)
+                nll_ref = _mean_nll(references[name], ids, batch, skip)
                 scores[f"ratio_{name}"] = M.ratio_score(nll_ref, nll_target)
             columns[f"nll_{name}"] = nll_ref
         if lowered is not None:

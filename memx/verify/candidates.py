@@ -37,13 +37,15 @@ def _token_ids_of(sample_ids: list[str], token_ids_by_sample, column: str = "tok
 
 
 def verify_candidate_tokens(candidates: pa.Table, token_ids_by_sample, table, index,
-                            min_match_tokens: int, prompt_ids_by_sample=None, personal_data=None) -> pa.Table:
+                            min_match_tokens: int, prompt_ids_by_sample=None, personal_data=None,
+                            span_from: dict[str, int] | None = None) -> pa.Table:
     """`candidates` plus match_tokens, memorized, category, by the span rule on each
     sample's generated tokens (`token_ids_by_sample`: sample_id -> ids, or a table of
     sample_id and token_ids). The category is the matched span's when memorized, else
     the candidate text's. With `personal_data` (a section: types, phone_region) and
     `prompt_ids_by_sample` (like token_ids_by_sample, column prompt_ids), also the
-    `personal_data` column."""
+    `personal_data` column. `span_from` (sample_id -> the first generated token a span may
+    start at; 0 when absent) keeps spans out of a divergence sample's repetition."""
     if min_match_tokens < 1:
         raise ValueError("min_match_tokens must be >= 1")
     for name in VERIFY_COLUMNS:  # re-verification replaces earlier results
@@ -54,7 +56,9 @@ def verify_candidate_tokens(candidates: pa.Table, token_ids_by_sample, table, in
     unique = list(dict.fromkeys(sample_ids))  # a sample is a candidate of many configurations
     ids = _token_ids_of(unique, token_ids_by_sample)
     # a span search (memx.verify.search: any index, token-level ones included) or a byte index
-    spans = index.spans(ids) if hasattr(index, "spans") else generated_spans(ids, packed, index)
+    starts = None if span_from is None else [int(span_from.get(s) or 0) for s in unique]
+    spans = (index.spans(ids, span_from=starts) if hasattr(index, "spans")
+             else generated_spans(ids, packed, index, span_from=starts))
     row_of = {s: k for k, s in enumerate(unique)}
     texts = candidates.column("text").to_pylist()
     n_tokens, memorized, category, matched = [], [], [], []

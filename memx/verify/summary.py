@@ -7,7 +7,7 @@
 
 - `strategies.{s}`: samples, memorized, rate, memorized_token_share (the memorized
   spans' tokens over all generated tokens), unique_memorized (distinct memorized spans,
-  a span identified by its token ids), good_turing_unseen (spans seen in exactly one
+  a span identified by its token ids), memorized_tokens_per_million, good_turing_unseen (spans seen in exactly one
   sample over memorized samples; null when nothing was memorized: there is no estimate);
 - `metrics.{metric}.{s}`: precision_at {"10","100","1000"} (memorized share of the top
   min(k, samples) by score descending, ties by sample_id ascending, no de-dup; also
@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 # ties and degenerate classes subtly wrong, and these figures are what users compare.
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from memx.chat.summary import PromptFigures
 from memx.outputs import Output
 from memx.pii.summary import StrategyPersonalData
 
@@ -49,8 +50,14 @@ class StrategyMemorization(Output):
     memorized: int
     rate: float | None
     memorized_token_share: float | None
+    memorized_tokens_per_million: float | None = None  # absent in files written before it (docs/chat.md)
     unique_memorized: int
     good_turing_unseen: float | None
+    # divergence only (docs/chat.md)
+    diverged: int | None = None
+    diverged_rate: float | None = None
+    no_repetition: int | None = None
+    by_prompt: dict[str, PromptFigures] | None = None
 
 
 class PrecisionCurve(Output):
@@ -174,6 +181,8 @@ class MemorizationSummary:
                 samples=acc.samples, memorized=acc.memorized,
                 rate=_ratio(acc.memorized, acc.samples),
                 memorized_token_share=_ratio(acc.memorized_tokens, acc.generated),
+                # comparable across strategies of different lengths (docs/chat.md)
+                memorized_tokens_per_million=_ratio(acc.memorized_tokens * 1e6, acc.generated),
                 unique_memorized=len(acc.spans),
                 good_turing_unseen=_ratio(sum(1 for c in acc.spans.values() if c == 1), acc.memorized),
             )

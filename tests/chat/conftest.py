@@ -31,3 +31,20 @@ def marked_tokenizer(chat_model_dir):
     tok.add_special_tokens({"additional_special_tokens": [
         "<|im_start|>", "<|im_end|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]})
     return tok
+
+
+@pytest.fixture(scope="session")
+def adapter_dir(chat_model_dir, tmp_path_factory):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(str(chat_model_dir), dtype=torch.float32)
+    # B initialised at random (not zeros), so the adapter changes what the model says
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn", "c_proj", "c_fc"], init_lora_weights=False,
+                        fan_in_fan_out=True)
+    model = get_peft_model(base, config)
+    out = tmp_path_factory.mktemp("adapter") / "support-lora"
+    model.save_pretrained(str(out))
+    return out

@@ -12,22 +12,6 @@ from memx.models import base_view, load_causal_lm
 
 
 @pytest.fixture(scope="module")
-def adapter_dir(chat_model_dir, tmp_path_factory):
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    base = AutoModelForCausalLM.from_pretrained(str(chat_model_dir), dtype=torch.float32)
-    # B initialised at random (not zeros), so the adapter changes what the model says
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn", "c_proj", "c_fc"], init_lora_weights=False,
-                        fan_in_fan_out=True)
-    model = get_peft_model(base, config)
-    out = tmp_path_factory.mktemp("adapter") / "support-lora"
-    model.save_pretrained(str(out))
-    return out
-
-
-@pytest.fixture(scope="module")
 def ids(tokenizer):
     rows = tokenizer(["the river and the mountain", "golden market morning island"], add_special_tokens=False)
     width = min(len(r) for r in rows["input_ids"])

@@ -84,9 +84,11 @@ class Killer(threading.Thread):
             time.sleep(0.01)
 
 
-def test_sigkill_of_a_generation_actor_mid_shard(two_node_cluster, tmp_path, tiny_family):
+@pytest.mark.parametrize("strategy", ["top_k", "divergence"])
+def test_sigkill_of_a_generation_actor_mid_shard(two_node_cluster, tmp_path, tiny_family, strategy):
     raw = run_config(str(tmp_path / "out"), tiny_family, samples=32, shard_size=8, cluster={"actors": 2})
-    raw["generation"].update(strategies=["top_k"], max_new_tokens=160, batch_size=4)
+    raw["generation"].update(strategies=[strategy], max_new_tokens=160, batch_size=4,
+                             divergence={"max_new_tokens": 160, "repeats": [1, 5]})  # no template: the message alone
     config = parse_config(raw)
     killer = Killer()
     killer.start()
