@@ -66,12 +66,13 @@ def planted_table(rows: list[RecoveredRow], title: str) -> Table:
     """copies | one column per type planted: recovered/planted ('–' where none was planted)."""
     order = {t: i for i, t in enumerate(TYPES)}
     types = sorted({t for row in rows for t in row.counts}, key=order.get)
-    table = Table(title=title, box=box.SIMPLE_HEAD)
+    caption = "found verbatim in the generated text / planted"
+    # wide enough for its title and caption on one line each (a narrow table wraps them)
+    table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, min_width=max(len(title), len(caption)) + 2)
     table.add_column("copies", justify="right")
     for t in types:
         table.add_column(t, justify="right")
     for row in rows:
         table.add_row(str(row.copies), *(f"{row.counts[t][0]}/{row.counts[t][1]}" if t in row.counts else "–"
                                          for t in types))
-    table.caption = "found verbatim in the generated text / planted"
     return table
