@@ -43,15 +43,22 @@ def customers_found(customers: pa.Table, texts: Iterable[str]) -> list[Customers
     return [rows[c] for c in sorted(rows)]
 
 
-def strategy_rows(memorization: dict) -> list[dict]:
+def _plain(memorization) -> dict:
+    """memorization.json's model (memx.verify.summary.Memorization) as the file's plain form."""
+    return memorization.to_dict() if hasattr(memorization, "to_dict") else memorization
+
+
+def strategy_rows(memorization) -> list[dict]:
     """strategy, samples, rate, memorized_tokens_per_million of each strategy."""
+    memorization = _plain(memorization)
     return [{"strategy": name, "samples": s["samples"], "rate": s["rate"],
              "memorized_tokens_per_million": s.get("memorized_tokens_per_million")}
             for name, s in memorization["strategies"].items()]
 
 
-def auc_pair(memorization: dict, reference: str = "base") -> dict[str, dict[str, float | None]]:
+def auc_pair(memorization, reference: str = "base") -> dict[str, dict[str, float | None]]:
     """{strategy: {"ratio_<reference>": auc, "perplexity": auc}} (None: one class only, or not scored)."""
+    memorization = _plain(memorization)
     metrics = memorization.get("metrics", {})
     out = {}
     for strategy in memorization["strategies"]:
