@@ -63,6 +63,9 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra_ht
     storage, config = run.storage, run.config
     settings = config.model_dump(mode="json")
     extraction = [extraction_section(run, redact)] if config.extraction is not None else []
+    if config.membership is not None:  # the membership section (docs/membership.md)
+        from memx.pipeline.membership import membership_section
+        extraction.append(membership_section(run))
     if not config.generation.strategies:  # an extraction-only run (SPEC §9): no samples, no candidates
         html = render_extraction_report(settings, run_stats(run), [s for s in extraction if s] + (extra_html or []),
                                         models=model_facts(config))

@@ -40,6 +40,8 @@ PLAN_FIELDS = (
     "generation.max_new_tokens", "generation.top_k", "generation.temperature",
     "generation.internet", "generation.prefix", "generation.seed",
     "scoring.metrics", "scoring.window",
+    "membership.members", "membership.nonmembers", "membership.documents", "membership.max_tokens",
+    "membership.shard_documents",
 )
 
 
