@@ -168,3 +168,11 @@ def membership_section(run: Run) -> str | None:
         return None
     return membership_html(summary, side_rows(run, "members"), side_rows(run, "nonmembers"),
                            run.config.metric_names())
+
+
+def membership_summary_lines(run: Run) -> list[str]:
+    """The verdict and the table for a terminal ([] when the run has no membership.json)."""
+    from memx.report.membership import membership_lines
+
+    summary = read_membership(run)
+    return membership_lines(summary) if summary is not None else []
