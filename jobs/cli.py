@@ -119,6 +119,26 @@ def extract(config: str = typer.Argument(..., help="YAML config with an `extract
 
 
 @app.command()
+def membership(config: str = typer.Argument(..., help="YAML config with a `membership` section (docs/membership.md).")):
+    """Membership inference on labelled sets: the `membership` stage alone (shards that are
+    missing), then membership.json and its verdict and table."""
+    from cluster.schedule import start_and_run
+    from jobs.run import log_stage_results
+    from memx.pipeline.membership import read_membership
+    from memx.pipeline.stages import MEMBERSHIP
+    from memx.pipeline.steps import run_steps
+    from memx.report.membership import membership_lines
+
+    handle = _new_run(config)
+    if handle.config.membership is None:
+        raise ConfigError(f"{config}: membership: the config has no `membership` section (docs/membership.md)")
+    log_stage_results(start_and_run(handle, (MEMBERSHIP,)), out.print)
+    run_steps(handle, lambda line: out.print(line, soft_wrap=True), names=("membership",))
+    for line in membership_lines(read_membership(handle))[1:]:  # the step's log line said the verdict
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+@app.command()
 def reduce(config: str = typer.Argument(..., help="YAML config.")):
     """Rank, de-duplicate and select the candidates (candidates.parquet)."""
     from memx.pipeline.candidates import reduce_stage
@@ -215,6 +235,17 @@ def _print_summary(handle) -> None:
 
     memorization = read_memorization(handle)
     extraction = read_extraction(handle) if handle.config.extraction is not None else None
+    if handle.config.membership is not None:  # the verdict in words, then the table (docs/membership.md)
+        from memx.pipeline.membership import read_membership
+        from memx.report.membership import membership_lines
+
+        found = read_membership(handle)
+        if found is None and memorization is None and extraction is None:
+            raise ConfigError(f"--summary: {handle.uri} has no membership.json yet; run `memx resume {handle.uri}`")
+        for line in membership_lines(found) if found else []:
+            out.print(line, highlight=False, soft_wrap=True)
+        if memorization is None and extraction is None:
+            return
     for line in extraction_headline(extraction) if extraction else []:
         out.print(line, soft_wrap=not out.is_terminal)
     if memorization is None and extraction is not None:

@@ -153,6 +153,9 @@ def run_demo(out_dir: str, preset: str = "default", samples: int | None = None, 
     if extraction is not None:
         for line in extraction_headline(extraction):
             console.print(line, soft_wrap=not console.is_terminal)
+    from memx.pipeline.membership import membership_summary_lines
+    for line in membership_summary_lines(run):  # the lab's member / non-member pair (docs/membership.md)
+        console.print(line, highlight=False, soft_wrap=True)
     if canary_p:
         console.print("Planted canaries: p_z of the best window holding the whole secret")
         for line in canary_extraction_lines(canary_p):

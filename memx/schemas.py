@@ -14,13 +14,15 @@ from pathlib import Path
 
 from memx.discoverable import Discoverable
 from memx.extraction.summary import Extraction
+from memx.membership.summary import MembershipSummary
 from memx.outputs import Output
 from memx.verify.summary import Memorization
 
-SCHEMAS: dict[str, type[Output]] = {
+SCHEMAS: dict[str, type] = {  # pydantic models (Output, or BaseModel for membership.json)
     "memorization.json": Memorization,
     "discoverable.json": Discoverable,
     "extraction.json": Extraction,
+    "membership.json": MembershipSummary,
 }
 
 

@@ -25,6 +25,7 @@ from memx.config.extraction import ExtractionConfig
 from memx.config.strict import RUN_ID_PATTERN, PositiveInt, StrictModel
 from memx.config.verify import VerifyConfig
 from memx.config.personal_data import PersonalDataConfig
+from memx.membership.section import MembershipConfig
 
 STRATEGIES = ("top_k", "temperature", "internet")  # the paper's three
 PREFIX = "prefix"  # discoverable extraction (SPEC §7), beside the paper's three
@@ -177,6 +178,7 @@ class Config(StrictModel):
     verify: VerifyConfig | None = None
     extraction: ExtractionConfig | None = None
     personal_data: PersonalDataConfig | None = None  # which types are counted and masked (docs/personal-data.md)
+    membership: MembershipConfig | None = None  # labelled member / non-member sets (docs/membership.md)
     cluster: ClusterConfig = ClusterConfig()
 
     @field_validator("run_id")
@@ -196,9 +198,10 @@ class Config(StrictModel):
         names = [ref.name for ref in self.references]
         if len(set(names)) != len(names):
             raise ValueError("references: names must be unique")
-        if not self.generation.strategies and self.extraction is None:
-            # SPEC §9's extraction-only run is `strategies: []` with an extraction section
-            raise ValueError("generation.strategies: [] runs no sampling; it needs an extraction section (SPEC §9)")
+        if not self.generation.strategies and self.extraction is None and self.membership is None:
+            # `strategies: []` runs only the sections given: extraction, membership, or both
+            raise ValueError("generation.strategies: [] runs no sampling; it needs an extraction or a membership "
+                             "section")
         if "internet" in self.generation.strategies and not self.generation.internet.prompts:
             raise ValueError("generation.internet.prompts: the internet strategy needs a prompt corpus")
         self._check_prefix()

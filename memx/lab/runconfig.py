@@ -7,7 +7,7 @@ training corpus itself (discoverable extraction, SPEC §7: a quarter of the cont
 for prefix and suffix, Pythia's 32 + 32 at the default preset's 128), verification of
 every sample against the lab's index (`scope: all`: the lab has the ground truth, SPEC §6),
 exact extraction (SPEC §9) over the training documents holding canaries and as many
-without. Sizes are a CPU
+without, membership inference over the lab's member / non-member pair. Sizes are a CPU
 demo's, not the paper's: hundreds to a thousand samples per strategy, with the selection
 pool and per-configuration counts kept in the paper's 10:1 proportion. This module only
 writes a dict / YAML; it does not build or run.
@@ -50,6 +50,23 @@ def extraction_section(lab_dir: Path, files_at: Path, context: int) -> dict:
             "documents": extraction_documents(texts, canaries), "shard_documents": 4,
             "prefix_tokens": [context // 4], "suffix_tokens": context // 8, "stride_tokens": 4,
             "decoding": {"top_k": 40}, "queries": [1, 10, 100, 1000]}
+
+
+DEMO_MEMBERSHIP_DOCUMENTS = 192  # a side
+
+
+def membership_section(lab_dir: Path, files_at: Path, context: int) -> dict:
+    """docs/membership.md over the lab's pair (`memx.lab.membership`): 192 paragraphs a side
+    (all of a smaller side) and each paragraph's first half-context of tokens. Sized for the
+    demo: every lab model scores each document, so the whole pair at the full context costs
+    ~100 CPU seconds on the default preset, this ~40 (~20 s on two cores)."""
+    from memx.lab.membership import MEMBERS, NONMEMBERS
+
+    sizes = [sum(1 for line in (files_at / rel).read_text(encoding="utf-8").splitlines() if line.strip())
+             for rel in (MEMBERS, NONMEMBERS)]
+    return {"members": str(lab_dir / MEMBERS), "nonmembers": str(lab_dir / NONMEMBERS),
+            "documents": min(DEMO_MEMBERSHIP_DOCUMENTS, *sizes), "max_tokens": context // 2,
+            "shard_documents": 128, "bootstrap": 1000, "blind": True}
 
 
 def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict, files_at: Path | None = None) -> dict:
@@ -101,6 +118,7 @@ def make_config(lab_dir: Path, preset: str, settings: dict, stats: dict, files_a
             "scope": "all",
         },
         "extraction": extraction_section(lab_dir, Path(files_at or lab_dir), context),
+        "membership": membership_section(lab_dir, Path(files_at or lab_dir), context),
         "cluster": {"actors": "auto", "gpus_per_actor": 1},
     }
 

@@ -80,26 +80,6 @@ class _Sorted:
         return auc, tprs
 
 
-def figures(self, m_weights: np.ndarray, n_weights: np.ndarray) -> tuple[float, list[float]]:
-        """(AUC, [TPR at each of FPRS]) for multiplicities given in the original order."""
-        mw = m_weights[self.m_order].astype(np.float64)
-        nw_desc = n_weights[self.n_order].astype(np.float64)
-        n1, n0 = mw.sum(), nw_desc.sum()
-        cum_asc = np.concatenate([[0.0], np.cumsum(nw_desc[::-1])])  # weight of the first j ascending
-        less, equal = cum_asc[self.below], cum_asc[self.at_most] - cum_asc[self.below]
-        # an elementwise sum, not `@`: a BLAS dot spins up threads and is 100x slower here
-        auc = float((mw * (less + 0.5 * equal)).sum() / (n1 * n0))
-        m_tail = np.concatenate([np.cumsum(mw[::-1])[::-1], [0.0]])  # weight of members from position i up
-        cum_desc = np.cumsum(nw_desc)
-        tprs = []
-        for fpr in FPRS:
-            # τ = the largest non-member score that more than fpr·n0 non-members reach; the best
-            # threshold lies just above it, so TPR = share of members strictly above τ.
-            p = int(np.searchsorted(cum_desc, fpr * n0 * (1 + 1e-12), side="right"))
-            tprs.append(1.0 if p >= len(cum_desc) else float(m_tail[self.m_above_start[p]] / n1))
-        return auc, tprs
-
-
 def figures(member, nonmember, bootstrap: int, seed: int) -> Figures:
     """AUC and TPR at FPR 1% and 0.1% with 95% percentile-bootstrap intervals."""
     member = np.asarray(member, dtype=np.float64)

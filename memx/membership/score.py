@@ -6,8 +6,8 @@ first `max_tokens` tokens: `memx.scoring.score_samples` then runs one forward pa
 model over exactly those ids, no BOS prepended, every predicted position (positions
 1..N-1), and applies the formulas of docs/reference.md unchanged, batched and
 right-padded. The sample's text is the document text those ids cover, for zlib and the
-re-tokenized passes (lowercase, a reference with another tokenizer), which prepend the
-model's BOS as they do for every sample.
+re-tokenized passes (lowercase, a reference with another tokenizer), which prepend no BOS
+either (`bos=False`): every pass predicts positions 1..N-1 of what it reads.
 
 Rows (`membership_schema`): `document` int64, `document_name` str, `member` bool,
 `tokens` int32 (the predicted positions' sequence length, after the target's context),
@@ -46,7 +46,7 @@ def score_documents(ids: list[list[int]], texts: list[str], target: LoadedModel,
         "token_ids": pa.array(ids, pa.list_(pa.int32())),
         "text": pa.array(texts, pa.string()),
     })
-    scored = score_samples(samples, target, references, scoring, metric_names)
+    scored = score_samples(samples, target, references, scoring, metric_names, bos=False)
     limit = context_length(target) or np.iinfo(np.int32).max
     tokens = np.minimum(np.fromiter((len(x) for x in ids), np.int64, len(ids)), limit).astype(np.int32)
     fields = score_fields(metric_names)

@@ -99,6 +99,10 @@ def check_inputs(run: Run, local_paths: bool = True) -> None:
     if config.extraction is not None and local_paths:  # the model may exist only on the cluster's nodes
         # windows against the model's context and vocabulary, the source, the documents (SPEC §9)
         problems.append(extraction_problem(config, run.inputs))
+    if config.membership is not None:  # the sides, their sizes, max_tokens against the context (docs/membership.md)
+        from memx.pipeline.membership import membership_problem
+
+        problems.append(membership_problem(config, run.inputs, local_paths))
     for problem in problems:
         if problem:
             raise ConfigError(problem)

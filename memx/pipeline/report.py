@@ -72,6 +72,10 @@ def report_stage(run: Run, out: str | None = None, redact: bool = True, extra: l
     discoverable = read_discoverable(run)
     sections = extraction_sections(run, redact) if config.extraction is not None else []
     sections += [discoverable_section(discoverable)] if discoverable else []
+    if config.membership is not None:  # the membership section (docs/membership.md)
+        from memx.pipeline.membership import membership_section
+        membership = membership_section(run)
+        sections += [Section("", membership)] if membership else []
     sections += extra or []
     if not config.generation.strategies:  # an extraction-only run (docs/outputs.md): no samples, no candidates
         html = render_extraction_report(settings, run_stats(run), sections, models=model_facts(config))

@@ -41,6 +41,8 @@ PLAN_FIELDS = (
     "generation.internet", "generation.prefix", "generation.seed",
     "scoring.metrics", "scoring.window",
     "personal_data",  # the verified shards' personal_data column (docs/personal-data.md)
+    "membership.members", "membership.nonmembers", "membership.documents", "membership.max_tokens",
+    "membership.shard_documents",
 )
 
 

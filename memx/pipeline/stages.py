@@ -26,6 +26,7 @@ from memx.pipeline.inputs import Inputs, scan_source
 from memx.plan import ShardSpec, strategy_shards
 
 SAMPLES, SCORES, VERIFIED, EXTRACTION = "samples", "scores", "verified", "extraction"
+MEMBERSHIP = "membership"
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,19 @@ def _has_extraction(config: Config) -> bool:
     return config.extraction is not None
 
 
+def _plan_membership(config: Config, inputs: Inputs, stage: str) -> list[ShardSpec]:
+    """Both sides' selected documents in shards (memx.membership.plan); `documents: all` counts without tokenizing."""
+    from memx.membership.plan import plan_shards, side_source
+
+    def count(side: str) -> int:
+        try:
+            return side_source(config, inputs, side).n_documents
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
+    return plan_shards(config, stage, count)
+
+
 def _verify_all(config: Config) -> bool:
     return config.verify is not None and config.verify.scope == "all"
 
@@ -81,6 +95,9 @@ STAGES: tuple[Stage, ...] = (
     Stage(VERIFIED, f"{RUNNERS}:VerifyRunner", _plan_per_strategy, _verify_all, after=SAMPLES, actors="cpu"),
     # exact extraction: shards of a source's documents on the model replicas, after no other stage
     Stage(EXTRACTION, f"{RUNNERS}:ExtractionRunner", _plan_extraction, _has_extraction, unit="documents"),
+    # labelled member / non-member documents scored on the model replicas, like the scores stage
+    Stage(MEMBERSHIP, "memx.pipeline.membership:MembershipRunner", _plan_membership,
+          lambda config: config.membership is not None, unit="documents"),
 )
 _BY_NAME = {stage.name: stage for stage in STAGES}
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 from memx.config import Config
 from memx.pipeline.run import Run
-from memx.pipeline.stages import EXTRACTION, SAMPLES, SCORES, VERIFIED, stages_of
+from memx.pipeline.stages import EXTRACTION, MEMBERSHIP, SAMPLES, SCORES, VERIFIED, stages_of
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,13 @@ def _discoverable(run: Run, options: Options) -> list[str]:
             "(discoverable.json)"]
 
 
+def _membership(run: Run, options: Options) -> list[str]:
+    from memx.membership.summary import MEMBERSHIP_KEY
+    from memx.pipeline.membership import membership_step
+
+    return [f"membership: {membership_step(run).sentence()} ({run.storage.uri(MEMBERSHIP_KEY)})"]
+
+
 def _report(run: Run, options: Options) -> list[str]:
     from memx.pipeline.report import report_stage
 
@@ -110,9 +117,11 @@ STEPS: tuple[Step, ...] = (
          (SAMPLES, SCORES, VERIFIED), ("verify",), timing="verify"),
     Step("discoverable", "discoverable.json", lambda c: "prefix" in c.generation.strategies, _discoverable,
          (SAMPLES, SCORES)),
+    Step("membership", "membership.json", lambda c: c.membership is not None, _membership, (MEMBERSHIP,)),
     # the report reads every other output the run has
     Step("report", "report.html", lambda c: True, _report, needs_steps=("extraction", "candidates", "verify",
-                                                                          "memorization", "discoverable")),
+                                                                          "memorization", "discoverable",
+                                                                          "membership")),
 )
 
 

@@ -112,13 +112,12 @@ def _generated_ids(samples: pa.Table) -> list[list[int]]:
     return [(p or []) + (t or []) for p, t in zip(prompts, tokens)]
 
 
-def _retokenize(lm: LoadedModel, texts: list[str]) -> list[list[int]]:
-    """`[BOS] + ids` of each text under lm's tokenizer (no other special tokens)."""
+def _retokenize(lm: LoadedModel, texts: list[str], bos: bool = True) -> list[list[int]]:
+    """`[BOS] + ids` (or the ids alone, `bos=False`) of each text under lm's tokenizer (no other special tokens)."""
     if not texts:
         return []
     encoded = lm.tokenizer(texts, add_special_tokens=False)["input_ids"]
-    bos = lm.bos_id
-    return [[bos, *ids] for ids in encoded]
+    return [[lm.bos_id, *ids] for ids in encoded] if bos else [list(ids) for ids in encoded]
 
 
 def _mean_nll(lm: LoadedModel, sequences: list[list[int]], batch_size: int, skip=None) -> torch.Tensor:
@@ -161,10 +160,12 @@ def score_samples(
     *,
     sequence_counter: Callable[[pa.ChunkedArray, pa.ChunkedArray], np.ndarray] | None = None,
     span_from=None,
+    bos: bool = True,
 ) -> pa.Table:
     """Score rows for `samples` (sample_id, prompt_ids, token_ids, text; target_ids for
     prefix rows), same order. `sequence_counter(prompt_ids, target_ids)` (an
-    `extraction.SequenceCounter`) adds `sequence_count` to prefix rows."""
+    `extraction.SequenceCounter`) adds `sequence_count` to prefix rows. `bos=False`: the
+    re-tokenized passes prepend no BOS either, as the ids given carry none (labelled documents)."""
     needed_refs = _check_metrics(metric_names, references)
     targets = _targets(samples)
     needs = evidence_needed(metric_names)
@@ -177,11 +178,11 @@ def score_samples(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="memx-score-cpu") as cpu:
         # Queued in the order the passes below consume them, so each is ready in time.
         foreign = {
-            name: cpu.submit(_retokenize, references[name], texts)
+            name: cpu.submit(_retokenize, references[name], texts, bos)
             for name in needed_refs
             if not same_vocabulary(target, references[name])
         }
-        lowered = cpu.submit(_retokenize, target, [t.lower() for t in texts]) if LOWERCASE in needs else None
+        lowered = cpu.submit(_retokenize, target, [t.lower() for t in texts], bos) if LOWERCASE in needs else None
         compressed = cpu.submit(M.zlib_bytes, texts) if ZLIB in needs else None
 
         stats = token_stats(target, ids, batch, moments=MOMENTS in needs)

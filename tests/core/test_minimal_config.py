@@ -38,7 +38,7 @@ def test_inputs_present_add_their_strategies_and_ratio():
     ({"generation": {"strategies": ["top_k", "prefix"]}}, "generation.prefix.source: the prefix strategy needs"),
     ({"scoring": {"metrics": ["ratio"]}}, "scoring.metrics: 'ratio' needs at least one entry in references"),
     ({"generation": {"strategies": []}},
-     "generation.strategies: [] runs no sampling; it needs an extraction section (SPEC §9)"),
+     "generation.strategies: [] runs no sampling; it needs an extraction or a membership section"),
 ])
 def test_what_the_user_asked_for_and_cannot_have_is_an_error(change, says):
     with pytest.raises(ConfigError) as raised:

@@ -124,3 +124,19 @@ def test_documents_n_selects_distinct_documents_with_a_predicted_token(family, t
     for n, field in ((37, "holds 36"), (long_enough + 1, f"only {long_enough}")):
         with pytest.raises(ValueError, match=f"membership.documents: .*{field}"):
             select_documents(source, tokenizer, n, seed=4, side="members")
+
+
+def test_lowercase_reads_no_bos_either(family):
+    """The lowercase pass predicts positions 1..N-1 of the lowered text, as the target pass does of the ids."""
+    target = family["target"]
+    ids, kept = kept_tokens(target.tokenizer, _documents(), MAX_TOKENS)
+    rows = score_documents(ids, kept, target, {}, ScoringConfig(batch_size=4), ["perplexity", "lowercase"]).to_pylist()
+    checked = 0
+    for doc_ids, text, row in zip(ids, kept, rows):
+        lowered = target.tokenizer(text.lower(), add_special_tokens=False)["input_ids"]
+        if len(doc_ids) < 2 or len(lowered) < 2:
+            continue
+        want = _plain(target.model, lowered)["nll"] / _plain(target.model, doc_ids)["nll"]
+        assert row["score_lowercase"] == pytest.approx(want, rel=1e-4)
+        checked += 1
+    assert checked >= 8
