@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from memx.discoverable import Discoverable, discoverable_summary
 from memx.extraction.summary import Extraction
+from memx.outputs import Output
 from memx.schemas import SCHEMAS, schema_files
 from memx.verify.summary import Memorization
 
@@ -22,7 +23,8 @@ OUTPUTS = Path(__file__).parent / "outputs"
 DOCS = Path(__file__).parents[2] / "docs" / "schemas"
 
 
-@pytest.mark.parametrize("name", sorted(SCHEMAS))
+# the files the old code wrote as dicts (membership.json was born a model: no old file)
+@pytest.mark.parametrize("name", sorted(n for n, model in SCHEMAS.items() if issubclass(model, Output)))
 def test_a_file_of_the_old_code_round_trips_byte_for_byte(name):
     data = (OUTPUTS / name).read_bytes()
     model = SCHEMAS[name].from_json(data)
@@ -30,7 +32,7 @@ def test_a_file_of_the_old_code_round_trips_byte_for_byte(name):
 
 
 def test_the_models_read_attributes_of_a_real_file():
-    raw = {name: json.loads((OUTPUTS / name).read_text()) for name in SCHEMAS}
+    raw = {name: json.loads((OUTPUTS / name).read_text()) for name in ("memorization.json", "extraction.json")}
     memorization = Memorization.from_json((OUTPUTS / "memorization.json").read_bytes())
     for strategy, block in raw["memorization.json"]["strategies"].items():
         assert memorization.strategies[strategy].memorized == block["memorized"]
