@@ -54,7 +54,7 @@ def run_chat_demo(lab: Path, out_dir: str, console: Console, redact: bool = True
     memorization = read_memorization(run)
 
     per = Table(title="Chat fine-tune (xl + LoRA adapter, base xl as reference)")
-    for column in ("strategy", "samples", "memorized", "memorized tokens / 10^6"):
+    for column in ("strategy", "samples", "memorized rate", "memorized tokens / 10^6"):
         per.add_column(column, justify="left" if column == "strategy" else "right")
     rows = strategy_rows(memorization)
     for row in rows:
