@@ -71,4 +71,7 @@ def test_memorization_json_and_summary(chat_run):
     assert 'id="chat-strategies"' in report and 'id="divergence-prompts"' in report
     shown = _memx("inspect", str(chat_run), "--summary")
     assert shown.returncode == 0, shown.stderr
-    assert "Chat strategies beside the paper's" in shown.stdout and "never repeated the word" in shown.stdout
+    words = " ".join(shown.stdout.split())  # rich wraps titles to the terminal's width
+    assert "Chat strategies beside the paper's" in words and "never repeated the word" in words
+    for strategy, s in strategies.items():  # the per-strategy rows carry memorization.json's figures
+        assert f"{strategy} {s['samples']} {s['memorized']}" in words
