@@ -25,17 +25,18 @@ def redact(text: str, types: Iterable[str] | None = None, phone_region: str = DE
 
 @dataclass(frozen=True)
 class Masking:
-    """The masking a run's `personal_data` section asks for (its types and phone region):
-    passed as `redact` wherever text is shown, so the report and `memx inspect` mask what
-    the run counts."""
+    """The masking of a run's text wherever it is shown (report, `memx inspect`): every type,
+    always, with the phone region of the run's `personal_data` section. The section's
+    `types` choose what is counted, never what is shown: a user who counts only e-mails has
+    not asked to see phone numbers whole (`--no-redact` is that request)."""
 
     types: tuple[str, ...] | None = None
     phone_region: str = DEFAULT_PHONE_REGION
 
     @classmethod
     def of(cls, section) -> "Masking":
-        """From a `personal_data` config section (None: every type, US)."""
-        return cls() if section is None else cls(tuple(section.types), section.phone_region)
+        """From a `personal_data` config section (None: US numbers without a country code)."""
+        return cls() if section is None else cls(None, section.phone_region)
 
     def __call__(self, text: str) -> str:
         return redact(text, self.types, self.phone_region)
