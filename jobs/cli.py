@@ -1,4 +1,4 @@
-"""The `memx` command line (SPEC §2): argument parsing and printing, nothing else.
+"""The `memx` command line (docs/commands.md): argument parsing and printing, nothing else.
 
 It sits above the library and the Ray jobs (the composition root): each verb loads its
 input, calls one function of memx/ or of jobs/, and prints the outcome; memx/ never calls
@@ -65,7 +65,7 @@ def demo(out_dir: str = typer.Option("./runs", "--out", help="Where the demo run
 
 
 @app.command()
-def run(config: str = typer.Argument(..., help="YAML config (SPEC §3).")):
+def run(config: str = typer.Argument(..., help="YAML config (docs/config.md).")):
     """generate -> score -> reduce (-> verify) -> report on the Ray cluster in RAY_ADDRESS, else a local one."""
     handle = _new_run(config)  # a bad config is refused before torch and Ray are imported (seconds)
     from jobs.run import run_pipeline
@@ -102,12 +102,12 @@ def score(config: str = typer.Argument(..., help="YAML config.")):
 
 
 @app.command()
-def extract(config: str = typer.Argument(..., help="YAML config with an `extraction` section (SPEC §9).")):
+def extract(config: str = typer.Argument(..., help="YAML config with an `extraction` section (docs/formulas.md#extraction).")):
     """Exact extraction probability of every window of the section's documents (the `extraction`
     stage alone, shards that are missing), then extraction.json."""
     handle = _new_run(config)  # a bad config is refused before torch and Ray are imported
     if handle.config.extraction is None:
-        raise ConfigError(f"{config}: extraction: the config has no `extraction` section (SPEC §9)")
+        raise ConfigError(f"{config}: extraction: the config has no `extraction` section (docs/formulas.md#extraction)")
     from cluster.schedule import start_and_run
     from jobs.run import log_stage_results
     from memx.pipeline.stages import EXTRACTION

@@ -1,9 +1,9 @@
-"""`discoverable.json` (SPEC §7): how much of its training data a model completes from a prefix.
+"""`discoverable.json` (docs/formulas.md#prefix): how much of its training data a model completes from a prefix.
 
 A pure function of the `prefix` strategy's sample rows (`sample_id`, `sequence_id`) and
 score rows (`exact`, `match_prefix_tokens`, `token_accuracy`, `score_<metric>`, and
 `sequence_count` when verification was configured), laid out like memorization.json
-(SPEC §6) so that a report can show both side by side:
+(docs/formulas.md#span) so that a report can show both side by side:
 
     {"strategies": {"prefix": {"rows", "sequences", "draws", "exact", "exact_rate",
                                "token_accuracy", "match_prefix_tokens",

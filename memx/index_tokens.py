@@ -28,7 +28,7 @@ TOKENIZER_DIR = "tokenizer"
 
 
 def token_dtype_for(vocabulary: int) -> str:
-    """u16 when every id fits below u16's separator, else u32 (SPEC §10)."""
+    """u16 when every id fits below u16's separator, else u32 (docs/indexes.md)."""
     return "u16" if vocabulary <= separator("u16") else "u32"
 
 

@@ -6,7 +6,7 @@ last and created only if absent, so a resubmitted or retried shard can never be 
 twice, and a data file without a manifest (a crash between the two writes) is invisible
 and simply redone. The manifest's checksum covers the bytes as they were streamed.
 
-This module knows the layout of SPEC §4, not what is inside a shard or who writes it.
+This module knows the layout of docs/outputs.md, not what is inside a shard or who writes it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The run config: SPEC §3 as pydantic models, loaded from YAML.
+"""The run config: docs/config.md as pydantic models, loaded from YAML.
 
 Every key has the paper's default, and the two lists a one-model config cannot fill alone
 (strategies, metrics) default to what its inputs allow (`default_lists`); unknown keys are
@@ -28,7 +28,7 @@ from memx.config.personal_data import PersonalDataConfig
 from memx.membership.section import MembershipConfig
 
 STRATEGIES = ("top_k", "temperature", "internet")  # the paper's three
-PREFIX = "prefix"  # discoverable extraction (SPEC §7), beside the paper's three
+PREFIX = "prefix"  # discoverable extraction (docs/formulas.md#prefix), beside the paper's three
 # What a strategy or metric needs, when the user left the list to memx (`default_lists`)
 _NEEDS = {"internet": ("generation", "internet", "prompts"), PREFIX: ("generation", "prefix", "source")}
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -86,7 +86,7 @@ class InternetConfig(StrictModel):
 
 
 class PrefixConfig(StrictModel):
-    """SPEC §7: sequences cut from `source`; the model continues each prefix for suffix_tokens."""
+    """docs/formulas.md#prefix: sequences cut from `source`; the model continues each prefix for suffix_tokens."""
 
     source: str | None = None
     prefix_tokens: PositiveInt = 50

@@ -1,7 +1,7 @@
-"""Exact extraction probability (SPEC §9): every window of chosen training documents scored in
+"""Exact extraction probability (docs/formulas.md#extraction): every window of chosen training documents scored in
 one teacher-forced pass per window and prefix length.
 
-- `documents`: the source's documents in SPEC order, `documents: all | n | [list]`, names, tokenizing with offsets;
+- `documents`: the source's documents in the documented order (docs/formulas.md#windows), `documents: all | n | [list]`, names, tokenizing with offsets;
 - `windows`: the windows of a tokenized document and their character ranges;
 - `passes`: the batched forward pass and its on-device reductions (log_p, greedy_exact, token_accuracy);
 - `shard`: one shard's documents -> its rows (the stage's pure step);

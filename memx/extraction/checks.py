@@ -1,4 +1,4 @@
-"""The pure checks of an `extraction` section (SPEC §9): windows that do not fit the model's
+"""The pure checks of an `extraction` section (docs/formulas.md#extraction): windows that do not fit the model's
 context, a top-k beyond its vocabulary, no document long enough for one window, `documents`
 beyond the source. Each problem is one line that starts with the config field.
 

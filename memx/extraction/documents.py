@@ -1,4 +1,4 @@
-"""Which documents the `extraction` stage reads (SPEC §9), how they are named and tokenized.
+"""Which documents the `extraction` stage reads (docs/formulas.md#extraction), how they are named and tokenized.
 
 The order is `memx.generation.DocumentSource`'s: files in sorted URI order (directories
 recursively), then jsonl lines / parquet rows in file order, each .txt file one document,
@@ -66,7 +66,7 @@ def encode_with_offsets(tokenizer, texts: list[str]) -> list[TokenizedDocument]:
 
 
 def document_names(source: DocumentSource, indices: np.ndarray) -> list[str]:
-    """SPEC §9 `document_name`: the file's URI, plus `:{line}` (from 1) for jsonl or `:{row}` (from 0) for parquet."""
+    """docs/formulas.md#extraction `document_name`: the file's URI, plus `:{line}` (from 1) for jsonl or `:{row}` (from 0) for parquet."""
     indices = np.asarray(indices, dtype=np.int64)
     which = np.searchsorted(source.firsts, indices, side="right") - 1
     names = []

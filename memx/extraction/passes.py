@@ -1,4 +1,4 @@
-"""The teacher-forced pass of SPEC §9: one forward pass per window and prefix length.
+"""The teacher-forced pass of docs/formulas.md#extraction: one forward pass per window and prefix length.
 
 A window of prefix length k is fed as its k prefix tokens and the first S - 1 suffix
 tokens at positions 0 … k + S - 2 (no BOS, no padding: every row of a batch has the same

@@ -1,4 +1,4 @@
-"""The shards of the `extraction` stage (SPEC §9): shard i holds documents
+"""The shards of the `extraction` stage (docs/formulas.md#extraction): shard i holds documents
 i·shard_documents … of the selected list, all their windows; its family (the `strategy`
 slot of a shard spec) is the section's name, so its files are `extraction/{name}/shard-NNNNN`.
 

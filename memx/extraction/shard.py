@@ -1,4 +1,4 @@
-"""One shard of the `extraction` stage: documents in, one row per window out (SPEC §9).
+"""One shard of the `extraction` stage: documents in, one row per window out (docs/formulas.md#extraction).
 
 `extraction_rows` tokenizes the shard's documents whole (one call), enumerates their
 windows, runs the teacher-forced pass grouped by prefix length (each group one batch

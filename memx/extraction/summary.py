@@ -1,4 +1,4 @@
-"""extraction.json (SPEC §9): what share of a source's windows a model gives up, and where.
+"""extraction.json (docs/formulas.md#extraction): what share of a source's windows a model gives up, and where.
 
 `ExtractionSummary(extraction)` is fed shard by shard with `add(rows, stats)` (the rows
 of one shard and its documents' character counts); `result()` is extraction.json as an
@@ -7,7 +7,7 @@ of one shard and its documents' character counts); `result()` is extraction.json
 - `prefix_tokens.{k}`: `windows`, `documents` (with at least one window), `greedy_exact_rate`,
   `p_at_least.{t}` (share of windows with p_z >= t), `queries.{n}.{t}` (share of windows
   extracted with probability >= t within n queries, 1 - (1 - p_z)^n), and beyond the
-  SPEC `median_log_p` and `token_accuracy` (mean), which the sweep plot draws;
+  docs/outputs.md#extraction-json: `median_log_p` and `token_accuracy` (mean), which the sweep plot draws;
 - `documents`: per prefix length the 1,000 documents with the largest `extractable_chars`
   (share of the document's characters inside some suffix with p_z >= 0.5), ties by
   `max_log_p` then `document`; each entry also has the document's `chars`;

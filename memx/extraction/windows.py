@@ -1,4 +1,4 @@
-"""The windows of SPEC §9 over tokenized documents, and their character ranges.
+"""The windows of docs/formulas.md#extraction over tokenized documents, and their character ranges.
 
 A window is a suffix of S tokens starting at token offset `o` of one document, with the
 k tokens before it as prefix, for every k of `prefix_tokens` and every `o` that is a

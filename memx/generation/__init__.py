@@ -1,4 +1,4 @@
-"""Sample generation (SPEC §1 strategies, §4 sample columns, §7 `prefix`): pure, Ray-free, storage-free.
+"""Sample generation (docs/formulas.md strategies, docs/outputs.md sample columns, docs/formulas.md#prefix `prefix`): pure, Ray-free, storage-free.
 
 The caller (`memx.pipeline.runners.GenerateRunner`, the lab audit, the benchmarks) loads a model,
 builds a `PromptCorpus` once per process for the `internet` strategy and a

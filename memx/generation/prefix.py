@@ -1,4 +1,4 @@
-"""Sequences for the `prefix` strategy (SPEC §7): prefix + true suffix cut from source documents.
+"""Sequences for the `prefix` strategy (docs/formulas.md#prefix): prefix + true suffix cut from source documents.
 
 A sequence is `prefix_tokens + suffix_tokens` consecutive tokens of one document,
 tokenized whole without special tokens, at a uniformly random token offset; documents

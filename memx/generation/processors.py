@@ -1,6 +1,6 @@
 """Logits processors and the per-row sampler behind every generation strategy.
 
-`DecayingTemperature` is the paper's annealed temperature (SPEC §1: 10 → 1, linearly,
+`DecayingTemperature` is the paper's annealed temperature (docs/formulas.md: 10 → 1, linearly,
 over the first 20 generated tokens, then 1). `greedy` is the argmax rule of the `prefix`
 strategy and the lab audit. `sample_top_k` and `sample_full` turn one
 step's logits into token ids by inverse-CDF sampling driven by one uniform number per

@@ -2,7 +2,7 @@
 
 `generate_shard` is pure: given a loaded model, a `ShardSpec` and the generation config
 it yields the shard's rows as `SAMPLE_SCHEMA` record batches, and the same spec always
-gives the same rows. The `prefix` strategy (SPEC §7) takes its prompts from sequences cut
+gives the same rows. The `prefix` strategy (docs/formulas.md#prefix) takes its prompts from sequences cut
 from a `DocumentSource` (`memx.generation.prefix`), continues each for exactly
 suffix_tokens tokens (greedy, or top-k with one row per draw) and keeps the true suffix
 in `target_ids`; the other strategies leave `target_ids` and `sequence_id` null. The
@@ -72,7 +72,7 @@ class GenerationStats:
 
 
 def strategy_chooser(strategy: str, gen: GenerationConfig) -> Choose:
-    """The per-step token rule of each SPEC §1 strategy; `prefix` (SPEC §7) is argmax with
+    """The per-step token rule of each docs/formulas.md strategy; `prefix` (docs/formulas.md#prefix) is argmax with
     decoding: greedy, else the top_k strategy's rule (`generation.top_k`, T = 1), which
     the chat strategies `divergence` and `template` sample with too."""
     if strategy == "prefix" and gen.prefix.decoding == "greedy":

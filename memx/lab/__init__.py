@@ -1,4 +1,4 @@
-"""The lab: an embedded victim model family with known ground truth (SPEC §5).
+"""The lab: an embedded victim model family with known ground truth (docs/commands.md#lab).
 
 `build_lab` makes (or reuses from the cache) a training corpus of Python stdlib text with
 planted canaries, a byte-level BPE tokenizer, `small`/`medium`/`xl` GPT-2 analogues

@@ -1,4 +1,4 @@
-"""The lab's exact-extraction view (SPEC §9 over SPEC §5's ground truth): which training
+"""The lab's exact-extraction view (docs/formulas.md#extraction over the ground (docs/commands.md#lab) truth): which training
 documents the lab's run config measures, and the planted canaries' extraction probability
 by number of repetitions (the audit's canary table, in probabilities).
 

@@ -3,10 +3,10 @@
 Target = the `xl` analogue, references = `small` and `medium` (the paper's Small/Medium
 comparisons) and `out` (the target's size trained on disjoint text: the LiRA-style
 reference), `internet` prompts = the held-out slice, `prefix` sequences cut from the
-training corpus itself (discoverable extraction, SPEC §7: a quarter of the context each
+training corpus itself (discoverable extraction, docs/formulas.md#prefix: a quarter of the context each
 for prefix and suffix, Pythia's 32 + 32 at the default preset's 128), verification of
-every sample against the lab's index (`scope: all`: the lab has the ground truth, SPEC §6),
-exact extraction (SPEC §9) over the training documents holding canaries and as many
+every sample against the lab's index (`scope: all`: the lab has the ground truth, docs/formulas.md#span),
+exact extraction (docs/formulas.md#extraction) over the training documents holding canaries and as many
 without, membership inference over the lab's member / non-member pair. Sizes are a CPU
 demo's, not the paper's: hundreds to a thousand samples per strategy, with the selection
 pool and per-configuration counts kept in the paper's 10:1 proportion. This module only
@@ -32,7 +32,7 @@ def min_match_tokens(max_new_tokens: int) -> int:
 
 
 def extraction_section(lab_dir: Path, files_at: Path, context: int) -> dict:
-    """SPEC §9 over the lab's training documents: those holding the planted canaries (one copy
+    """docs/formulas.md#extraction over the lab's training documents: those holding the planted canaries (one copy
     of each at least) and as many without (`memx.lab.extraction.extraction_documents`), a
     quarter of the context as prefix and an eighth as suffix (a canary's secret is 3-21 lab
     tokens: a 16-token suffix holds most of them whole, with little else), top-k 40 like

@@ -1,7 +1,7 @@
 """The run's candidates (candidates.parquet, Parquet with zstd at the run root), made on the
 driver from committed shards and read back here:
 `reduce_stage` ranks, de-duplicates and selects them (memx.reduce over every sample and
-score shard), `verify_stage` checks each against the training-corpus index (SPEC §6's span
+score shard), `verify_stage` checks each against the training-corpus index (the span (docs/formulas.md#span)
 rule over the candidate's generated tokens, the same number the `verified` stage writes
 for its sample) and adds match_tokens, memorized, category and the personal data
 inside memorized spans.

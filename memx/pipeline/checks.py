@@ -97,7 +97,7 @@ def check_inputs(run: Run, local_paths: bool = True) -> None:
     if local_paths:  # the adapter's base, a template for `template`, divergence prompts in the context
         problems.append(chat_problem(config))
     if config.extraction is not None and local_paths:  # the model may exist only on the cluster's nodes
-        # windows against the model's context and vocabulary, the source, the documents (SPEC §9)
+        # windows against the model's context and vocabulary, the source, the documents (docs/formulas.md#extraction)
         problems.append(extraction_problem(config, run.inputs))
     if config.membership is not None:  # the sides, their sizes, max_tokens against the context (docs/membership.md)
         from memx.pipeline.membership import membership_problem

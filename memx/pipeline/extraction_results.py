@@ -1,4 +1,4 @@
-"""The `extraction` stage's results on the driver, over a Run (SPEC §9): extraction.json from
+"""The `extraction` stage's results on the driver, over a Run (docs/formulas.md#extraction): extraction.json from
 the committed shards and their manifests, and what the report section needs (the rows'
 positions and probabilities, and the texts of the documents it maps).
 
@@ -43,7 +43,7 @@ def extraction_stage(run: Run) -> Extraction:
 
     config = run.config
     if config.extraction is None:
-        raise ConfigError("extraction: the config has no `extraction` section (SPEC §9)")
+        raise ConfigError("extraction: the config has no `extraction` section (docs/formulas.md#extraction)")
     columns = SUMMARY_COLUMNS + (["sequence_count"] if config.verify is not None else [])
     shards = ((read_shard(run.storage, spec, columns), manifest["documents"]) for spec, manifest in _committed(run))
     result = summarize(config.extraction, shards)

@@ -99,13 +99,13 @@ class Inputs:
 @dataclass(frozen=True)
 class OpenIndex:
     """An opened verification index: a byte-level `CorpusIndex` (tokenizer None) or a
-    token-level `TokenIndex` with the tokenizer its ids belong to (SPEC §10)."""
+    token-level `TokenIndex` with the tokenizer its ids belong to (docs/indexes.md)."""
 
     index: "CorpusIndex | TokenIndex"
     tokenizer: Any = None
 
     def search(self, target_tokenizer):
-        """SPEC §10's span search of a target's token ids in this index (memx.verify.search)."""
+        """The span (docs/indexes.md) search of a target's token ids in this index (memx.verify.search)."""
         from memx.verify.search import span_search
 
         return span_search(target_tokenizer, self.index, self.tokenizer)

@@ -1,8 +1,8 @@
 """What a run measures over every sample, on the driver, from committed shards:
-memorization.json (`verify.scope: all`, SPEC §6: each shard's scores, verified spans and
+memorization.json (`verify.scope: all`, docs/formulas.md#span: each shard's scores, verified spans and
 generated tokens joined on sample_id and fed to `memx.verify.summary`, one shard at a time,
 and the personal data inside memorized spans counted by `memx.pipeline.personal_data`)
-and discoverable.json (the `prefix` strategy, SPEC §7: continuations against true suffixes).
+and discoverable.json (the `prefix` strategy, docs/formulas.md#prefix: continuations against true suffixes).
 
 Each writes one indented JSON object at the run root through its model
 (`memx.verify.summary.Memorization`, `memx.discoverable.Discoverable`), read back by
@@ -76,7 +76,7 @@ def memorization_stage(run: Run) -> Memorization:
 
 
 def discoverable_stage(run: Run) -> Discoverable:
-    """discoverable.json (SPEC §7) from every `prefix` shard's samples and scores."""
+    """discoverable.json (docs/formulas.md#prefix) from every `prefix` shard's samples and scores."""
     from memx.discoverable import discoverable_summary
 
     config = run.config

@@ -1,4 +1,4 @@
-"""`run_reduce`: scores + samples of a run -> the candidates table (SPEC §1, §4).
+"""`run_reduce`: scores + samples of a run -> the candidates table (docs/formulas.md, docs/outputs.md).
 
 Passes, each streaming one shard at a time so no pass holds all texts:
 1. scores (sample_id + score_* only): running top `pool` per (metric, strategy);

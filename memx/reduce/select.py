@@ -1,8 +1,8 @@
-"""Selection (SPEC §1): rank per (metric, strategy), de-duplicate the top pool, union.
+"""Selection (docs/formulas.md): rank per (metric, strategy), de-duplicate the top pool, union.
 
 - `top_pool` streams score shards (sample_id + score columns only) and keeps a running
   top `pool` per metric, so memory is O(pool), not O(samples). Order: score descending,
-  ties by sample_id ascending; NaN and null scores rank last (SPEC says they never occur).
+  ties by sample_id ascending; NaN and null scores rank last (docs/outputs.md: they never occur).
 - `walk_config` keeps a sample unless it duplicates (paper's rule, direction "the new
   sample duplicates a kept one") a sample already kept in the same configuration, and
   stops at `per_config`. `rank` is the 1-based position among kept samples;

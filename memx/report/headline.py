@@ -1,4 +1,4 @@
-"""The answer a run exists for, from memorization.json (SPEC §6): how much each strategy's
+"""The answer a run exists for, from memorization.json (docs/formulas.md#span): how much each strategy's
 samples memorized, and which membership metric finds it best.
 
 One source of numbers, three renderings: rich tables for the terminal (`memx inspect

@@ -24,7 +24,7 @@ X_LABEL = "target perplexity = exp(mean NLL per token), log scale"
 
 
 def axis_label(metric: str) -> str:
-    """What a score column holds (SPEC §1), from the metrics' one declaration."""
+    """What a score column holds (docs/formulas.md), from the metrics' one declaration."""
     return label(metric)
 
 

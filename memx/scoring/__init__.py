@@ -1,4 +1,4 @@
-"""Scoring: membership metrics (SPEC §1) over batched model passes, shard table -> score rows.
+"""Scoring: membership metrics (docs/formulas.md) over batched model passes, shard table -> score rows.
 
 `metrics` is pure per-token math, `passes` the batched forward passes that produce the
 per-token arrays, `extraction` the continuation-vs-true-suffix scores of `prefix` rows,

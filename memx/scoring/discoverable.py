@@ -1,4 +1,4 @@
-"""Discoverable-extraction scores of `prefix` rows (SPEC §7): continuation against true suffix.
+"""Discoverable-extraction scores of `prefix` rows (docs/formulas.md#prefix): continuation against true suffix.
 
 From the token ids in hand, never from text:
 
@@ -120,7 +120,7 @@ class SequenceCounter:
     """`sequence_count` of prefix rows bound to one tokenizer and index: build once per
     scoring actor. Any index memx reads goes through its span search
     (`memx.verify.search.span_search`: byte-level, token-level, or re-tokenized with the
-    index's tokenizer, SPEC §10); `index_tokenizer` is a token index's tokenizer."""
+    index's tokenizer, docs/indexes.md); `index_tokenizer` is a token index's tokenizer."""
 
     def __init__(self, tokenizer, index, index_tokenizer=None):
         from memx.verify.search import ByteSearch, span_search

@@ -1,4 +1,4 @@
-"""Membership metrics as pure math on per-token arrays (SPEC §1), higher = more memorized.
+"""Membership metrics as pure math on per-token arrays (docs/formulas.md), higher = more memorized.
 
 Every function takes right-padded per-token values `[B, L]` plus `lengths [B]` (how many
 leading entries of each row are real), or a single 1-D array for one sample, and returns

@@ -1,4 +1,4 @@
-"""NLL per byte, for the ratio of two models whose tokenizers differ (SPEC §1).
+"""NLL per byte, for the ratio of two models whose tokenizers differ (docs/formulas.md).
 
 A reference with another tokenizer predicts other units than the target: mean NLL per
 token moves with how finely each tokenizer cuts the text, not only with what each model

@@ -1,4 +1,4 @@
-"""Sample rows -> score rows (SPEC §4, ARCHITECTURE "score row"), one shard at a time.
+"""Sample rows -> score rows (docs/outputs.md, ARCHITECTURE "score row"), one shard at a time.
 
 `score_samples` runs the model passes the requested metrics need and nothing else:
 
@@ -7,7 +7,7 @@
 - each reference named by a `ratio_<ref>` metric: the same ids when its vocabulary is the
   target's (`memx.models.same_vocabulary`); otherwise `[BOS] + ref_tokenizer(text)`, and
   then `nll_<ref>` and both sides of `ratio_<ref>` are NLL per byte of the predicted
-  tokens (`memx.scoring.perbyte`, SPEC §1), not per token.
+  tokens (`memx.scoring.perbyte`, docs/formulas.md), not per token.
 - lowercase: `[BOS] + target_tokenizer(text.lower())`.
   BOS rule: every re-tokenized pass prepends the model's BOS id (`LoadedModel.bos_id`) so
   the first real token gets a prediction, as the BOS prompt of the generated samples does.
@@ -193,7 +193,7 @@ def score_samples(
         evidence = M.Evidence(stats.logp, stats.lengths, nll_target, stats.mu, stats.sigma)
         scores: dict[str, torch.Tensor] = {}
         target_per_byte = None
-        if foreign:  # another tokenizer: each side's NLL per byte it predicts (SPEC §1)
+        if foreign:  # another tokenizer: each side's NLL per byte it predicts (docs/formulas.md)
             target_per_byte = nll_per_byte(stats.logp, stats.lengths,
                                            predicted_bytes(ids if skip is None else [s[k:] for s, k in zip(ids, skip.tolist())],
                                                            stats.lengths, byte_table(target.tokenizer)))

@@ -1,7 +1,7 @@
 """Verification against a training-corpus index: token bytes, spans, candidates, categories.
 
 Public API: `token_byte_table(tokenizer)` and its `PackedTable` (the exact bytes of token
-ids), `generated_spans(token_ids, table, index)` (SPEC §6's span of every sample,
+ids), `generated_spans(token_ids, table, index)` (the span (docs/formulas.md#span) of every sample,
 searched in its generated tokens only), `verify_candidate_tokens(candidates,
 token_ids_by_sample, table, index, min_match_tokens)` (the same rule for candidates) and
 `categorize(text)`. There is deliberately no text-based check: it cannot tell a copied

@@ -1,4 +1,4 @@
-"""SPEC §10's span rule when the index's tokenizer is not the target's: re-tokenize, search,
+"""The span (docs/indexes.md) rule when the index's tokenizer is not the target's: re-tokenize, search,
 map back to the target's tokens.
 
 `BridgedSearch(target_table, index_tokenizer, index)` answers the same two questions as
@@ -17,7 +17,7 @@ strings than the target's:
   tokenizer cuts indentation into one token a space and a URL into one token.)
 - `sequence_counts(prompt_ids, target_ids)`: the count of prompt + suffix, re-tokenized,
   less one index token at each edge (a fragment's edges may be cut differently from how
-  the tokenizer cut the whole document, SPEC §10).
+  the tokenizer cut the whole document, docs/indexes.md).
 
 Where an index token's bytes are: the index tokenizer's own token bytes when they
 concatenate to the text (byte-level BPE: exact), else its character offsets.
@@ -219,7 +219,7 @@ class BridgedSearch:
         """Count of each target-token sequence by the span rule: the run `spans` finds, when
         it holds every target token but those of the sequence's first and last word (as the
         index tokenizer's pre-tokenizer splits words: the edges a fragment may cut otherwise
-        than its document did, SPEC §10); else 0."""
+        than its document did, docs/indexes.md); else 0."""
         found = self.spans(id_lists)
         need = self._inner_tokens(id_lists)
         held = (found["match_start"] <= need[:, 0]) & (found["match_end"] >= need[:, 1]) & (found["match_tokens"] > 0)

@@ -1,9 +1,9 @@
 """The reader of memx's byte-level verification index (built by `memx.index`): exact
 counts and longest-prefix queries across every shard of one directory or a list of them,
-in batches (`memx.verify.spans` turns the latter into SPEC §6's token spans).
+in batches (`memx.verify.spans` turns the latter into the token (docs/formulas.md#span) spans).
 
 It reads only memx's own u8 layout, checked through `index.json`; token-level indexes
-(SPEC §10) are `memx.verify.tokenindex`'s. Knows nothing about tokenizers or candidates,
+(docs/indexes.md) are `memx.verify.tokenindex`'s. Knows nothing about tokenizers or candidates,
 nor about object stores: the index directory is a local path.
 """
 

@@ -1,4 +1,4 @@
-"""Verification of candidates: SPEC §6's span rule applied to the selected samples.
+"""Verification of candidates: the span (docs/formulas.md#span) rule applied to the selected samples.
 
 `verify_candidate_tokens` adds `match_tokens` (int32), `memorized` (bool), `category`
 (str) and `match_text` (str) to a candidates table, and, given the samples' prompt ids and

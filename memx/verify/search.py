@@ -1,4 +1,4 @@
-"""One object per (target tokenizer, index) that applies SPEC §6/§10's span rule: the way
+"""One object per (target tokenizer, index) that applies docs/formulas.md#span and the span (docs/indexes.md) rule: the way
 every caller (the verified stage, candidates, memorization.json, `sequence_count` of
 `prefix` rows and extraction windows) asks the index about token ids.
 
@@ -14,7 +14,7 @@ every caller (the verified stage, candidates, memorization.json, `sequence_count
 Each has `spans(token_ids) -> SPAN_COLUMNS` (generated tokens only: the caller never
 passes the prompt) and `sequence_counts(id_lists) -> int64 counts`, plus `table`, the
 target's `PackedTable` (for the matched span's text). `open_index_dirs` opens local
-index directories as SPEC §10 reads them. This module knows nothing about shards,
+index directories as docs/indexes.md reads them. This module knows nothing about shards,
 storage or where an index lives.
 """
 
@@ -110,7 +110,7 @@ def _index_tokenizer(dirs: list[Path], metas: list[dict | None], configured: str
 
 
 def open_index_dirs(dirs: list[str | Path], tokenizer: str | None = None, token_dtype: str | None = None):
-    """(index, index tokenizer or None) for local directories as SPEC §10 reads them: memx's
+    """(index, index tokenizer or None) for local directories as docs/indexes.md reads them: memx's
     byte-level indexes as a `CorpusIndex`, any token index (memx's, or a released one
     without index.json) as a `TokenIndex`."""
     from memx.verify.byteindex import FORMAT as BYTE_FORMAT
@@ -136,7 +136,7 @@ def open_index_dirs(dirs: list[str | Path], tokenizer: str | None = None, token_
 
 
 def span_search(target_tokenizer: Any, index, index_tokenizer: Any = None, stride: int = _STRIDE):
-    """The search SPEC §10 prescribes for this target and index (see the module docstring)."""
+    """The search docs/indexes.md prescribes for this target and index (see the module docstring)."""
     table = _as_packed(target_tokenizer if isinstance(target_tokenizer, PackedTable)
                        else PackedTable(token_byte_table(target_tokenizer)))
     if not isinstance(index, TokenIndex):

@@ -1,4 +1,4 @@
-"""SPEC §6's span rule over a whole shard of generated samples, in one batched search.
+"""The span (docs/formulas.md#span) rule over a whole shard of generated samples, in one batched search.
 
 `generated_spans(token_ids, table, index)` returns, for every sample, the longest run of
 consecutive generated tokens whose concatenated bytes occur verbatim in the corpus:
@@ -147,7 +147,7 @@ def _query(buf, start, end, tokens, index) -> np.ndarray:
 
 
 def generated_spans(token_ids, table, index, *, stride: int = _STRIDE, span_from=None) -> dict[str, np.ndarray]:
-    """SPEC §6 span of each sample's generated tokens: SPAN_COLUMNS as numpy arrays.
+    """docs/formulas.md#span span of each sample's generated tokens: SPAN_COLUMNS as numpy arrays.
 
     `token_ids`: a list of id lists or a pyarrow list array (a samples shard's column);
     `table`: `token_byte_table(tokenizer)` or its `PackedTable`; `index`: a CorpusIndex.

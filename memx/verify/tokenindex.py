@@ -1,5 +1,5 @@
 """Token-level infini-gram indexes as they are released: v4, u8/u16/u32, one or many shards,
-one directory or several, with or without memx's `index.json` (SPEC §10).
+one directory or several, with or without memx's `index.json` (docs/indexes.md).
 
 `open_token_index(dirs, token_dtype, vocab_size)` checks the layout of every shard before
 anything runs (sizes that fit the token width, `offset.{i}` of u64s, pointers of
@@ -230,7 +230,7 @@ def local_dirs(dirs: list[str | Path]) -> tuple[list[Path], list[dict | None]]:
 
 def open_token_index(dirs: list[str | Path], token_dtype: str | None = None,
                      vocab_size: int | None = None) -> TokenIndex:
-    """A TokenIndex over `dirs` (local directories), dtype resolved as SPEC §10 says."""
+    """A TokenIndex over `dirs` (local directories), dtype resolved as docs/indexes.md says."""
     paths, metas = local_dirs(dirs)
     dtype = resolve_token_dtype(metas, token_dtype, vocab_size)
     return TokenIndex(paths, dtype, metas, vocab_size)

@@ -1,4 +1,4 @@
-"""CPU benchmark: exact extraction probability (SPEC §9) against the sampling estimate it replaces.
+"""CPU benchmark: exact extraction probability (docs/formulas.md#extraction) against the sampling estimate it replaces.
 
 Case `ratio`: the same (prefix, suffix) sequences measured two ways, alternating in rounds on
 one loaded model (a shared machine's load then hits both alike):

@@ -1,4 +1,4 @@
-"""Benchmark of the reduce stage on a synthetic run in the SPEC layout.
+"""Benchmark of the reduce stage on a synthetic run in the documented layout (docs/outputs.md).
 
     python tests/bench/bench_reduce.py --samples 600000 [--samples 60000 ...]
 

@@ -1,5 +1,5 @@
 """Benchmark part of bench_verify_all.py (`--token`): the same text indexed byte-level and
-token-level (SPEC §10), sizes and verification speed side by side, in one run.
+token-level (docs/indexes.md), sizes and verification speed side by side, in one run.
 
 The corpus, byte index, BPE tokenizer (4,096 ids, the target's) and 256-token samples are
 bench_verify.py's. Two token indexes of the same corpus are built by
@@ -55,7 +55,7 @@ def layout_arithmetic(bytes_per_token: float, shard_bytes: int = 1 << 33) -> str
 def within_edges(out: dict, planted: list, edge: int) -> int:
     """Samples judged right when a planted span may lose `edge` tokens at each end: its
     first tokens were cut from the middle of a corpus word, which the corpus's own
-    tokenization cut otherwise (SPEC §10's tolerance; the byte index has none)."""
+    tokenization cut otherwise (the tolerance (docs/indexes.md); the byte index has none)."""
     right = 0
     for k, p in enumerate(planted):
         n, s, e = (int(out[c][k]) for c in ("match_tokens", "match_start", "match_end"))

@@ -1,4 +1,4 @@
-"""Benchmark: SPEC §6 spans of every sample, in one process and on a simulated Ray cluster.
+"""Benchmark: docs/formulas.md#span spans of every sample, in one process and on a simulated Ray cluster.
 
 Uses the >= 1 GiB byte-level index, BPE tokenizer and synthetic 256-token samples of
 `bench_verify.py` (cached under $MEMX_CACHE, default /tmp/memx-cache/bench-verify; the
@@ -7,7 +7,7 @@ index takes about 25 minutes to build on first use): half carry a planted corpus
 
 In process (default): `generated_spans` in shard-sized batches, twice (the first pass
 also faults the index into the page cache), with queries per sample, peak RSS and proof
-that the index is memory-mapped. Target (SPEC §6, "cheaper than scoring"): >= 100
+that the index is memory-mapped. Target (docs/formulas.md#span, "cheaper than scoring"): >= 100
 samples/s on one core. Measured on an idle 2-core VM, 1.07 GiB index, 2,000 samples, with
 the sampled-key bracket of `sarray.py`: ~2,850-2,900 samples/s at stride 4 (~73 queries
 per sample; ~1,300-1,900 before the bracket).
@@ -273,7 +273,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="verify on a simulated Ray cluster: 1, then N actors")
     ap.add_argument("--shards", type=int, default=120, help="sample shards (--workers)")
     ap.add_argument("--shard-size", type=int, default=250, help="samples per shard (--workers)")
-    ap.add_argument("--token", action="store_true", help="also token-level indexes of the same text (SPEC §10)")
+    ap.add_argument("--token", action="store_true", help="also token-level indexes of the same text (docs/indexes.md)")
     args = ap.parse_args()
     corpus = ensure_corpus(args.gib)
     index_dir, build_s = ensure_index(corpus)

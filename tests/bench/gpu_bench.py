@@ -10,7 +10,7 @@ does not depend on what the weights or the vocabulary say. The scoring section a
 GPT-2-small-sized reference (`n_layer=12, n_embd=768`) and compares memx `score_samples`
 (every metric, batched) with the paper's loop (decode, re-tokenize, one unbatched pass per
 sample per model plus the lowercase pass) from tests/bench/bench_score.py. The extraction
-section times the exact extraction pass (SPEC §9) against bare forward passes of the same
+section times the exact extraction pass (docs/formulas.md#extraction) against bare forward passes of the same
 windows. Not a pytest test.
 """
 
@@ -115,7 +115,7 @@ EXTRACTION: list[str] = []
 
 
 def bench_extraction(lm, quick: bool, smoke: bool) -> None:
-    """The exact extraction pass (SPEC §9: top-k 40, 50-token prefix and suffix) on random windows:
+    """The exact extraction pass (docs/formulas.md#extraction: top-k 40, 50-token prefix and suffix) on random windows:
     windows/s and tokens/s at each batch size, against bare batched forward passes of the same ids."""
     from memx.extraction.passes import WindowPass
 

@@ -1,4 +1,4 @@
-"""The `extraction` stage (SPEC §9) through the real CLI and a local Ray: an extraction-only
+"""The `extraction` stage (docs/formulas.md#extraction) through the real CLI and a local Ray: an extraction-only
 run (`strategies: []`) writes its shards, extraction.json and report.html and nothing of
 sampling; `memx status` shows the stage, `memx inspect --summary` its headline; a lost shard
 is redone identically by `memx resume`; `memx extract` runs the stage alone; bad input is

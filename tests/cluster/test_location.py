@@ -1,4 +1,4 @@
-"""A run is where the user points (SPEC §8): a finished run copied, synced or uploaded
+"""A run is where the user points (docs/outputs.md#run-is-where-you-point): a finished run copied, synced or uploaded
 elsewhere is complete in `status`, inspectable and reportable in place, and `resume` of a
 copy redoes a lost shard inside the copy and writes nothing anywhere else. Through the
 real CLI, on a local path and on the SeaweedFS S3 server."""

@@ -1,4 +1,4 @@
-"""The `prefix` strategy (SPEC §7) through the real CLI and a local Ray, beside `top_k` in
+"""The `prefix` strategy (docs/formulas.md#prefix) through the real CLI and a local Ray, beside `top_k` in
 one run: rows are verbatim slices of the source with the continuation beside them, prefix
 scores carry exact/token_accuracy/sequence_count, discoverable.json and the report's
 section are written, a lost prefix shard is redone identically by `memx resume`, and a

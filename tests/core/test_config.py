@@ -1,4 +1,4 @@
-"""The config contract (SPEC §3) through the real `memx` CLI: good files round-trip, bad
+"""The config contract (docs/config.md) through the real `memx` CLI: good files round-trip, bad
 files exit 2 with one line naming the field, and nothing is written for a bad config."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`memx demo` end to end on the tiny lab, through the real CLI: the run completes, its
-outputs follow SPEC §4, a planted canary repeated 16+ times is among the memorized
+outputs follow docs/outputs.md, a planted canary repeated 16+ times is among the memorized
 candidates, and the tables it prints equal the ones in the report."""
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def test_inspect_and_report_on_the_finished_run(demo_run, tmp_path):
 
 def test_every_sample_is_verified_and_memorization_json_says_how_much(demo_run):
     """The demo runs `verify.scope: all`: a verified sidecar per sample shard, memorization.json
-    in SPEC §6's layout whose counts are those of the sidecars, the headline printed, and no
+    in the layout (docs/formulas.md#span) whose counts are those of the sidecars, the headline printed, and no
     library warning in memx's output."""
     run_dir, stdout = demo_run
     config = json.loads((run_dir / "config.json").read_text())
@@ -212,7 +212,7 @@ def test_prefix_runs_over_the_lab_corpus_and_the_report_shows_the_canary_audit(d
 
 
 def test_the_demo_measures_exact_extraction_and_the_canaries_light_up(demo_run):
-    """SPEC §9 in the demo: extraction.json over the lab's documents with and without canaries,
+    """docs/formulas.md#extraction in the demo: extraction.json over the lab's documents with and without canaries,
     the report's summary, (n, p) table, maps and the canaries' p_z by repetitions, printed too."""
     run_dir, stdout = demo_run
     config = json.loads((run_dir / "config.json").read_text())

@@ -1,4 +1,4 @@
-"""Exact agrees with sampling, on the lab's trained xl and its planted canaries (SPEC §9 vs §7):
+"""Exact agrees with sampling, on the lab's trained xl and its planted canaries (docs/formulas.md#extraction vs docs/formulas.md#prefix):
 
 - for canary windows with 0.05 < p_z < 0.95, the `prefix` strategy's top-k sampling (its own
   chooser and KV-cached sampler, 400 draws per sequence) reproduces the true suffix at an

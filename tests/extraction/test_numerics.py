@@ -1,4 +1,4 @@
-"""Numerics of SPEC §9: log space throughout (a long suffix of tiny probability stays finite and
+"""Numerics of docs/formulas.md#extraction: log space throughout (a long suffix of tiny probability stays finite and
 exact), the top-k set at a tie at the k-th logit is the sampler's own, and the (n, p) formula
 1 - (1 - p)^n keeps its meaning for p near 0 and near 1."""
 

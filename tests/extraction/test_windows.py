@@ -1,4 +1,4 @@
-"""Windows and documents exactly as SPEC §9 says: the set by hand on short documents, no window
+"""Windows and documents exactly as docs/formulas.md#extraction says: the set by hand on short documents, no window
 across a document, `documents: n` distinct and seeded, names, and character ranges equal to the
 tokenizer's offsets, a multi-byte character split between two tokens included."""
 

@@ -1,4 +1,4 @@
-"""score_samples against a plain one-sample-at-a-time implementation of SPEC §1.
+"""score_samples against a plain one-sample-at-a-time implementation of docs/formulas.md.
 
 `plain_scores` below is deliberately naive: one unpadded float64 pass per sample per
 model, Python loops for the window and Min-K%, no shared code with memx.scoring beyond
@@ -47,7 +47,7 @@ def plain_scores(row: dict, target, refs: dict, window: int) -> dict[str, float]
             out[f"nll_{name}"] = _mean_nll(plain_token_arrays(lm, ref_ids)["logp"].tolist())
             out[f"score_ratio_{name}"] = out[f"nll_{name}"] / max(nll, 1e-8)
             continue
-        # another tokenizer (SPEC §1): each side's total NLL over the bytes it predicts,
+        # another tokenizer (docs/formulas.md): each side's total NLL over the bytes it predicts,
         # bytes counted from decoded text here (no special tokens), not from token tables
         ref_ids = [lm.bos_id] + lm.tokenizer(text, add_special_tokens=False)["input_ids"]
         ref_logp = plain_token_arrays(lm, ref_ids)["logp"].tolist()

@@ -2,7 +2,7 @@
 
 It splits a samples table and a scores table into shards by the `shard` column (or by
 fixed-size slices) and serves them like a stored run. It knows nothing about storage,
-manifests or the SPEC file layout.
+manifests or the documented file layout (docs/outputs.md).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def build_family(root: Path, sizes: dict[str, tuple[int, int]] | None = None, vo
 
 def run_config(output: str, models: dict[str, str], run_id: str = "t", endpoint_url: str | None = None,
                samples: int = 24, shard_size: int = 8, **overrides) -> dict:
-    """A small config dict in SPEC §3 form over `build_family` models."""
+    """A small config dict in docs/config.md form over `build_family` models."""
     config = {
         "run_id": run_id, "output": output,
         "target": {"model": models["xl"], "dtype": "float32"},

@@ -1,4 +1,4 @@
-"""memx.verify.spans.generated_spans: SPEC §6's span rule against a brute-force search.
+"""memx.verify.spans.generated_spans: the span (docs/formulas.md#span) rule against a brute-force search.
 
 A toy byte-level vocabulary (whole words, single letters, halves of multi-byte UTF-8
 characters, two special ids) writes the documents of a small real index; samples are

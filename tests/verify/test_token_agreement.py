@@ -1,4 +1,4 @@
-"""The lab's samples verified three ways (SPEC §6, §10): against the lab's byte-level index,
+"""The lab's samples verified three ways (docs/formulas.md#span, docs/indexes.md): against the lab's byte-level index,
 a token index of the same corpus with the lab's tokenizer, and a token index built with a
 second BPE trained here (the bridged rule). Real lab model, real infini-gram indexer.
 
@@ -152,7 +152,7 @@ def test_another_tokenizer_agrees_and_counts_target_tokens(lab_setup, verified, 
 def test_another_tokenizer_loses_at_most_one_index_token_per_edge(lab_setup, verified, other):
     """Against the corpus's own cut: the byte span's text where a training document holds it,
     tokenized as the index tokenized that document; the bridged span must hold every target
-    token inside those index tokens but the first and the last (SPEC §10)."""
+    token inside those index tokens but the first and the last (docs/indexes.md)."""
     from memx.verify.bridge import _char_to_byte
 
     byte, bridged = verified["byte"]["spans"], verified[other]["spans"]
@@ -185,7 +185,7 @@ def test_another_tokenizer_loses_at_most_one_index_token_per_edge(lab_setup, ver
 
 
 def test_sequence_counts_of_prefix_rows_through_each_index(lab_setup, verified):
-    """`sequence_count` (prompt + true suffix of `prefix` rows) by the same rule (SPEC §10)."""
+    """`sequence_count` (prompt + true suffix of `prefix` rows) by the same rule (docs/indexes.md)."""
     import pyarrow as pa
 
     from memx.scoring.discoverable import SequenceCounter

@@ -1,4 +1,4 @@
-"""Token-level infini-gram indexes (SPEC §10) read by memx: counts and longest matches against
+"""Token-level infini-gram indexes (docs/indexes.md) read by memx: counts and longest matches against
 brute force and against infini-gram's own engine, shards and directory lists, u16 and u32.
 
 The indexes are written as the released ones are (no index.json, infini-gram's indexer

@@ -1,4 +1,4 @@
-"""Bad token indexes and bad verify settings (SPEC §10): each is one clear line naming the
+"""Bad token indexes and bad verify settings (docs/indexes.md): each is one clear line naming the
 field or the file (ConfigError: exit 2) before any query runs; a table that is not a
 suffix array is caught on opening (sampled) and, for tables memx builds, in full.
 """

@@ -1,4 +1,4 @@
-"""A whole lab run verified against a token index (SPEC §10), then the same run against the
+"""A whole lab run verified against a token index (docs/indexes.md), then the same run against the
 lab's byte index: the verified stage, candidates, memorization.json and the `prefix`
 rows' sequence_count all go through the token index, and agree with the byte index.
 

@@ -1,4 +1,4 @@
-"""Token indexes on S3 (SeaweedFS), synced and read like a byte-level one (SPEC §10): a
+"""Token indexes on S3 (SeaweedFS), synced and read like a byte-level one (docs/indexes.md): a
 memx-built one (index.json and its tokenizer copy travel with it) and a released-style one
 without index.json, as a list of two prefixes, with `verify.tokenizer` set."""
 
