@@ -49,5 +49,5 @@ def test_a_new_output_is_one_declaration(tmp_path, monkeypatch):
 
 
 def test_an_unknown_step_is_named():
-    with pytest.raises(ValueError, match="membership"):
-        steps_module.step_named("membership")
+    with pytest.raises(ValueError, match="no_such_step"):
+        steps_module.step_named("no_such_step")
