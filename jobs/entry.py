@@ -19,7 +19,7 @@ def job_main(argv: list[str] | None, description: str, work: Callable[[Run], obj
     from memx.pipeline.run import new_run
 
     parser = argparse.ArgumentParser(description=description.strip().splitlines()[0])
-    parser.add_argument("config", help="YAML config (docs/reference.md)")
+    parser.add_argument("config", help="YAML config (docs/outputs.md)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
 
     def job() -> None:

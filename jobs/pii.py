@@ -1,5 +1,5 @@
 """`memx pii FILE`: the personal data detector over a text, jsonl or parquet file, one
-line per entity (docs/reference.md).
+line per entity (docs/personal-data.md).
 
 A `.jsonl` / `.ndjson` file is one document per line (its `text` field), named
 `FILE:{line}` from 1; a `.parquet` file one per row of its `text` column, named

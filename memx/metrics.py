@@ -1,4 +1,4 @@
-"""The membership metrics, declared once (docs/reference.md): each one's name, what its score column
+"""The membership metrics, declared once (docs/formulas.md#metrics): each one's name, what its score column
 holds (the report's label), the evidence the scoring pass must gather for it beyond the
 target's token log-probs, and the formula that turns that evidence into the score.
 

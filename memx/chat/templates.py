@@ -1,5 +1,5 @@
 """Chat templates: which one a run uses, and the prompts the `divergence` and `template`
-strategies render through it (docs/reference.md, "Chat models and fine-tunes").
+strategies render through it (docs/chat.md, "Chat models and fine-tunes").
 
 `resolve_template(setting, tokenizer, adapter_tokenizer)` turns `target.chat_template`
 into a Jinja source or None: `auto` is the adapter's tokenizer's template when the adapter

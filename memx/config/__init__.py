@@ -18,14 +18,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from memx.chat.section import ChatTargetFields, DivergenceConfig, TemplateConfig
+from memx.config.chat import ChatTargetFields, DivergenceConfig, TemplateConfig
 from memx.errors import ConfigError
 from memx.metrics import METRIC_NAMES
 from memx.config.extraction import ExtractionConfig
 from memx.config.strict import RUN_ID_PATTERN, PositiveInt, StrictModel
 from memx.config.verify import VerifyConfig
 from memx.config.personal_data import PersonalDataConfig
-from memx.membership.section import MembershipConfig
+from memx.config.membership import MembershipConfig
 
 STRATEGIES = ("top_k", "temperature", "internet")  # the paper's three
 PREFIX = "prefix"  # discoverable extraction (docs/formulas.md#prefix), beside the paper's three

@@ -1,4 +1,4 @@
-"""The `extraction` section (docs/reference.md): the source's documents, the window lengths, the decoding
+"""The `extraction` section (docs/config.md): the source's documents, the window lengths, the decoding
 scheme whose exact probability is computed, the query counts of the summary. Validation only:
 a vocabulary against `top_k` or a source's documents are checked with the model and the run's
 inputs (`memx.extraction.checks`, `memx.pipeline.checks`).
@@ -51,7 +51,7 @@ class ExtractionConfig(StrictModel):
     stride_tokens: PositiveInt = 10
     decoding: ExtractionDecoding = ExtractionDecoding()
     queries: list[PositiveInt] = Field(default_factory=lambda: [1, 10, 100, 1000])
-    batch_size: PositiveInt = 64  # windows per forward pass (docs/reference.md leaves it to memx)
+    batch_size: PositiveInt = 64  # windows per forward pass (docs/config.md leaves it to memx)
 
     @field_validator("name")
     @classmethod

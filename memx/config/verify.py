@@ -1,4 +1,4 @@
-"""The `verify` section (docs/reference.md; token-level indexes too): the training-corpus index, its
+"""The `verify` section (docs/config.md; token-level indexes too): the training-corpus index, its
 tokenizer and token width, the span rule's threshold, and which samples are verified.
 Validation only: whether the index can be read is checked with the run's inputs
 (`memx.pipeline.checks`).
@@ -20,7 +20,7 @@ class VerifyConfig(StrictModel):
     # candidates: verify the selected candidates only (the paper); all: a sharded `verified`
     # stage checks every sample, so memorization.json can measure rates and metric quality
     scope: Literal["candidates", "all"] = "candidates"
-    # a token-level index (docs/reference.md): its tokenizer (HF id or directory; required when the
+    # a token-level index (docs/config.md): its tokenizer (HF id or directory; required when the
     # index has no index.json) and token width (else index.json's, else from the vocabulary)
     tokenizer: str | None = Field(None, min_length=1)
     token_dtype: Literal["u8", "u16", "u32"] | None = None

@@ -1,5 +1,5 @@
 """The chat strategies' side of a shard: `template` and `divergence` prompts, and the
-columns every strategy's rows carry for them (docs/reference.md, "Chat models and
+columns every strategy's rows carry for them (docs/chat.md, "Chat models and
 fine-tunes").
 
 `chat_prompts` renders a shard's prompts through the target's resolved chat template
@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from memx.chat.divergence import NOT_DIVERGED, divergence_points, divergence_prompts, span_from
-from memx.chat.section import CHAT_STRATEGIES
+from memx.config.chat import CHAT_STRATEGIES
 from memx.chat.templates import cut_prompt, template_problem
 from memx.errors import ConfigError
 

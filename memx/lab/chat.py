@@ -1,6 +1,6 @@
 """The lab's chat fine-tune: support conversations, a LoRA adapter over the xl trained on
 them with `peft`, and one verification index over the pretraining corpus and the
-conversations (docs/lab.md).
+conversations (docs/chat.md#lab).
 
 Writes, inside a lab being built:
 - `corpus/conversations.jsonl`: every conversation of the fine-tune corpus (copies

@@ -23,7 +23,7 @@ def divergence_section(adapter_dir: Path, context: int, max_new: int) -> dict:
     from transformers import AutoTokenizer
 
     from memx.chat.divergence import divergence_message
-    from memx.chat.section import DivergenceConfig
+    from memx.config.chat import DivergenceConfig
     from memx.chat.templates import message_prompt, resolve_template
 
     tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))  # ships the chat template

@@ -1,5 +1,5 @@
 """The lab's chat fine-tune data: its chat template, made-up customers and their support
-conversations (docs/lab.md).
+conversations (docs/chat.md#lab).
 
 Every customer has a name, an e-mail address, a phone number (valid for libphonenumber),
 a postal address, an IBAN (valid mod 97) and a card number (Luhn-valid), all made up

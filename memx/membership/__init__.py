@@ -1,4 +1,4 @@
-"""Membership inference on labelled sets (docs/reference.md, section `membership`).
+"""Membership inference on labelled sets (docs/membership.md, section `membership`).
 
 Documents known to be training data against documents known not to be: `documents`
 selects and cuts each side's documents from a `DocumentSource`, `score` scores them with

@@ -2,7 +2,7 @@
 
 A side is a `DocumentSource` (`memx.generation.documents`, opened once per process by
 `Inputs.documents(uri)`): the same order, `document` indexes and `document_name`s as the
-extraction stage (docs/reference.md). `documents: all` takes every document;
+extraction stage (docs/membership.md). `documents: all` takes every document;
 `documents: n` takes n distinct documents with at least 2 tokens (one predicted token),
 exactly as extraction selects `documents: n` (`memx.extraction.documents`: the first n
 of a permutation seeded with `generation.seed`, sorted so a shard reads forward).

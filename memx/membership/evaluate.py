@@ -28,7 +28,7 @@ BLIND_SHIFT_AUC = 0.6  # a blind AUC from here on means the sets differ without 
 
 
 class Figures(BaseModel):
-    """One score's figures (docs/reference.md, membership.json `metrics.{metric}` and `blind`)."""
+    """One score's figures (docs/membership.md, membership.json `metrics.{metric}` and `blind`)."""
 
     auc: float
     auc_ci95: tuple[float, float]

@@ -4,7 +4,7 @@ package's own batched passes.
 A document is scored as a sample whose prompt is empty and whose generated tokens are its
 first `max_tokens` tokens: `memx.scoring.score_samples` then runs one forward pass per
 model over exactly those ids, no BOS prepended, every predicted position (positions
-1..N-1), and applies the formulas of docs/reference.md unchanged, batched and
+1..N-1), and applies the formulas of docs/membership.md unchanged, batched and
 right-padded. The sample's text is the document text those ids cover, for zlib and the
 re-tokenized passes (lowercase, a reference with another tokenizer), which prepend no BOS
 either (`bos=False`): every pass predicts positions 1..N-1 of what it reads.

@@ -1,4 +1,4 @@
-"""membership.json (docs/reference.md) as a typed model, built from both sides' score rows.
+"""membership.json (docs/membership.md) as a typed model, built from both sides' score rows.
 
 `summarize` takes the two sides' rows (`memx.membership.score.membership_schema`, or any
 table holding `tokens` and the `score_<metric>` columns) and the scored texts of the same

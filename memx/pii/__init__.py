@@ -1,6 +1,6 @@
 """Personal data in text: one validated detector (types email, phone, credit_card,
 iban, ip_address, api_key, private_key), masking by type, the entities inside a memorized
-span, and the counts memorization.json reports (docs/reference.md).
+span, and the counts memorization.json reports (docs/personal-data.md).
 
 Public API: `detect(text, types=None, phone_region="US") -> list[Entity]`, `TYPES`,
 `mask(text)`, `mask_value(type, value)`, `span_char_range(...)`,

@@ -1,7 +1,7 @@
 """Personal data inside a sample's memorized span: the `personal_data` column of verified
 shards and candidates.parquet.
 
-A span is a token range of the generated `token_ids` (docs/reference.md: match_start,
+A span is a token range of the generated `token_ids` (docs/personal-data.md: match_start,
 match_end), while entities are found in the sample's `text` = decode(prompt_ids +
 token_ids). `span_char_range` maps the one onto the other through the tokens' exact bytes
 (a byte-level token may hold part of a UTF-8 character: a character cut by a span edge is

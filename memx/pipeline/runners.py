@@ -3,9 +3,9 @@ into rows (`memx.pipeline.runner.ShardRunner` skips, writes and commits).
 
 - `GenerateRunner` (samples): the target and the prompt corpus or prefix source;
 - `ScoreRunner` (scores): the target and every reference on one device, sample shard -> score rows;
-- `VerifyRunner` (verified, CPU only): the index's span search, sample shard -> spans (docs/reference.md)
+- `VerifyRunner` (verified, CPU only): the index's span search, sample shard -> spans (docs/outputs.md)
   and the personal data inside memorized spans (docs/personal-data.md);
-- `ExtractionRunner` (extraction): the target and the window pass, documents -> window rows (docs/reference.md).
+- `ExtractionRunner` (extraction): the target and the window pass, documents -> window rows (docs/outputs.md).
 
 Which stage each serves is declared in `memx.pipeline.stages`. The rows themselves are made by
 the domain packages (generation, scoring, verify, extraction), which know no Run.
@@ -80,8 +80,8 @@ class ScoreRunner(ShardRunner):
         if "prefix" in config.generation.strategies and config.verify is not None:
             from memx.scoring.discoverable import SequenceCounter
 
-            # how often each whole prefix + suffix occurs in the corpus (sequence_count, docs/reference.md),
-            # by the span rule of the index's kind (docs/reference.md)
+            # how often each whole prefix + suffix occurs in the corpus (sequence_count, docs/outputs.md),
+            # by the span rule of the index's kind (docs/outputs.md)
             opened = run.index()
             self.sequence_counter = SequenceCounter(self.target.tokenizer, opened.index, opened.tokenizer)
 
@@ -112,7 +112,7 @@ class VerifyRunner(ShardRunner):
 
     def __init__(self, run: Run, device: str | None = None, num_threads: int | None = None):
         super().__init__(run, device, num_threads)
-        self.search = run.span_search()  # byte-level, same-tokenizer or re-tokenizing (docs/reference.md)
+        self.search = run.span_search()  # byte-level, same-tokenizer or re-tokenizing (docs/outputs.md)
         self.index = self.search.index
 
     def rows(self, spec: ShardSpec) -> pa.Table:
@@ -149,7 +149,7 @@ class ExtractionRunner(ShardRunner):
         if config.verify is not None:
             from memx.scoring.discoverable import SequenceCounter
 
-            # the span rule of the index's kind (docs/reference.md): byte, token, or re-tokenized
+            # the span rule of the index's kind (docs/outputs.md): byte, token, or re-tokenized
             opened = run.index()
             self.counter = SequenceCounter(self.lm.tokenizer, opened.index, opened.tokenizer)
         self._selected: np.ndarray | None = None

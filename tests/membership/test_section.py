@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from memx.membership.section import MembershipConfig
+from memx.config.membership import MembershipConfig
 
 
 def test_defaults():

@@ -1,5 +1,5 @@
 """The config of chat targets: `generation.divergence`, `generation.template`, and the
-two `target` fields `adapter` and `chat_template` (docs/reference.md, "Chat models and
+two `target` fields `adapter` and `chat_template` (docs/chat.md, "Chat models and
 fine-tunes").
 
 Validation only, like the sections of `memx.config`: checks that need the tokenizer (a `template` run

@@ -1,4 +1,4 @@
-"""The `membership` config section (docs/reference.md): two labelled document sets and how
+"""The `membership` config section (docs/membership.md): two labelled document sets and how
 to measure them.
 
 Validation only: nothing here opens a file. Checks that need the files themselves (a side
