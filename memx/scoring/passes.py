@@ -106,15 +106,19 @@ def reduce_logits(
     sigma = torch.empty_like(logp) if moments else None
     for rows, cols in _chunks(batch, steps, vocab, logits.device):
         x = logits[rows, cols].float()
-        lse = torch.logsumexp(x, dim=-1)
-        logp[rows, cols] = x.gather(-1, targets[rows, cols].unsqueeze(-1)).squeeze(-1) - lse
-        if moments:
-            full = x - lse.unsqueeze(-1)
-            p = full.exp()
-            m = (p * full).sum(dim=-1)
-            full.sub_(m.unsqueeze(-1)).square_()
-            mu[rows, cols] = m
-            sigma[rows, cols] = (p * full).sum(dim=-1).clamp_(min=0.0).sqrt_()
+        picked = targets[rows, cols].unsqueeze(-1)
+        if not moments:
+            logp[rows, cols] = x.gather(-1, picked).squeeze(-1) - torch.logsumexp(x, dim=-1)
+            continue
+        # One fused log_softmax, one exp, and dot products over the vocabulary (no p * log p
+        # temporary): the moments' cost was two exps and two products per logit before.
+        full = torch.log_softmax(x, dim=-1)
+        logp[rows, cols] = full.gather(-1, picked).squeeze(-1)
+        p = full.exp()
+        m = torch.linalg.vecdot(p, full)
+        full.sub_(m.unsqueeze(-1)).square_()
+        mu[rows, cols] = m
+        sigma[rows, cols] = torch.linalg.vecdot(p, full).clamp_(min=0.0).sqrt_()
     return logp, mu, sigma
 
 

@@ -8,13 +8,14 @@
            (loss, ratio to a reference, zlib, Min-K%, Min-K%++) computed per document;
     floor  the bare batched forward passes memx cannot avoid (target and reference,
            right-padded batches of the same size): just the model calls.
-    Printed: documents/s of each, memx/mimir (target >= 5x) and memx's overhead over the
+    The three take turns within each of `--rounds` rounds (best of each kept), so the
+    machine's load hits them alike. Printed: documents/s of each, memx/mimir (target >= 5x) and memx's overhead over the
     floor (target <= 25%).
 (b) The blind baseline and one metric's bootstrap (1,000 resamples) on 100,000 synthetic
     documents a side, through `memx.membership.summary.summarize`, on one thread
     (target: under a minute).
 
-    python tests/bench/bench_membership.py [--lab DIR] [--documents 512] [--side 100000]
+    python tests/bench/bench_membership.py [--lab DIR] [--documents 512] [--rounds 3] [--side 100000]
 
 `--lab` defaults to the newest default lab in $MEMX_CACHE/lab, else the newest tiny one.
 Not a pytest test; no Ray.
@@ -101,16 +102,19 @@ def floor(models, ids: list[list[int]], batch_size: int) -> None:
                 lm.model(input_ids=x, attention_mask=mask, use_cache=False).logits
 
 
-def timed(fn, repeat: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+def alternating(runs: dict, rounds: int) -> dict[str, float]:
+    """Best seconds of each callable over `rounds` rounds, the callables taking turns within a
+    round, so a change in the machine's load hits all of them alike (the ratios are the figure)."""
+    best = {name: float("inf") for name in runs}
+    for _ in range(rounds):
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
-def bench_scoring(lab: Path, n: int, max_tokens: int | None, batch_size: int) -> None:
+def bench_scoring(lab: Path, n: int, max_tokens: int | None, batch_size: int, rounds: int) -> None:
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     target = load_causal_lm(str(lab / "models" / "xl"), "float32", "cpu")
     ref = load_causal_lm(str(lab / "models" / "out"), "float32", "cpu")
@@ -122,12 +126,13 @@ def bench_scoring(lab: Path, n: int, max_tokens: int | None, batch_size: int) ->
     check = mimir(target, ref, ids[:8], texts[:8])
     for row, want in zip(memx_rows.slice(0, 8).to_pylist(), check):
         assert all(abs(row[f"score_{m}"] - want[m]) <= 1e-3 * max(1.0, abs(want[m])) for m in METRICS), (row, want)
-    t_memx = timed(lambda: score_documents(ids, texts, target, {"out": ref}, scoring, METRICS), 2)
-    t_mimir = timed(lambda: mimir(target, ref, ids, texts))
-    t_floor = timed(lambda: floor([target, ref], ids, batch_size), 2)
+    best = alternating({"memx": lambda: score_documents(ids, texts, target, {"out": ref}, scoring, METRICS),
+                        "floor": lambda: floor([target, ref], ids, batch_size),
+                        "mimir": lambda: mimir(target, ref, ids, texts)}, rounds)
+    t_memx, t_mimir, t_floor = best["memx"], best["mimir"], best["floor"]
     tokens = sum(len(i) for i in ids)
     print(f"lab {lab.name}: {n} documents, {tokens / n:.0f} tokens each (max_tokens {max_tokens}), target xl + "
-          f"reference out, batch {batch_size}, {torch.get_num_threads()} threads")
+          f"reference out, batch {batch_size}, {torch.get_num_threads()} threads, best of {rounds} alternating rounds")
     print(f"  {'':8s}{'seconds':>9s}{'docs/s':>10s}")
     for name, t in (("memx", t_memx), ("mimir", t_mimir), ("floor", t_floor)):
         print(f"  {name:8s}{t:9.2f}{n / t:10.1f}")
@@ -174,12 +179,13 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=512)
     parser.add_argument("--max-tokens", type=int)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of memx, floor and mimir")
     parser.add_argument("--side", type=int, default=100_000)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--skip", choices=["scoring", "figures"])
     args = parser.parse_args()
     if args.skip != "scoring":
-        bench_scoring(args.lab or find_lab(), args.documents, args.max_tokens, args.batch_size)
+        bench_scoring(args.lab or find_lab(), args.documents, args.max_tokens, args.batch_size, args.rounds)
     if args.skip != "figures":
         bench_figures(args.side, args.bootstrap)
 
