@@ -74,7 +74,8 @@ class Killer(threading.Thread):
         self.delay, self.killed = delay, []
 
     def run(self) -> None:
-        deadline = time.time() + 120
+        # generous: on a loaded 2-core machine the actors can take minutes to start their first shard
+        deadline = time.time() + 360
         while time.time() < deadline and not self.killed:
             pids = _running_actor_pids()
             if pids:
