@@ -27,14 +27,16 @@ def test_sigkill_of_a_membership_actor_mid_shard_then_resume_redoes_only_what_is
     sides = {}
     for side, offset in (("members", 0), ("nonmembers", 100)):
         sides[side] = tmp_path / f"{side}.jsonl"
-        sides[side].write_text("".join(json.dumps({"text": prose(40, seed=offset + s)}) + "\n" for s in range(12)))
+        sides[side].write_text("".join(json.dumps({"text": prose(40, seed=offset + s)}) + "\n" for s in range(24)))
     raw = run_config(str(tmp_path / "out"), tiny_family, cluster={"actors": 2})
     raw["generation"] = {"strategies": []}
     raw["scoring"] = {"metrics": ["perplexity", "ratio", "min_k_plus_plus"], "batch_size": 1}  # slow shards
     raw["membership"] = {"members": str(sides["members"]), "nonmembers": str(sides["nonmembers"]),
                          "max_tokens": 256, "shard_documents": 3, "bootstrap": 50}
     config = parse_config(raw)
-    killer = Killer(delay=0.3)
+    # a shard scores in ~0.04 s here, so the kill lands at once: 16 shards keep both actors busy
+    # long after it, and a delay could let every shard finish first (no restart to see)
+    killer = Killer(delay=0.0)
     killer.start()
     results = run_shard_stages(new_run(config), stages=(MEMBERSHIP,), show_progress=False)[MEMBERSHIP]
     killer.join(timeout=5)
@@ -45,7 +47,7 @@ def test_sigkill_of_a_membership_actor_mid_shard_then_resume_redoes_only_what_is
     rows = {side: [d for spec in run.plan(MEMBERSHIP) if spec.strategy == side
                    for d in read_shard(run.storage, spec, ["document"]).column("document").to_pylist()]
             for side in sides}
-    assert rows == {side: list(range(12)) for side in sides}, "every document of each side exactly once"
+    assert rows == {side: list(range(24)) for side in sides}, "every document of each side exactly once"
     # every shard, the redone one included, equals a clean single-process run of its spec
     clean = MembershipRunner(new_run(parse_config({**raw, "output": str(tmp_path / "clean")})), device="cpu",
                              num_threads=1)
