@@ -13,12 +13,14 @@ This module sequences the stages; what each stage does lives in its own module.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from multiprocessing import get_context
@@ -50,6 +52,35 @@ def build_lab(out: str | Path | None = None, preset: str = "default", seed: int 
 def _build_or_reuse(out, preset: str, settings: LabSettings, seed: int, progress: bool) -> Path:
     key = settings_key(preset, settings, seed)
     target = Path(out).expanduser().resolve() if out else lab_path(preset, seed)
+    with _build_lock(target, progress):
+        return _locked_build_or_reuse(target, key, preset, settings, seed, progress)
+
+
+@contextmanager
+def _build_lock(target: Path, progress: bool):
+    """One build of a lab directory at a time across processes (two demos, two test workers):
+    the second waits and then reuses what the first built instead of training it again."""
+    lock_path = target.parent / f".{target.name}.lock"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a")
+    except OSError:
+        yield  # an unwritable parent: the build's own checks below name the problem
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _say(progress, f"another process is building {target}: waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _locked_build_or_reuse(target: Path, key: str, preset: str, settings: LabSettings, seed: int,
+                           progress: bool) -> Path:
     if (target / "lab.json").exists():
         meta = check_lab(target)
         if meta["key"] != key:

@@ -164,3 +164,20 @@ def test_half_finished_build_is_rebuilt_never_reused(micro_settings, tmp_path):
     assert not (out / "stale.txt").exists()
     check_lab(out)
     assert not [p for p in tmp_path.iterdir() if ".building-" in p.name]  # no temp dirs left
+
+
+def test_two_concurrent_builds_of_one_lab_train_it_once(micro_settings, tmp_path, capsys):
+    import threading
+
+    out, built = tmp_path / "lab", []
+    builders = [threading.Thread(target=lambda: built.append(_build_or_reuse(out, "tiny", micro_settings, 0, True)))
+                for _ in range(2)]
+    for builder in builders:
+        builder.start()
+    for builder in builders:
+        builder.join(timeout=300)
+    said = capsys.readouterr().err
+    assert built == [out, out]
+    assert said.count("stage train:") == 1, said  # the second waited for the first and reused its lab
+    assert said.count(f"reusing {out}") == 1 and "waiting for it" in said, said
+    check_lab(out)
