@@ -3,14 +3,13 @@ through the CLI (exit 2, nothing written) and through `parse_config` (ConfigErro
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from memx.config import parse_config
 from memx.errors import ConfigError
+from tests.support.cli import memx_in_process
 
 BASE = {"run_id": "chat", "target": {"model": "org/instruct", "adapter": "/adapters/support"}}
 BAD = [
@@ -48,8 +47,7 @@ def test_cli_exits_2_and_writes_nothing(tmp_path, what, generation, field):
     out = tmp_path / "out"
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({**BASE, "output": str(out), "generation": generation}))
-    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "generate", str(path)], capture_output=True,
-                          text=True, timeout=120)
+    proc = memx_in_process("generate", path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and field in lines[0], proc.stderr

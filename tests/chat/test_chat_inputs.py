@@ -6,21 +6,17 @@ naming the field, no run directory."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import yaml
+from tests.support.cli import memx_in_process
 
 
-def _memx_run(tmp_path, config: dict) -> subprocess.CompletedProcess:
+def _memx_run(tmp_path, config: dict):
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, "-m", "jobs.cli", "run", str(path)], capture_output=True, text=True,
-                          timeout=120, env=env)
+    return memx_in_process("run", path)
 
 
 @pytest.mark.parametrize("case, field, says", [

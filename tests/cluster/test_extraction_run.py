@@ -10,13 +10,13 @@ import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from tests.support.tiny import prose, run_config
+from tests.support.cli import memx_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -93,9 +93,7 @@ def test_memx_extract_runs_the_stage_alone_beside_sampling(tmp_path, tiny_family
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, tiny_family, section, field):
     path = _write(tmp_path, tiny_family, **section)
-    with ThreadPoolExecutor(2) as pool:  # both verbs side by side: each is a process importing torch
-        refusals = list(pool.map(lambda verb: _memx(verb, path), ("extract", "run")))
-    for refused in refusals:
+    for refused in (memx_in_process("extract", path), memx_in_process("run", path)):
         assert refused.returncode == 2, refused.stdout + refused.stderr
         assert refused.stderr.count("\n") == 1 and field in refused.stderr, refused.stderr
         assert not (tmp_path / "out").exists()

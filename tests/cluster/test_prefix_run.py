@@ -17,6 +17,7 @@ import yaml
 
 from memx.index import build_index
 from tests.support.tiny import prose, run_config
+from tests.support.cli import memx_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +90,7 @@ def test_a_source_with_no_long_enough_document_exits_2_before_writing(tmp_path, 
     source.write_text("".join(json.dumps({"text": f"tiny {i}"}) + "\n" for i in range(5)))
     (tmp_path / "index").mkdir()
     build_index([source], tmp_path / "index", progress=False)
-    refused = _memx("run", _write_config(tmp_path, tiny_family, source, run_id="short"))
+    refused = memx_in_process("run", _write_config(tmp_path, tiny_family, source, run_id="short"))
     assert refused.returncode == 2, refused.stderr
     assert refused.stderr.startswith("memx: error: generation.prefix.source:") and "5" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1

@@ -58,11 +58,14 @@ def ray_head(tmp_path):
             raise RuntimeError("ray head did not come up")
         yield address
     finally:
+        # `ray start --block` takes half a minute to stop gracefully, and nothing of this head
+        # outlives the test: a short grace, then its process group and its temp dir's processes
         os.killpg(head.pid, signal.SIGTERM)
         try:
-            head.wait(timeout=60)
+            head.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=30)
         subprocess.run(["pkill", "-9", "-f", temp_dir], check=False)
 
 

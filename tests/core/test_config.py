@@ -3,14 +3,14 @@ files exit 2 with one line naming the field, and nothing is written for a bad co
 
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
-import sys
 
 import pytest
 import yaml
 
 from memx.config import Config, load_config, parse_config
+from tests.support.cli import memx_in_process
 
 GOOD = {
     "run_id": "gpt2-xl-600k",
@@ -99,8 +99,7 @@ def test_bad_config_exits_2_naming_the_field(tmp_path, what, data, field):
     data = dict(data, output=str(out))
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data))
-    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "generate", str(path)], capture_output=True, text=True,
-                          timeout=120)
+    proc = memx_in_process("generate", path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -108,12 +107,26 @@ def test_bad_config_exits_2_naming_the_field(tmp_path, what, data, field):
     assert not out.exists(), "a bad config must write nothing"
 
 
+def test_the_installed_script_says_the_same(tmp_path):
+    """The other exit-2 checks call `jobs.cli.main` in this process (tests/support/cli.py);
+    the `memx` script a user runs, in a process of its own, gives the same one line and code."""
+    out = tmp_path / "out"
+    what, data, field = BAD[0]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(dict(data, output=str(out))))
+    script = shutil.which("memx") or pytest.fail("the memx script is not installed (pip install -e .)")
+    proc = subprocess.run([script, "generate", str(path)], capture_output=True, text=True, timeout=120)
+    here = memx_in_process("generate", path)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (here.returncode, here.stderr, here.stdout) == (
+        2, here.stderr, "")
+    assert len(proc.stderr.strip().splitlines()) == 1 and field in proc.stderr and not out.exists(), proc.stderr
+
+
 @pytest.mark.parametrize("text", ["run_id: [unclosed", "- just\n- a list\n", ""])
 def test_malformed_yaml_exits_2(tmp_path, text):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "run", str(path)], capture_output=True, text=True,
-                          timeout=120)
+    proc = memx_in_process("run", path)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
@@ -134,9 +147,7 @@ def test_local_model_that_is_not_there_exits_2_before_writing(tmp_path, verb, fi
         data["target"] = {"model": str(tmp_path / "empty-dir")}
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(data))
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    proc = subprocess.run([sys.executable, "-m", "jobs.cli", verb, str(path)], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path, env=env)
+    proc = memx_in_process(verb, path, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith(f"memx: error: {field}: ")
     assert ("no config.json" if where == "not-a-model-dir" else "no such directory") in proc.stderr

@@ -6,14 +6,12 @@ run directory appears (it used to take 8 minutes of actor restarts to fail)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from memx.index import build_index
+from tests.support.cli import memx_in_process
 
 
 def _config(tmp_path, **changes) -> dict:
@@ -34,12 +32,10 @@ def _config(tmp_path, **changes) -> dict:
     return config
 
 
-def _memx_run(tmp_path, config: dict) -> subprocess.CompletedProcess:
+def _memx_run(tmp_path, config: dict):
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(config))
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, "-m", "jobs.cli", "run", str(path)], capture_output=True, text=True,
-                          timeout=120, env=env)
+    return memx_in_process("run", path)
 
 
 @pytest.fixture

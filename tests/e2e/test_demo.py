@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from tests.support.cli import memx_in_process
 
 STRATEGIES = ("top_k", "temperature", "internet", "prefix")
 
@@ -154,11 +155,11 @@ def test_inspect_and_report_on_the_finished_run(demo_run, tmp_path):
     shown = _memx("inspect", str(run_dir), "--metric", "zlib", "--top", "3")
     assert shown.returncode == 0 and "zlib  score" in shown.stdout
     for option, value in (("--metric", "bogus"), ("--strategy", "nope")):
-        refused = _memx("inspect", str(run_dir), option, value)
+        refused = memx_in_process("inspect", run_dir, option, value)
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and f"{option} {value}" in refused.stderr
     blocker = tmp_path / "a-file"
     blocker.write_text("a file where a directory is expected")
-    refused = _memx("report", str(run_dir), "--out", str(blocker / "report.html"))
+    refused = memx_in_process("report", run_dir, "--out", blocker / "report.html")
     assert refused.returncode == 2 and refused.stderr.startswith("memx: error: --out:"), refused.stderr
     written = _memx("report", str(run_dir), "--out", str(tmp_path / "copy.html"))
     assert written.returncode == 0 and "<html" in (tmp_path / "copy.html").read_text()[:500].lower()

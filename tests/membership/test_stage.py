@@ -25,6 +25,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from memx.lab import build_lab
 from memx.membership.summary import read_summary
 from tests.membership.conftest import docstrings
+from tests.support.cli import memx_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +118,7 @@ def test_bad_inputs_are_exit_2_one_line_and_nothing_written(lab, tmp_path, chang
     value = {"ONE": str(one), "SAME": config["membership"]["members"]}
     change = {k: value.get(v, v) if isinstance(v, str) else v for k, v in change.items()}
     config["membership"].update(change)
-    done = _memx("membership", str(_write(tmp_path / "c.yaml", config)))
+    done = memx_in_process("membership", _write(tmp_path / "c.yaml", config), cwd=ROOT)
     assert done.returncode == 2, done.stderr[-2000:]
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and says in lines[0], done.stderr
