@@ -36,7 +36,11 @@ def boto_client(endpoint_url: str | None, region: str | None, attempts: int):
     # as experimental, and each actor has a client of its own to throttle anyway.
     config = Config(retries={"mode": "standard", "total_max_attempts": attempts},
                     connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S)
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1", config=config)
+    # a session of its own: boto3's default session keeps the first credentials it resolved for
+    # the life of the process, so a driver (a notebook, a test session) whose environment changed
+    # would go on signing with keys it no longer holds
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
+                                          config=config)
 
 
 def s3_filesystem(endpoint_url: str | None, region: str | None, attempts: int) -> pafs.S3FileSystem:

@@ -42,20 +42,35 @@ def tiny_lab():
     return build_lab(None, preset="tiny", seed=0, progress=False)
 
 
+_SERVERS: list[WeedS3] = []  # the session's S3 server once a test has asked for it
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     server = WeedS3(tmp_path_factory.mktemp("weed") / "data").start()
     saved = {k: os.environ.get(k) for k in server.env}
     os.environ.update(server.env)  # the AWS chain is how memx gets credentials, in tests too
+    _SERVERS.append(server)
     try:
         yield server
     finally:
+        _SERVERS.remove(server)
         server.stop()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def _s3_credentials_each_test():
+    """The server's credentials back in the environment before every test: a test that first
+    starts the server while it has monkeypatched AWS_* (to fake ones) would otherwise have them
+    removed at its end, and every later S3 test of the session would send no or other keys."""
+    for server in _SERVERS:
+        os.environ.update(server.env)
+    yield
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -8,8 +8,9 @@ are the parameter bytes each holds (unique tensors) and the RSS growth from load
 models, and the seconds per sample of `score_samples` (every metric, ratio_base included)
 over the same samples. Timing alternates: each of --rounds rounds runs one subprocess per
 setup, one after the other, and the best round of each setup is kept, so a change in the
-machine's load hits both alike (the ratio is the figure). Targets: memory <= 0.6x, time per
-sample <= 1.1x.
+machine's load hits both alike (the ratio is the figure). Both subprocesses start with the
+allocator settings memx's replicas get (`cluster.actors.actor_env`). Targets: memory <= 0.6x,
+time per sample <= 1.1x.
 
 `--synthetic-width W --layers L` replaces the lab's xl and xl-chat by a random GPT-2 of
 width W and L layers (the lab's tokenizer, vocabulary and context; W/64 heads) with a
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -130,6 +132,8 @@ def _default_lab() -> Path:
 
 
 def main() -> None:
+    from cluster.actors import actor_env
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--lab", type=Path)
     parser.add_argument("--samples", type=int, default=200)
@@ -150,11 +154,13 @@ def main() -> None:
             model, adapter = synthetic_models(lab, args.synthetic_width, args.layers, Path(tmp))
             models = ["--model", model, "--adapter", adapter]
         results: dict[str, dict] = {}
+        # both setups start as memx's replicas do (cluster/actors.py): glibc keeps freed buffers
+        environment = {**os.environ, **actor_env()}
         for _ in range(args.rounds):  # alternating: one round of each setup per turn
             for setup in ("shared", "separate"):
                 out = subprocess.run([sys.executable, __file__, "--lab", str(lab), "--samples", str(args.samples),
                                       "--rounds", "1", "--setup", setup, *models],
-                                     capture_output=True, text=True, check=True)
+                                     capture_output=True, text=True, check=True, env=environment)
                 got = json.loads(out.stdout.strip().splitlines()[-1])
                 if setup not in results or got["seconds_per_sample"] < results[setup]["seconds_per_sample"]:
                     results[setup] = {**got, "rss_bytes": results.get(setup, got)["rss_bytes"]}

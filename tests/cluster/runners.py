@@ -20,7 +20,8 @@ class WhereAmIRunner:
 
     def run(self, spec: ShardSpec) -> dict:
         time.sleep(0.5)  # hold the actor long enough for every replica to be busy at once
-        return {"shard": spec.key, "rows": 0, "node_id": self.node_id, "gpu_ids": self.gpu_ids, "pid": os.getpid()}
+        return {"shard": spec.key, "rows": 0, "node_id": self.node_id, "gpu_ids": self.gpu_ids, "pid": os.getpid(),
+                "malloc": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}}
 
 
 class BrokenModelRunner:

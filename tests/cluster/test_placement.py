@@ -8,7 +8,7 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from cluster.actors import plan_placement
+from cluster.actors import ALLOCATOR_ENV, actor_env, plan_placement
 from cluster.pool import StageWork, run_stages
 from memx.config import parse_config
 from memx.errors import MemxFailure
@@ -48,6 +48,7 @@ def test_one_replica_per_gpu_on_distinct_devices(gpu_cluster, tmp_path):
     assert all(len(gpus) == 1 for _, gpus in devices), devices
     assert len(set(devices)) == 4, f"two replicas share a GPU: {devices}"
     assert len({node for node, _ in devices}) == 2
+    assert all(r["malloc"] == ALLOCATOR_ENV for r in result.records), "every replica keeps its buffers in the heap"
 
 
 def test_model_that_cannot_load_fails_after_bounded_restarts(gpu_cluster, tmp_path):
@@ -77,3 +78,9 @@ def test_on_gpus_verification_overlaps_generation_and_scoring_on_a_spare_cpu(gpu
     assert results["verified"].seconds == results["samples"].seconds == results["scores"].seconds
     for stage in ("samples", "scores", "verified"):
         assert len(results[stage].done) == 4 and stage_status(run, stage).todo == []
+
+
+def test_a_users_own_allocator_setting_wins():
+    assert actor_env({}) == ALLOCATOR_ENV
+    assert actor_env({"MALLOC_TRIM_THRESHOLD_": "0"}) == {k: v for k, v in ALLOCATOR_ENV.items()
+                                                          if k != "MALLOC_TRIM_THRESHOLD_"}

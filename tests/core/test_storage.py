@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pyarrow as pa
 import pytest
@@ -114,3 +115,15 @@ def test_credentials_never_reach_config_json(s3_server, tmp_path):
     assert s3_server.env["AWS_SECRET_ACCESS_KEY"] not in saved
     assert s3_server.env["AWS_ACCESS_KEY_ID"] not in saved
     assert json.loads(saved)["storage"]["endpoint_url"] == s3_server.endpoint
+
+
+def test_a_storage_signs_with_the_keys_in_the_environment_when_it_is_made(s3_server, monkeypatch):
+    """A long-lived driver (a notebook) whose keys changed signs with the new ones: boto3's
+    default session would keep the first keys it resolved for the life of the process."""
+    uri = f"s3://{s3_server.bucket}/keys-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "not-a-key")
+    with pytest.raises(Exception, match="InvalidAccessKeyId"):
+        Storage(uri, endpoint_url=s3_server.endpoint).write_bytes("a.txt", b"1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.env["AWS_ACCESS_KEY_ID"])
+    Storage(uri, endpoint_url=s3_server.endpoint).write_bytes("a.txt", b"1")
+    assert Storage(uri, endpoint_url=s3_server.endpoint).read_bytes("a.txt") == b"1"
