@@ -87,24 +87,9 @@ def plan_placement(config: Config, share: float = 1.0, gpus: float | None = None
     return Placement(actors, 0.0, float(threads), threads)
 
 
-# glibc gives large freed buffers back to the kernel and page-faults them in again on the next
-# forward; a model replica frees and reallocates the same activation-sized buffers every batch
-# (peft's LoRA temporaries: a full-size tensor per adapted linear). Keeping them in the heap
-# took adapter scoring at GPT-2 width from 1.22x to 0.97x of two plain models
-# (docs/benchmarks.md, the adapter row). A MALLOC_* the user set for the job wins.
-ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "1000000000", "MALLOC_TRIM_THRESHOLD_": "1000000000",
-                 "MALLOC_TOP_PAD_": "536870912"}
-
-
-def actor_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment variables a replica starts with on top of the job's."""
-    environ = os.environ if environ is None else environ
-    return {k: v for k, v in ALLOCATOR_ENV.items() if k not in environ}
-
-
 def start_actor(runner: str, run: Run, placement: Placement):
     """An actor hosting `runner` (`module:Class`) over the run, with the placement's reservation."""
     remote_cls = ray.remote(ShardActor)
     options = {"num_gpus": placement.num_gpus, "num_cpus": placement.num_cpus, "max_restarts": 0,
-               "max_task_retries": 0, "max_concurrency": 1, "runtime_env": {"env_vars": actor_env()}}
+               "max_task_retries": 0, "max_concurrency": 1}
     return remote_cls.options(**options).remote(runner, run.to_wire(), placement.threads)

@@ -27,13 +27,31 @@ from memx.pipeline.status import stage_status
 log = logging.getLogger(__name__)
 
 
+# glibc gives large freed buffers back to the kernel and page-faults them in again on the next
+# forward; a model replica frees and reallocates the same activation-sized buffers every batch
+# (peft's LoRA temporaries: a full-size tensor per adapted linear). Keeping them in the heap
+# took adapter scoring at GPT-2 width from 1.22x to 0.97x of two plain models
+# (docs/benchmarks.md, the adapter row). A MALLOC_* the user set for the job wins.
+ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "1000000000", "MALLOC_TRIM_THRESHOLD_": "1000000000",
+                 "MALLOC_TOP_PAD_": "536870912"}
+
+
+def job_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment variables the job's workers (every replica) start with.
+
+    memx's own knobs (MEMX_*) follow the job to its actors; credentials never do: the
+    cluster's nodes get theirs from their own environment, profile or role. Set for the whole
+    job rather than per actor, so an actor can take one of the workers Ray starts ahead."""
+    environ = os.environ if environ is None else environ
+    return {**{k: v for k, v in ALLOCATOR_ENV.items() if k not in environ},
+            **{k: v for k, v in environ.items() if k.startswith(("MEMX_", "MALLOC_"))}}
+
+
 def connect() -> bool:
     """Connect to the cluster in RAY_ADDRESS or start a local one. True if we started it."""
     if ray.is_initialized():
         return False
-    # memx's own knobs (MEMX_*) follow the job to its actors; credentials never do: the
-    # cluster's nodes get theirs from their own environment, profile or role.
-    runtime_env = {"env_vars": {k: v for k, v in os.environ.items() if k.startswith("MEMX_")}}
+    runtime_env = {"env_vars": job_env()}
     address = os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True, runtime_env=runtime_env)

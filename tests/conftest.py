@@ -25,10 +25,41 @@ SLOW_FIXTURES = {
 }
 
 
+# The longest test files, longest first (seconds of one fresh-clone run on the 2-core reference
+# machine, docs/benchmarks.md#suite). The two xdist workers take whole files in collection order
+# (`--dist loadfile --no-loadscope-reorder`), so the long ones start at once and the many
+# short ones fill the end, instead of the end being one worker alone on a two-minute file.
+# The demo comes first because it trains the tiny lab that most of the others then reuse.
+LONGEST_FIRST = (
+    "tests/e2e/test_demo.py",            # ~130 s, +90 s if it trains the lab
+    "tests/cluster/test_faults.py",      # ~200 s
+    "tests/cluster/test_location.py",    # ~120 s
+    "tests/cluster/test_extraction_run.py",
+    "tests/chat/test_chat_run.py",
+    "tests/cluster/test_prefix_run.py",
+    "tests/verify/test_token_index_run.py",
+    "tests/extraction/test_agreement.py",
+    "tests/cluster/test_placement.py",
+    "tests/cluster/test_faults_membership.py",
+    "tests/cluster/test_submit.py",
+    "tests/membership/test_stage.py",
+    "tests/e2e/test_minimal_run.py",
+    "tests/cluster/test_generate_job.py",
+    "tests/lab/test_build.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+
+    def order(item) -> int:  # then the other slow files, then the fast ones; stable within a file
+        path = item.nodeid.split("::")[0]
+        return rank.get(path, len(rank) + (0 if item.get_closest_marker("slow") else 1))
+
+    items.sort(key=order)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ models, and the seconds per sample of `score_samples` (every metric, ratio_base 
 over the same samples. Timing alternates: each of --rounds rounds runs one subprocess per
 setup, one after the other, and the best round of each setup is kept, so a change in the
 machine's load hits both alike (the ratio is the figure). Both subprocesses start with the
-allocator settings memx's replicas get (`cluster.actors.actor_env`). Targets: memory <= 0.6x,
+allocator settings memx's replicas get (`cluster.schedule.ALLOCATOR_ENV`). Targets: memory <= 0.6x,
 time per sample <= 1.1x.
 
 `--synthetic-width W --layers L` replaces the lab's xl and xl-chat by a random GPT-2 of
@@ -132,7 +132,7 @@ def _default_lab() -> Path:
 
 
 def main() -> None:
-    from cluster.actors import actor_env
+    from cluster.schedule import ALLOCATOR_ENV
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--lab", type=Path)
@@ -155,7 +155,7 @@ def main() -> None:
             models = ["--model", model, "--adapter", adapter]
         results: dict[str, dict] = {}
         # both setups start as memx's replicas do (cluster/actors.py): glibc keeps freed buffers
-        environment = {**os.environ, **actor_env()}
+        environment = {**ALLOCATOR_ENV, **os.environ}
         for _ in range(args.rounds):  # alternating: one round of each setup per turn
             for setup in ("shared", "separate"):
                 out = subprocess.run([sys.executable, __file__, "--lab", str(lab), "--samples", str(args.samples),

@@ -8,8 +8,9 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from cluster.actors import ALLOCATOR_ENV, actor_env, plan_placement
+from cluster.actors import plan_placement
 from cluster.pool import StageWork, run_stages
+from cluster.schedule import ALLOCATOR_ENV, job_env
 from memx.config import parse_config
 from memx.errors import MemxFailure
 from memx.pipeline.run import new_run
@@ -20,7 +21,7 @@ def gpu_cluster():
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "num_gpus": 0})
     for _ in range(2):
         cluster.add_node(num_cpus=2, num_gpus=2)
-    ray.init(address=cluster.address)
+    ray.init(address=cluster.address, runtime_env={"env_vars": job_env()})  # as `memx run` connects
     cluster.wait_for_nodes()
     try:
         yield cluster
@@ -80,7 +81,7 @@ def test_on_gpus_verification_overlaps_generation_and_scoring_on_a_spare_cpu(gpu
         assert len(results[stage].done) == 4 and stage_status(run, stage).todo == []
 
 
-def test_a_users_own_allocator_setting_wins():
-    assert actor_env({}) == ALLOCATOR_ENV
-    assert actor_env({"MALLOC_TRIM_THRESHOLD_": "0"}) == {k: v for k, v in ALLOCATOR_ENV.items()
-                                                          if k != "MALLOC_TRIM_THRESHOLD_"}
+def test_a_users_own_allocator_setting_wins_and_credentials_stay_behind():
+    assert job_env({}) == ALLOCATOR_ENV
+    mine = {"MALLOC_TRIM_THRESHOLD_": "0", "MEMX_CACHE": "/c", "AWS_SECRET_ACCESS_KEY": "s"}
+    assert job_env(mine) == {**ALLOCATOR_ENV, "MALLOC_TRIM_THRESHOLD_": "0", "MEMX_CACHE": "/c"}
