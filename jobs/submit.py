@@ -22,6 +22,7 @@ from memx.errors import MemxFailure
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 # After the log stream ends the job's state turns terminal within moments; a bounded wait for it.
 STATE_WAIT_S, STATE_POLL_S = 60.0, 0.5
+SUBMIT_TRIES, SUBMIT_WAIT_S = 6, 2.0  # waits of 2, 4, 8, 16, 32 s between the tries
 
 
 def _package_dirs() -> list[str]:
@@ -58,12 +59,12 @@ def submit_run(config: Config, config_path: str, address: str, wait: bool, conso
     staging = tempfile.mkdtemp(prefix="memx-submit-")
     try:
         shutil.copy(config_path, os.path.join(staging, "memx.yaml"))
-        job_id = client.submit_job(
+        job_id = _submit(client, dict(
             entrypoint="python -m jobs.run memx.yaml",
             runtime_env={"working_dir": staging, "py_modules": _package_dirs()},
             metadata={"memx_run": config.run_uri},
             submission_id=f"memx-{config.run_id}-{int(time.time())}",
-        )
+        ), address)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     console.print(f"job id: {job_id}\noutputs: {config.run_uri}\nfollow: memx status {config.run_uri}")
@@ -72,6 +73,23 @@ def submit_run(config: Config, config_path: str, address: str, wait: bool, conso
     state = _follow(client, job_id, config.run_uri, console)
     console.print(f"job {job_id}: {state}")
     return 0 if state == "SUCCEEDED" else 1
+
+
+def _submit(client, job: dict, address: str) -> str:
+    """Submit, retrying while the head says it has no job agent yet: a head answers its HTTP
+    API before the agent that runs jobs has registered (seconds after `ray start`, longer on
+    a loaded machine). Bounded: SUBMIT_TRIES tries with doubling waits, about a minute."""
+    for attempt in range(SUBMIT_TRIES):
+        try:
+            return client.submit_job(**job)
+        except RuntimeError as error:
+            if "No available agent" not in str(error):
+                raise
+            if attempt == SUBMIT_TRIES - 1:
+                raise MemxFailure(f"the Ray cluster at {address} has no job agent ready after {SUBMIT_TRIES} "
+                                  "tries over about a minute; check `ray status` there and submit again") from None
+            time.sleep(SUBMIT_WAIT_S * 2 ** attempt)
+    raise AssertionError("unreachable")
 
 
 def _follow(client, job_id: str, run_uri: str, console: Console) -> str:

@@ -88,3 +88,31 @@ def test_submit_runs_the_config_to_the_end(ray_head, tmp_path, tiny_family):
     assert candidates.num_rows > 0
     assert (run_dir / "report.html").exists()
     assert len(list((run_dir / "_manifest" / "scores").rglob("shard-*.json"))) == 6
+
+
+class _HeadWithoutAgent:
+    """A Jobs client whose head has no job agent for its first `busy` calls (Ray's own 500)."""
+
+    def __init__(self, busy: int):
+        self.busy, self.calls = busy, 0
+
+    def submit_job(self, **job):
+        self.calls += 1
+        if self.calls <= self.busy:
+            raise RuntimeError("Request failed with status code 500: No available agent to submit job, "
+                               "please try again later..")
+        return job["submission_id"]
+
+
+def test_submit_waits_for_the_job_agent_a_bounded_number_of_times(monkeypatch):
+    from jobs import submit
+    from memx.errors import MemxFailure
+
+    monkeypatch.setattr(submit, "SUBMIT_WAIT_S", 0.0)
+    late = _HeadWithoutAgent(busy=3)
+    assert submit._submit(late, {"submission_id": "memx-x-1"}, "http://head:8265") == "memx-x-1"
+    assert late.calls == 4
+    never = _HeadWithoutAgent(busy=100)
+    with pytest.raises(MemxFailure, match="no job agent ready after 6 tries"):
+        submit._submit(never, {"submission_id": "memx-x-2"}, "http://head:8265")
+    assert never.calls == submit.SUBMIT_TRIES
