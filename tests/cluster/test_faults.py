@@ -24,6 +24,7 @@ from memx.shards import read_shard
 from memx.pipeline.runners import GenerateRunner, ScoreRunner
 from memx.pipeline.status import stage_status
 from memx.pipeline.run import new_run
+from tests.support.cli import memx_in_process
 from tests.support.s3server import WeedS3
 from tests.support.tiny import run_config
 
@@ -193,12 +194,10 @@ def test_driver_killed_mid_run_then_resume_equals_uninterrupted(two_node_cluster
 
     before = {key: m["committed_at"] for key, m in committed_manifests(storage, "samples").items()}
     assert 3 <= len(before) < 16
-    status = subprocess.run([sys.executable, "-m", "jobs.cli", "status", config.run_uri], env=env,
-                            capture_output=True, text=True, timeout=120)
+    status = memx_in_process("status", config.run_uri)
     assert status.returncode == 0, status.stderr
     assert "memx resume" in status.stdout
-    as_json = subprocess.run([sys.executable, "-m", "jobs.cli", "status", config.run_uri, "--json"], env=env,
-                             capture_output=True, text=True, timeout=120)
+    as_json = memx_in_process("status", config.run_uri, "--json")
     samples = json.loads(as_json.stdout)["stages"]["samples"]
     assert (samples["planned"], samples["committed"], len(samples["missing"])) == (16, len(before), 16 - len(before))
 

@@ -16,6 +16,7 @@ import pyarrow.fs as pafs
 import pytest
 import yaml
 
+from tests.support.cli import memx_in_process
 from tests.support.tiny import run_config
 
 pytestmark = pytest.mark.slow
@@ -50,17 +51,19 @@ def lose_first_shard(root: Path) -> None:
 
 
 def assert_usable_in_place(run: str, tmp_path: Path, env: dict | None = None) -> None:
-    status = memx("status", run, env=env)
+    """status, inspect and report read the run where it lies (in this process: read-only)."""
+    env = {key: value for key, value in (env or os.environ).items() if key != "RAY_ADDRESS"}
+    status = memx_in_process("status", run, env=env)
     assert status.returncode == 0, status.stderr
     assert "every shard is committed" in status.stdout
     assert run in status.stdout
     header = next(line for line in status.stdout.splitlines() if line.startswith("stage"))
     assert header.split() == [word for h in HEADERS for word in h.split()], header
     assert all(len(line) <= 80 for line in status.stdout.splitlines()[1:3]), status.stdout
-    shown = memx("inspect", run, "--top", "2", env=env)
+    shown = memx_in_process("inspect", run, "--top", "2", env=env)
     assert shown.returncode == 0 and "score" in shown.stdout, shown.stderr
     out = tmp_path / f"report-{uuid.uuid4().hex[:6]}.html"
-    written = memx("report", run, "--out", str(out), env=env)
+    written = memx_in_process("report", run, "--out", str(out), env=env)
     assert written.returncode == 0 and out.stat().st_size > 1000, written.stderr
 
 
@@ -72,13 +75,13 @@ def test_a_local_run_copied_elsewhere_works_there_and_resume_stays_inside_it(tmp
 
     assert_usable_in_place(str(copy), tmp_path)
     lose_first_shard(copy)
-    status = memx("status", str(copy))
+    status = memx_in_process("status", copy)
     assert f"memx resume {copy}" in status.stdout, status.stdout
     resumed = memx("resume", str(copy))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (copy / "_manifest/scores/top_k/shard-00000.json").is_file()
     assert not (tmp_path / "first").exists(), "resume of a copy wrote into the original location"
-    assert "every shard is committed" in memx("status", str(copy)).stdout
+    assert "every shard is committed" in memx_in_process("status", copy).stdout
 
 
 def _s3(server) -> pafs.S3FileSystem:
@@ -113,7 +116,7 @@ def test_s3_run_synced_to_a_laptop_and_a_local_run_uploaded_and_resumed_on_s3(tm
     resumed = memx("resume", uploaded, "--endpoint-url", s3_server.endpoint)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert s3.get_file_info(f"{base}/_manifest/scores/top_k/shard-00000.json").type == pafs.FileType.File
-    status = memx("status", uploaded, "--endpoint-url", s3_server.endpoint)
+    status = memx_in_process("status", uploaded, "--endpoint-url", s3_server.endpoint)
     assert "every shard is committed" in status.stdout and uploaded in status.stdout
     assert files_under(laptop) == before_laptop, "resume on S3 touched the local copy it came from"
     after_original = {i.path: i.mtime for i in s3.get_file_info(

@@ -146,13 +146,9 @@ def test_candidate_text_and_score_belong_to_the_same_sample(demo_run):
         assert row["score"] == pytest.approx(recomputed, rel=1e-9)
 
 
-def _memx(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True, timeout=300)
-
-
 def test_inspect_and_report_on_the_finished_run(demo_run, tmp_path):
     run_dir, _ = demo_run
-    shown = _memx("inspect", str(run_dir), "--metric", "zlib", "--top", "3")
+    shown = memx_in_process("inspect", run_dir, "--metric", "zlib", "--top", "3")
     assert shown.returncode == 0 and "zlib  score" in shown.stdout
     for option, value in (("--metric", "bogus"), ("--strategy", "nope")):
         refused = memx_in_process("inspect", run_dir, option, value)
@@ -161,7 +157,7 @@ def test_inspect_and_report_on_the_finished_run(demo_run, tmp_path):
     blocker.write_text("a file where a directory is expected")
     refused = memx_in_process("report", run_dir, "--out", blocker / "report.html")
     assert refused.returncode == 2 and refused.stderr.startswith("memx: error: --out:"), refused.stderr
-    written = _memx("report", str(run_dir), "--out", str(tmp_path / "copy.html"))
+    written = memx_in_process("report", run_dir, "--out", tmp_path / "copy.html")
     assert written.returncode == 0 and "<html" in (tmp_path / "copy.html").read_text()[:500].lower()
     assert not list(tmp_path.glob("*.tmp"))
 
@@ -258,9 +254,9 @@ def test_no_planted_personal_data_is_shown_whole(demo_run, tmp_path):
     planted = _planted_values(lab)
     assert any("@" in v for v in planted) and len(planted) >= 6
     shown = {"report.html": (run_dir / "report.html").read_text(),
-             "inspect": _memx("inspect", str(run_dir), "--top", "1000").stdout,
-             "inspect --memorized": _memx("inspect", str(run_dir), "--memorized", "--top", "1000").stdout,
-             "inspect --summary": _memx("inspect", str(run_dir), "--summary").stdout}
+             "inspect": memx_in_process("inspect", run_dir, "--top", "1000").stdout,
+             "inspect --memorized": memx_in_process("inspect", run_dir, "--memorized", "--top", "1000").stdout,
+             "inspect --summary": memx_in_process("inspect", run_dir, "--summary").stdout}
     for where, text in shown.items():
         assert len(text) > 200, where
         leaked = [v for v in planted if v in text]
