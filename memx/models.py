@@ -14,6 +14,8 @@ that is the target's own base). This module does not know about shards or Ray.
 from __future__ import annotations
 
 import os
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,6 +140,16 @@ def load_causal_lm(name_or_path: str, dtype: str = "auto", device: str | torch.d
                        chat_template=template, adapter=adapter)
 
 
+@contextmanager
+def quiet_peft():
+    """peft still asks transformers (5.25 on) `is_gradient_checkpointing`, which warns that it
+    is deprecated: one library's note to the other, nothing a memx user can act on, printed
+    once per replica into the run's output. Only that warning is silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
+
+
 def _with_adapter(base: torch.nn.Module, adapter: str, merge: bool):
     """(the base with `adapter` loaded over it, the adapter's own tokenizer or None)."""
     from peft import PeftModel
@@ -146,7 +158,8 @@ def _with_adapter(base: torch.nn.Module, adapter: str, merge: bool):
     path = Path(adapter).expanduser()
     if (adapter.startswith((".", "~", os.sep)) or path.exists()) and not (path / "adapter_config.json").is_file():
         raise ConfigError(f"target.adapter: {adapter}: not a PEFT adapter directory (no adapter_config.json)")
-    model = PeftModel.from_pretrained(base, adapter)
+    with quiet_peft():
+        model = PeftModel.from_pretrained(base, adapter)
     if merge:
         model = model.merge_and_unload()
     shipped = path.is_dir() and any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json"))

@@ -93,6 +93,11 @@ def train_adapter(base_dir: Path, stream: list[int], spec: ChatSpec, seed: int, 
     """LoRA over the model in `base_dir`, trained on `stream`; saved to `out` (adapter only)."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    from memx.models import quiet_peft
+
+    hf_logging.disable_progress_bar()  # the lab prints one line per stage, not a bar per load
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as memx.lab.train: one thread beats two spinning on a shared machine
@@ -103,7 +108,8 @@ def train_adapter(base_dir: Path, stream: list[int], spec: ChatSpec, seed: int, 
         # GPT-2's Conv1D stores weights transposed: fan_in_fan_out says so to peft
         config = LoraConfig(r=spec.rank, lora_alpha=2 * spec.rank, lora_dropout=0.0, target_modules=LORA_TARGETS,
                             fan_in_fan_out=True, task_type="CAUSAL_LM")
-        model = get_peft_model(base, config)
+        with quiet_peft():
+            model = get_peft_model(base, config)
         model.train()
         data = torch.tensor(stream, dtype=torch.long)
         per_epoch = max(1, (len(stream) // context + spec.batch_size - 1) // spec.batch_size)
