@@ -185,6 +185,7 @@ def test_every_sample_is_verified_and_memorization_json_says_how_much(demo_run):
     for strategy in config["generation"]["strategies"]:  # one line each, though stdout is no terminal
         assert re.search(rf"^{strategy}: [\d,]+ of [\d,]+ samples memorized", stdout, re.M), strategy
     assert "WARNING" not in stdout
+    assert "Warning: " not in stdout, [line for line in stdout.splitlines() if "Warning: " in line][:3]  # Python's
     status = subprocess.run([sys.executable, "-m", "jobs.cli", "status", str(run_dir)], capture_output=True,
                             text=True, timeout=120)
     assert re.search(r"^verified\s", status.stdout, re.M) and "every shard is committed" in status.stdout
