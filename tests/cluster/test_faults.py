@@ -86,18 +86,25 @@ class Killer(threading.Thread):
             time.sleep(0.01)
 
 
+def stage_with_an_actor_killed(run, stage: str, delay: float = 0.05):
+    """One shard stage run while a Killer SIGKILLs the first actor it sees inside a shard;
+    the kill must land and the pool must restart the actor. Returns the stage's result."""
+    killer = Killer(delay=delay)
+    killer.start()
+    results = run_shard_stages(run, stages=(stage,), show_progress=False)[stage]
+    killer.join(timeout=5)
+    assert killer.killed, "the test never caught an actor inside a shard"
+    assert results.actor_restarts >= 1
+    return results
+
+
 @pytest.mark.parametrize("strategy", ["top_k", "divergence"])
 def test_sigkill_of_a_generation_actor_mid_shard(two_node_cluster, tmp_path, tiny_family, strategy):
     raw = run_config(str(tmp_path / "out"), tiny_family, samples=32, shard_size=8, cluster={"actors": 2})
     raw["generation"].update(strategies=[strategy], max_new_tokens=160, batch_size=4,
                              divergence={"max_new_tokens": 160, "repeats": [1, 5]})  # no template: the message alone
     config = parse_config(raw)
-    killer = Killer()
-    killer.start()
-    results = run_shard_stages(new_run(config), stages=("samples",), show_progress=False)["samples"]
-    killer.join(timeout=5)
-    assert killer.killed, "the test never caught an actor inside a shard"
-    assert results.actor_restarts >= 1
+    stage_with_an_actor_killed(new_run(config), "samples")
     storage = new_run(config).storage
     ids = _sample_ids(storage, config)
     assert len(ids) == len(set(ids)) == 32, "every planned sample_id exactly once"
@@ -152,11 +159,7 @@ def test_sigkill_of_a_scorer_actor_mid_shard(two_node_cluster, tmp_path, tiny_fa
     raw["scoring"]["batch_size"] = 4  # a scorer spends a while inside each shard
     config = parse_config(raw)
     run_shard_stages(new_run(config), stages=("samples",), show_progress=False)
-    killer = Killer(delay=0.02)
-    killer.start()
-    results = run_shard_stages(new_run(config), stages=("scores",), show_progress=False)["scores"]
-    killer.join(timeout=5)
-    assert killer.killed and results.actor_restarts >= 1
+    stage_with_an_actor_killed(new_run(config), "scores", delay=0.02)
     storage = new_run(config).storage
     clean = ScoreRunner(new_run(parse_config({**raw, "output": str(tmp_path / "out")})), device="cpu", num_threads=1)
     for spec in new_run(config).plan("scores"):
@@ -268,12 +271,7 @@ def test_sigkill_of_an_extraction_actor_mid_shard_scores_every_window_once(two_n
     raw["extraction"] = {"source": str(source), "documents": "all", "shard_documents": 1, "prefix_tokens": [8, 16],
                          "suffix_tokens": 16, "stride_tokens": 1, "decoding": {"top_k": 40}, "batch_size": 32}
     config = parse_config(raw)
-    killer = Killer(delay=0.3)
-    killer.start()
-    results = run_shard_stages(new_run(config), stages=(EXTRACTION,), show_progress=False)[EXTRACTION]
-    killer.join(timeout=5)
-    assert killer.killed, "the test never caught an actor inside a shard"
-    assert results.actor_restarts >= 1
+    stage_with_an_actor_killed(new_run(config), EXTRACTION, delay=0.3)
     run = new_run(config)
     assert stage_status(run, EXTRACTION).todo == []
     seen = [key for spec in run.plan(EXTRACTION)

@@ -13,7 +13,7 @@ from memx.config import parse_config
 from memx.pipeline.run import new_run
 from memx.pipeline.status import stage_status
 from memx.shards import read_shard
-from tests.cluster.test_faults import Killer, two_node_cluster  # noqa: F401 (a fixture, started per module)
+from tests.cluster.test_faults import stage_with_an_actor_killed, two_node_cluster  # noqa: F401 (a fixture, started per module)
 from tests.support.tiny import run_config
 
 
@@ -36,12 +36,7 @@ def test_sigkill_of_a_membership_actor_mid_shard_then_resume_redoes_only_what_is
     config = parse_config(raw)
     # a shard scores in ~0.04 s here, so the kill lands at once: 16 shards keep both actors busy
     # long after it, and a delay could let every shard finish first (no restart to see)
-    killer = Killer(delay=0.0)
-    killer.start()
-    results = run_shard_stages(new_run(config), stages=(MEMBERSHIP,), show_progress=False)[MEMBERSHIP]
-    killer.join(timeout=5)
-    assert killer.killed, "the test never caught an actor inside a shard"
-    assert results.actor_restarts >= 1
+    stage_with_an_actor_killed(new_run(config), MEMBERSHIP, delay=0.0)
     run = new_run(config)
     assert stage_status(run, MEMBERSHIP).todo == []
     rows = {side: [d for spec in run.plan(MEMBERSHIP) if spec.strategy == side
