@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # glibc gives large freed buffers back to the kernel and page-faults them in again on the next
 # forward; a model replica frees and reallocates the same activation-sized buffers every batch
 # (peft's LoRA temporaries: a full-size tensor per adapted linear). Keeping them in the heap
-# took adapter scoring at GPT-2 width from 1.22x to 0.97x of two plain models
+# took adapter scoring at GPT-2 width from 1.22x to 1.01x of two plain models
 # (docs/benchmarks.md, the adapter row). A MALLOC_* the user set for the job wins.
 ALLOCATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "1000000000", "MALLOC_TRIM_THRESHOLD_": "1000000000",
                  "MALLOC_TOP_PAD_": "536870912"}
