@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from tests.support.ray_head import stop_shared
 from tests.support.s3server import WeedS3
 
 # The fixtures that make a test slow, by what they do. A test using one, directly or through
@@ -71,6 +72,13 @@ def tiny_lab():
     from memx.lab import build_lab
 
     return build_lab(None, preset="tiny", seed=0, progress=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_ray_stopped():
+    """The worker's shared Ray head (tests/support/ray_head.py), if a run started it, stops with the session."""
+    yield
+    stop_shared()
 
 
 _SERVERS: list[WeedS3] = []  # the session's S3 server once a test has asked for it

@@ -7,9 +7,6 @@ per-prompt counts add up; the report and `memx inspect --summary` show the chat 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -18,12 +15,9 @@ import yaml
 from memx.lab import build_lab
 from memx.lab.chatconfig import lab_chat_config
 
+from tests.support.cli import memx_in_process, memx_process
+
 pytestmark = pytest.mark.slow
-
-
-def _memx(*args) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True, timeout=600, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +29,7 @@ def chat_run(tmp_path_factory):
     raw["generation"]["shard_size"] = 8
     path = out / "memx-chat.yaml"
     path.write_text(yaml.safe_dump(raw))
-    done = _memx("run", str(path))
+    done = memx_process("run", str(path), shared_ray=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return out / "chat"
 
@@ -69,7 +63,7 @@ def test_memorization_json_and_summary(chat_run):
     assert "ratio_base" in memorization["metrics"]
     report = (chat_run / "report.html").read_text()
     assert 'id="chat-strategies"' in report and 'id="divergence-prompts"' in report
-    shown = _memx("inspect", str(chat_run), "--summary")
+    shown = memx_in_process("inspect", str(chat_run), "--summary")
     assert shown.returncode == 0, shown.stderr
     words = " ".join(shown.stdout.split())  # rich wraps titles to the terminal's width
     assert "Chat strategies beside the paper's" in words and "never repeated the word" in words

@@ -1,4 +1,4 @@
-"""The `extraction` stage (docs/formulas.md#extraction) through the real CLI and a local Ray: an extraction-only
+"""The `extraction` stage (docs/formulas.md#extraction) through the real CLI on Ray: an extraction-only
 run (`strategies: []`) writes its shards, extraction.json and report.html and nothing of
 sampling; `memx status` shows the stage, `memx inspect --summary` its headline; a lost shard
 is redone identically by `memx resume`; `memx extract` runs the stage alone; bad input is
@@ -7,24 +7,15 @@ one line naming the field, exit 2, with nothing written."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from tests.support.tiny import prose, run_config
-from tests.support.cli import memx_in_process
+from tests.support.cli import memx_in_process, memx_process
 
 pytestmark = pytest.mark.slow
-
-
-def _memx(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True, timeout=600,
-                          env=env)
 
 
 def _write(tmp_path, family, run_id="ex", strategies=(), **section) -> str:
@@ -42,7 +33,7 @@ def _write(tmp_path, family, run_id="ex", strategies=(), **section) -> str:
 
 
 def test_an_extraction_only_run(tmp_path, tiny_family):
-    done = _memx("run", _write(tmp_path, tiny_family))
+    done = memx_process("run", _write(tmp_path, tiny_family), shared_ray=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run_dir = tmp_path / "out" / "ex"
     shards = sorted((run_dir / "extraction" / "docs").glob("shard-*.parquet"))
@@ -55,25 +46,25 @@ def test_an_extraction_only_run(tmp_path, tiny_family):
     assert summary["settings"]["documents_read"] == 6 and summary["prefix_tokens"]["8"]["documents"] == 5
     assert (run_dir / "report.html").exists() and "id=\"extraction-maps\"" in (run_dir / "report.html").read_text()
     assert not (run_dir / "samples").exists() and not (run_dir / "candidates.parquet").exists()
-    status = _memx("status", str(run_dir))
+    status = memx_in_process("status", str(run_dir))
     assert status.returncode == 0 and "extraction" in status.stdout and "every shard is committed" in status.stdout
-    headline = _memx("inspect", str(run_dir), "--summary")
+    headline = memx_in_process("inspect", str(run_dir), "--summary")
     assert headline.returncode == 0 and "exact extraction:" in headline.stdout and "prefix 16:" in headline.stdout
-    assert "nothing to resume" in _memx("resume", str(run_dir)).stdout
+    assert "nothing to resume" in memx_process("resume", str(run_dir), shared_ray=True).stdout
 
     lost = run_dir / "extraction" / "docs" / "shard-00001.parquet"
     before = pq.read_table(lost)
     lost.unlink()
     (run_dir / "_manifest" / "extraction" / "docs" / "shard-00001.json").unlink()
     (run_dir / "extraction.json").unlink()
-    resumed = _memx("resume", str(run_dir))
+    resumed = memx_process("resume", str(run_dir), shared_ray=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert pq.read_table(lost).equals(before) and json.loads((run_dir / "extraction.json").read_text()) == summary
 
 
 def test_memx_extract_runs_the_stage_alone_beside_sampling(tmp_path, tiny_family):
     path = _write(tmp_path, tiny_family, run_id="mixed", strategies=["top_k"], documents=[4, 0])
-    done = _memx("extract", path)
+    done = memx_process("extract", path, shared_ray=True)
     assert done.returncode == 0, done.stderr[-3000:]
     run_dir = tmp_path / "out" / "mixed"
     assert (run_dir / "extraction.json").exists() and not (run_dir / "samples").exists()

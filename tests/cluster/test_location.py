@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -16,17 +14,11 @@ import pyarrow.fs as pafs
 import pytest
 import yaml
 
-from tests.support.cli import memx_in_process
+from tests.support.cli import memx_in_process, memx_process
 from tests.support.tiny import run_config
 
 pytestmark = pytest.mark.slow
 HEADERS = ("stage", "planned", "committed", "missing", "corrupt", "failed", "done", "rate", "time left")
-
-
-def memx(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in (env or os.environ).items() if key != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
 
 
 def finished_run(tmp_path: Path, family: dict, output: str, endpoint_url: str | None = None) -> str:
@@ -34,7 +26,7 @@ def finished_run(tmp_path: Path, family: dict, output: str, endpoint_url: str | 
     raw["generation"]["strategies"] = ["top_k"]
     path = tmp_path / f"memx-{uuid.uuid4().hex[:6]}.yaml"
     path.write_text(yaml.safe_dump(raw))
-    done = memx("run", str(path))
+    done = memx_process("run", path, shared_ray=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return f"{output}/moved"
 
@@ -77,7 +69,7 @@ def test_a_local_run_copied_elsewhere_works_there_and_resume_stays_inside_it(tmp
     lose_first_shard(copy)
     status = memx_in_process("status", copy)
     assert f"memx resume {copy}" in status.stdout, status.stdout
-    resumed = memx("resume", str(copy))
+    resumed = memx_process("resume", copy, shared_ray=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (copy / "_manifest/scores/top_k/shard-00000.json").is_file()
     assert not (tmp_path / "first").exists(), "resume of a copy wrote into the original location"
@@ -113,7 +105,7 @@ def test_s3_run_synced_to_a_laptop_and_a_local_run_uploaded_and_resumed_on_s3(tm
     before_laptop = files_under(laptop)
     before_original = {i.path: i.mtime for i in s3.get_file_info(
         pafs.FileSelector(on_s3.removeprefix("s3://"), recursive=True))}
-    resumed = memx("resume", uploaded, "--endpoint-url", s3_server.endpoint)
+    resumed = memx_process("resume", uploaded, "--endpoint-url", s3_server.endpoint, shared_ray=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert s3.get_file_info(f"{base}/_manifest/scores/top_k/shard-00000.json").type == pafs.FileType.File
     status = memx_in_process("status", uploaded, "--endpoint-url", s3_server.endpoint)

@@ -1,4 +1,4 @@
-"""The `prefix` strategy (docs/formulas.md#prefix) through the real CLI and a local Ray, beside `top_k` in
+"""The `prefix` strategy (docs/formulas.md#prefix) through the real CLI on Ray, beside `top_k` in
 one run: rows are verbatim slices of the source with the continuation beside them, prefix
 scores carry exact/token_accuracy/sequence_count, discoverable.json and the report's
 section are written, a lost prefix shard is redone identically by `memx resume`, and a
@@ -7,9 +7,6 @@ source with no long enough document is refused before anything is written."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -17,15 +14,9 @@ import yaml
 
 from memx.index import build_index
 from tests.support.tiny import prose, run_config
-from tests.support.cli import memx_in_process
+from tests.support.cli import memx_in_process, memx_process
 
 pytestmark = pytest.mark.slow
-
-
-def _memx(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True, timeout=600,
-                          env=env)
 
 
 def _write_config(tmp_path, family, source, run_id="prefix", **prefix) -> str:
@@ -51,7 +42,7 @@ def test_prefix_beside_top_k_then_resume_redoes_a_lost_prefix_shard(tmp_path, ti
     from transformers import AutoTokenizer
 
     source, docs = corpus
-    done = _memx("run", _write_config(tmp_path, tiny_family, source))
+    done = memx_process("run", _write_config(tmp_path, tiny_family, source), shared_ray=True)
     assert done.returncode == 0, done.stderr[-3000:]
     run = tmp_path / "out" / "prefix"
     samples = pq.read_table(run / "samples" / "prefix" / "shard-00000.parquet").to_pylist()
@@ -79,7 +70,7 @@ def test_prefix_beside_top_k_then_resume_redoes_a_lost_prefix_shard(tmp_path, ti
     for relative in ("_manifest/samples/prefix/shard-00001.json", "_manifest/scores/prefix/shard-00001.json",
                      "_manifest/verified/prefix/shard-00001.json", "samples/prefix/shard-00001.parquet"):
         (run / relative).unlink()
-    resumed = _memx("resume", str(run))
+    resumed = memx_process("resume", str(run), shared_ray=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     again = pq.read_table(run / "samples" / "prefix" / "shard-00001.parquet")
     assert again.equals(pq.read_table(__import__("io").BytesIO(before)))

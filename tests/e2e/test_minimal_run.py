@@ -1,18 +1,17 @@
 """`memx run` of a config that names one model and nothing else (the tiny lab's xl), through
-the real CLI and a local Ray: it completes, samples top_k and temperature, scores without a
+the real CLI on Ray (the worker's shared head): it completes, samples top_k and temperature, scores without a
 reference, writes candidates, and config.json records the lists it resolved, so `resume`
 of the same run is a no-op."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
+
+from tests.support.cli import memx_process
 
 pytestmark = pytest.mark.slow
 
@@ -22,19 +21,13 @@ def lab_xl(tiny_lab):
     return str(tiny_lab / "models" / "xl")
 
 
-def _memx(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True, timeout=900,
-                          env=env)
-
-
 def test_a_one_model_config_runs_to_candidates(tmp_path, lab_xl):
     # only sizes beside the minimal three keys, so the test takes seconds, not the paper's hours
     config = {"run_id": "one-model", "output": str(tmp_path / "out"), "target": {"model": lab_xl},
               "generation": {"samples_per_strategy": 16, "shard_size": 8, "max_new_tokens": 16}}
     path = tmp_path / "one.yaml"
     path.write_text(yaml.safe_dump(config))
-    done = _memx("run", str(path))
+    done = memx_process("run", str(path), shared_ray=True)
     assert done.returncode == 0, done.stderr[-3000:]
     run = tmp_path / "out" / "one-model"
     saved = json.loads((run / "config.json").read_text())
@@ -44,5 +37,5 @@ def test_a_one_model_config_runs_to_candidates(tmp_path, lab_xl):
     assert candidates.num_rows > 0
     assert set(candidates.column("strategy").to_pylist()) == {"top_k", "temperature"}
     assert (run / "report.html").is_file()
-    again = _memx("resume", str(run))
+    again = memx_process("resume", str(run), shared_ray=True)
     assert again.returncode == 0, again.stderr[-3000:]

@@ -11,9 +11,6 @@ Ray, the rest through the runner in this process).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,18 +22,12 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from memx.lab import build_lab
 from memx.membership.summary import read_summary
 from tests.membership.conftest import docstrings
-from tests.support.cli import memx_in_process
+from tests.support.cli import memx_in_process, memx_process
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = ["perplexity", "ratio", "zlib", "min_k", "min_k_plus_plus"]
-
-
-def _memx(*args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=900, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +52,8 @@ def _write(path: Path, config: dict) -> Path:
 
 
 def test_a_real_run_gives_sklearns_figures_and_a_fair_blind_baseline(lab, tmp_path):
-    done = _memx("membership", str(_write(tmp_path / "c.yaml", _config(lab, tmp_path / "out"))))
+    done = memx_process("membership", str(_write(tmp_path / "c.yaml", _config(lab, tmp_path / "out"))), cwd=ROOT,
+                        shared_ray=True)
     assert done.returncode == 0, done.stderr[-2000:]
     run = tmp_path / "out" / "m"
     summary = read_summary((run / "membership.json").read_bytes())
@@ -83,7 +75,7 @@ def test_a_real_run_gives_sklearns_figures_and_a_fair_blind_baseline(lab, tmp_pa
     assert summary.blind.auc < 0.6, summary.sentence()
     assert summary.verdict == "ok"
     # `memx inspect --summary` prints the same verdict first, then the table
-    shown = _memx("inspect", str(run), "--summary")
+    shown = memx_in_process("inspect", str(run), "--summary")
     assert shown.returncode == 0 and shown.stdout.splitlines()[0] == summary.sentence()
 
 

@@ -50,9 +50,14 @@ class WeedS3:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.base + 3}"
 
+    @staticmethod
+    def credentials() -> dict[str, str]:
+        """Every test server's keys: fixed, so a process started before the server can hold them."""
+        return {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_REGION": "us-east-1"}
+
     @property
     def env(self) -> dict[str, str]:
-        return {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_REGION": "us-east-1"}
+        return self.credentials()
 
     def start(self, timeout: float = 60.0) -> "WeedS3":
         binary = shutil.which("weed")
@@ -72,8 +77,6 @@ class WeedS3:
         return self
 
     def _wait_ready(self, timeout: float) -> None:
-        import boto3
-
         client = self.client()
         deadline = time.time() + timeout
         last: Exception | None = None

@@ -11,10 +11,7 @@ directories); then a copy of the run, its verified shards removed, verified agai
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow as pa
@@ -23,13 +20,9 @@ import pytest
 import yaml
 
 
+from tests.support.cli import memx_process
+
 pytestmark = pytest.mark.slow
-
-
-def _memx(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    return subprocess.run([sys.executable, "-m", "jobs.cli", *args], capture_output=True, text=True, timeout=timeout,
-                          env=env)
 
 
 def _table(root, stage: str) -> dict[str, np.ndarray]:
@@ -49,7 +42,7 @@ def runs(tmp_path_factory, tiny_lab):
     halves = []
     for i, part in enumerate((docs[: len(docs) // 2], docs[len(docs) // 2:])):
         (root / f"half-{i}.jsonl").write_text("".join(part))
-        built = _memx("index", "build", str(root / f"half-{i}.jsonl"), "--out", str(root / f"index-{i}"),
+        built = memx_process("index", "build", str(root / f"half-{i}.jsonl"), "--out", str(root / f"index-{i}"),
                       "--tokenizer", str(lab / "tokenizer"))
         assert built.returncode == 0, built.stderr
         assert "u16 tokens" in built.stdout
@@ -59,7 +52,7 @@ def runs(tmp_path_factory, tiny_lab):
     config["verify"] = {**config["verify"], "index": halves}
     config.pop("extraction", None)  # its windows' counts are tested in tests/extraction; here it only costs time
     (root / "token.yaml").write_text(yaml.safe_dump(config))
-    ran = _memx("run", str(root / "token.yaml"))
+    ran = memx_process("run", str(root / "token.yaml"), shared_ray=True)
     assert ran.returncode == 0, ran.stderr[-3000:]
     token_run = root / "runs" / config["run_id"]
     byte_out = root / "byte-runs"
@@ -68,7 +61,7 @@ def runs(tmp_path_factory, tiny_lab):
         shutil.rmtree(byte_out / config["run_id"] / stage)
     config["output"], config["verify"]["index"] = str(byte_out), str(lab / "index")
     (root / "byte.yaml").write_text(yaml.safe_dump(config))
-    verified = _memx("verify", str(root / "byte.yaml"))
+    verified = memx_process("verify", str(root / "byte.yaml"), shared_ray=True)
     assert verified.returncode == 0, verified.stderr[-3000:]
     return {"lab": lab, "token": token_run, "byte": byte_out / config["run_id"], "config": config, "halves": halves}
 
