@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import time
 
 import ray
 
@@ -47,6 +49,23 @@ def job_env(environ: dict[str, str] | None = None) -> dict[str, str]:
             **{k: v for k, v in environ.items() if k.startswith(("MEMX_", "MALLOC_"))}}
 
 
+def _unreachable(address: str, attempts: int = 3, timeout: float = 5.0) -> str | None:
+    """Why nothing listens at a `host:port` address, or None. Ray itself retries a closed port
+    for many minutes before it gives up; a few bounded TCP tries, with backoff, say it at once."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return None  # "auto" and other forms Ray resolves itself
+    error: OSError | None = None
+    for attempt in range(attempts):
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+            return None
+        except OSError as failed:
+            error = failed
+            time.sleep(0.5 * 2 ** attempt)
+    return error.strerror or type(error).__name__
+
+
 def connect() -> bool:
     """Connect to the cluster in RAY_ADDRESS or start a local one. True if we started it."""
     if ray.is_initialized():
@@ -54,8 +73,15 @@ def connect() -> bool:
     runtime_env = {"env_vars": job_env()}
     address = os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True, runtime_env=runtime_env)
-        return False
+        problem = _unreachable(address)
+        if problem is None:
+            try:
+                ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True, runtime_env=runtime_env)
+                return False
+            except ConnectionError as error:  # Ray's own traceback says less than this line
+                problem = str(error).splitlines()[0]
+        raise MemxFailure(f"RAY_ADDRESS={address}: no Ray cluster answered there ({problem}); "
+                          f"start it or unset RAY_ADDRESS, then run the command again")
     # A Ray of our own lives on loopback and dies with this process; Ray's notice that it
     # turned token authentication on for it is about Ray, not the run: keep it out of memx's output.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)

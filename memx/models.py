@@ -7,7 +7,8 @@ id that is only ever masked by position (attention mask), never by token id, bec
 GPT-2-style tokenizers have pad == eos. An adapter (`target.adapter`) is loaded with
 `peft` over the one copy of the base weights: `merge=True` folds it in (generation, where
 only the fine-tune samples, and memx's GPT-2 decoder then applies), otherwise it stays a
-`PeftModel` and `base_view` runs the same replica with the adapter disabled (a reference
+`PeftModel`: `folded_view` runs it with each LoRA folded into its weight for the call
+(scoring), and `base_view` runs the same replica with the adapter disabled (a reference
 that is the target's own base). This module does not know about shards or Ray.
 """
 
@@ -17,6 +18,7 @@ import os
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -189,3 +191,66 @@ def base_view(lm: LoadedModel, name: str | None = None) -> LoadedModel:
         raise ValueError(f"{lm.name}: no unmerged adapter to disable (load it with merge=False)")
     return LoadedModel(name=name or lm.name, model=AdapterDisabled(lm.model), tokenizer=lm.tokenizer,
                        device=lm.device, dtype=lm.dtype)
+
+
+def _foldable(module: torch.nn.Module) -> bool:
+    """A LoRA layer peft runs as base + s·B·A with one active adapter over a plain linear."""
+    from peft.tuners.lora import LoraLayer
+    from transformers.pytorch_utils import Conv1D
+
+    if not isinstance(module, LoraLayer) or module.merged or len(module.active_adapters) != 1:
+        return False
+    name = module.active_adapters[0]
+    return (name in module.lora_A and not module.use_dora.get(name, False)
+            and not getattr(module, "lora_bias", {}).get(name, False)
+            and type(module.get_base_layer()) in (torch.nn.Linear, Conv1D))
+
+
+def _folded_forward(layer, x: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    if layer.disable_adapters or layer.merged:  # peft's own switches still rule
+        return type(layer).forward(layer, x, *args, **kwargs)
+    base = layer.get_base_layer()
+    weight = base.weight + layer.get_delta_weight(layer.active_adapters[0]).to(base.weight.dtype)
+    if isinstance(base, torch.nn.Linear):
+        return torch.nn.functional.linear(x, weight, base.bias)
+    # transformers' Conv1D (GPT-2): a linear with its weight stored (in, out)
+    return torch.addmm(base.bias, x.reshape(-1, x.shape[-1]), weight).view(*x.shape[:-1], base.nf)
+
+
+class AdapterFolded(torch.nn.Module):
+    """A `PeftModel` whose forward runs each LoRA linear as one matmul with W + ΔW.
+
+    peft runs an adapted linear as x·W + s·(x·A)·B: two skinny matmuls and a full-size
+    temporary and sum more per layer, which cost up to a quarter of the forward at small
+    widths (docs/benchmarks.md, the adapter row). Folding ΔW = s·B·A into a fresh weight for
+    the call costs a d×r×d product per layer, about r / (tokens in the batch) of the
+    forward, and leaves the stored weights as they are, so the base view of the same replica
+    still sees W bit for bit and nothing drifts from merging and unmerging. Layers adapted
+    any other way (DoRA, several adapters, quantized bases) run peft's forward. For whole
+    sequences (scoring), not one-token decoding steps, which would pay the fold every step."""
+
+    def __init__(self, peft_model: torch.nn.Module):
+        super().__init__()
+        self.peft_model = peft_model
+        self._layers = [m for m in peft_model.modules() if _foldable(m)]
+
+    @property
+    def config(self):
+        return self.peft_model.config
+
+    def forward(self, *args, **kwargs):
+        for layer in self._layers:  # an instance attribute, shadowing the class's, for this call only
+            layer.forward = partial(_folded_forward, layer)
+        try:
+            return self.peft_model(*args, **kwargs)
+        finally:
+            for layer in self._layers:
+                del layer.forward
+
+
+def folded_view(lm: LoadedModel) -> LoadedModel:
+    """The target with its unmerged adapter, every forward folding the LoRAs (`AdapterFolded`)."""
+    if lm.adapter is None or not hasattr(lm.model, "disable_adapter"):
+        raise ValueError(f"{lm.name}: no unmerged adapter to fold (load it with merge=False)")
+    return LoadedModel(name=lm.name, model=AdapterFolded(lm.model), tokenizer=lm.tokenizer, device=lm.device,
+                       dtype=lm.dtype, chat_template=lm.chat_template, adapter=lm.adapter)

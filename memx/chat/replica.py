@@ -1,5 +1,5 @@
 """The models one scoring replica holds: the target (with its adapter unmerged, when it
-has one) and every reference. A reference whose `model` is the target's own and whose
+has one, each forward folding it in: `memx.models.folded_view`) and every reference. A reference whose `model` is the target's own and whose
 dtype matches is the target's replica seen with the adapter disabled
 (`memx.models.base_view`): one copy of the base weights per replica, and
 `ratio_<name>` then separates what the fine-tune memorized from what the base already
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from memx.models import LoadedModel, base_view, load_causal_lm
+from memx.models import LoadedModel, base_view, folded_view, load_causal_lm
 
 
 def same_model(a: str, b: str) -> bool:
@@ -34,4 +34,4 @@ def load_scoring_models(target, references, device=None) -> tuple[LoadedModel, d
     lm = load_causal_lm(target.model, target.dtype, device, adapter=target.adapter, merge=False)
     loaded = {ref.name: base_view(lm, ref.name) if shares_base(target, ref)
               else load_causal_lm(ref.model, ref.dtype, lm.device) for ref in references}
-    return lm, loaded
+    return (folded_view(lm) if lm.adapter is not None else lm), loaded

@@ -71,3 +71,35 @@ def test_scoring_passes_run_on_the_view(chat_model_dir, adapter_dir, tokenizer):
     ours, theirs = token_stats(view, rows, 2), token_stats(plain, rows, 2)
     assert torch.allclose(ours.logp, theirs.logp, atol=1e-6)
     assert not torch.allclose(token_stats(lm, rows, 2).logp, theirs.logp, atol=1e-3)
+
+
+def test_the_folded_target_equals_peft_and_leaves_the_weights_as_they_were(chat_model_dir, adapter_dir, ids):
+    """Scoring's target: each LoRA folded into its weight for the call (`folded_view`), the same
+    logits as peft's own forward; the stored weights, the base view and peft's layers unchanged."""
+    from memx.models import folded_view
+
+    lm = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu", adapter=str(adapter_dir))
+    weights = {name: p.clone() for name, p in lm.model.named_parameters()}
+    base_before = _logits(base_view(lm).model, ids)
+    folded = folded_view(lm)
+    assert folded.model._layers, "the lab adapter's LoRA layers are folded"
+    assert (_logits(folded.model, ids) - _logits(lm.model, ids)).abs().max() < 1e-4
+    assert all(torch.equal(p, weights[name]) for name, p in lm.model.named_parameters())
+    assert torch.equal(_logits(base_view(lm).model, ids), base_before)
+    assert not any("forward" in vars(layer) for layer in folded.model._layers)  # peft's forward is back
+    with pytest.raises(ValueError, match="no unmerged adapter"):
+        folded_view(load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu"))
+
+
+def test_a_dora_adapter_keeps_pefts_forward(chat_model_dir, tmp_path, ids):
+    """An adapter peft applies some other way than base + s·B·A is never folded."""
+    from peft import LoraConfig, get_peft_model
+
+    from memx.models import AdapterFolded
+
+    plain = load_causal_lm(str(chat_model_dir), dtype="float32", device="cpu")
+    dora = get_peft_model(plain.model, LoraConfig(r=4, target_modules=["c_attn"], use_dora=True,
+                                                  fan_in_fan_out=True, init_lora_weights=False))
+    folded = AdapterFolded(dora)
+    assert folded._layers == []
+    assert torch.equal(_logits(folded, ids), _logits(dora, ids))

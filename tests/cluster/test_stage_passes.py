@@ -1,7 +1,8 @@
 """How run_shard_stages splits a cluster among the declared stages (no Ray started): with a
 GPU per replica stage to spare, generation and scoring overlap with one scorer per 8
 generators (as before the stage table) and verification joins them on a spare CPU;
-otherwise each stage runs alone with the whole cluster, in declaration order, CPU last."""
+otherwise each stage runs alone with the whole cluster, in declaration order, CPU last. And a
+named cluster that does not answer is one line at once."""
 
 from __future__ import annotations
 
@@ -36,3 +37,20 @@ def test_cpu_only_runs_each_stage_alone_in_declaration_order():
     passes = _passes(CONFIG, TODO, 0.0, 8.0)
     assert _shape(passes) == [[(SAMPLES, 2, None)], [(SCORES, 2, SAMPLES)], [(VERIFIED, 8, SAMPLES)]]
     assert _passes(CONFIG, {SCORES: TODO[SCORES], SAMPLES: []}, 4.0, 8.0)[0][0].placement.actors == 4
+
+
+def test_a_named_cluster_that_does_not_answer_is_one_line_within_seconds(monkeypatch):
+    """RAY_ADDRESS naming a port nothing listens on: Ray alone would retry for many minutes."""
+    import ray
+
+    from cluster.schedule import connect
+    from memx.errors import MemxFailure
+    from tests.support.ray_head import free_port
+
+    assert not ray.is_initialized()
+    address = f"127.0.0.1:{free_port()}"
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    with pytest.raises(MemxFailure, match=rf"^RAY_ADDRESS={address}: no Ray cluster answered there \(Connection refused\); "
+                                          r"start it or unset RAY_ADDRESS"):
+        connect()
+    assert not ray.is_initialized()
