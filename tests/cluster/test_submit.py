@@ -5,68 +5,30 @@ never touches any other Ray on the machine."""
 from __future__ import annotations
 
 import os
-import random
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from tests.support.ray_head import RayHead
 from tests.support.tiny import run_config
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def ray_head(tmp_path):
-    port, dashboard = _free_port(), _free_port()
-    temp_dir = f"/tmp/rt{random.randrange(10**6)}"  # Ray's socket paths must stay short
     # a head with token authentication, as Ray starts them by default, with this test's own token
     token = tmp_path / "auth_token"
     token.write_text(secrets.token_hex(32))
     head_env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
-    head = subprocess.Popen(
-        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", f"--port={port}",
-         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--include-dashboard=true",
-         "--num-cpus=2", "--disable-usage-stats", f"--temp-dir={temp_dir}"],
-        stdout=open(tmp_path / "head.log", "w"), stderr=subprocess.STDOUT, start_new_session=True, env=head_env)
-    address = f"http://127.0.0.1:{dashboard}"
+    head_env.pop("RAY_ADDRESS", None)
+    head = RayHead(tmp_path / "head.log", head_env, dashboard=True).start()
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"{address}/api/version", timeout=2)
-                break
-            except urllib.error.HTTPError:
-                break  # it answers: Ray's token authentication turns the anonymous probe away
-            except OSError:
-                if head.poll() is not None:
-                    raise RuntimeError((tmp_path / "head.log").read_text()[-2000:])
-                time.sleep(1)
-        else:
-            raise RuntimeError("ray head did not come up")
-        yield address
+        yield f"http://127.0.0.1:{head.dashboard_port}"
     finally:
-        # `ray start --block` takes half a minute to stop gracefully, and nothing of this head
-        # outlives the test: a short grace, then its process group and its temp dir's processes
-        os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait(timeout=30)
-        subprocess.run(["pkill", "-9", "-f", temp_dir], check=False)
+        head.stop()
 
 
 def test_submit_runs_the_config_to_the_end(ray_head, tmp_path, tiny_family):

@@ -47,8 +47,11 @@ class RayHead:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 120) -> "RayHead":
+        # The agents' ports default to fixed numbers (52365...): two heads on one machine, one
+        # per pytest worker, would fight over them and one would never get its job agent.
         args = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", f"--port={self.port}",
-                "--node-ip-address=127.0.0.1", "--num-cpus=2", "--disable-usage-stats", f"--temp-dir={self.temp_dir}"]
+                "--node-ip-address=127.0.0.1", "--num-cpus=2", "--disable-usage-stats", f"--temp-dir={self.temp_dir}",
+                f"--dashboard-agent-listen-port={free_port()}", f"--metrics-export-port={free_port()}"]
         if self.dashboard_port:
             args += ["--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard_port}"]
         else:
