@@ -15,7 +15,6 @@ from pathlib import Path
 from memx.discoverable import Discoverable
 from memx.extraction.summary import Extraction
 from memx.membership.summary import MembershipSummary
-from memx.outputs import Output
 from memx.verify.summary import Memorization
 
 SCHEMAS: dict[str, type] = {  # pydantic models (Output, or BaseModel for membership.json)

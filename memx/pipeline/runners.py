@@ -22,7 +22,6 @@ from memx.pipeline.runner import ShardRunner
 from memx.pipeline.span_from import read_samples
 from memx.pipeline.stages import SAMPLES
 from memx.plan import ShardSpec
-from memx.shards import read_shard
 
 
 class GenerateRunner(ShardRunner):

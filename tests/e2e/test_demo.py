@@ -98,7 +98,6 @@ def test_a_canary_repeated_16_plus_times_is_memorized(demo_run):
 
 def test_printed_tables_equal_the_report(demo_run):
     run_dir, stdout = demo_run
-    config = json.loads((run_dir / "config.json").read_text())
     metrics = [m for m in ("perplexity", "ratio_small", "ratio_medium", "ratio_out", "zlib", "lowercase", "window",
                            "min_k", "min_k_plus_plus")]
     printed = _printed_table2(stdout, metrics)
