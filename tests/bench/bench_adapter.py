@@ -3,13 +3,13 @@
 disabled: `memx.chat.replica.load_scoring_models`) against two separate models (the base
 loaded twice: a merged-adapter target and a plain base reference), side by side.
 
-Each setup runs in its own fresh subprocess, so its resident memory is its own: printed
-are the parameter bytes each holds (unique tensors) and the RSS growth from loading the
-models, and the seconds per sample of `score_samples` (every metric, ratio_base included)
-over the same samples. Timing alternates: each of --rounds rounds runs one subprocess per
-setup, one after the other, and the best round of each setup is kept, so a change in the
-machine's load hits both alike (the ratio is the figure). Both subprocesses start with the
-allocator settings memx's replicas get (`cluster.schedule.ALLOCATOR_ENV`). Targets: memory <= 0.6x,
+Memory: each setup loads in its own fresh subprocess, so its resident memory is its own:
+printed are the parameter bytes each holds (unique tensors) and the RSS growth from loading
+the models. Time: the seconds per sample of `score_samples` (every metric, ratio_base
+included) over the same samples, both setups loaded in this one process and taking turns
+within each of --rounds rounds, the best round of each kept, so a change in the machine's
+load hits both alike (the ratio is the figure). Every process starts with the allocator
+settings memx's replicas get (`cluster.schedule.ALLOCATOR_ENV`). Targets: memory <= 0.6x,
 time per sample <= 1.1x.
 
 `--synthetic-width W --layers L` replaces the lab's xl and xl-chat by a random GPT-2 of
@@ -88,36 +88,53 @@ def synthetic_models(lab: Path, width: int, layers: int, into: Path) -> tuple[st
     return str(model_dir), str(adapter_dir)
 
 
-def measure(lab: Path, setup: str, n: int, rounds: int, xl: str | None = None, adapter: str | None = None) -> dict:
+METRICS = ["perplexity", "ratio_base", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus"]
+
+
+def load(setup: str, xl: str, adapter: str):
+    """(target, references) as a replica of `setup` holds them."""
+    from memx.chat.replica import load_scoring_models
+    from memx.config import ReferenceConfig, TargetConfig
+    from memx.models import load_causal_lm
+
+    if setup == "shared":
+        return load_scoring_models(TargetConfig(model=xl, adapter=adapter, dtype="float32"),
+                                   [ReferenceConfig(name="base", model=xl, dtype="float32")], "cpu")
+    return (load_causal_lm(xl, "float32", "cpu", adapter=adapter, merge=True),
+            {"base": load_causal_lm(xl, "float32", "cpu")})
+
+
+def memory(setup: str, xl: str, adapter: str) -> dict:
+    """In a fresh process: the parameter bytes the setup holds and the RSS growth from loading it."""
+    before = _rss()
+    target, refs = load(setup, xl, adapter)
+    return {"setup": setup, "param_bytes": _param_bytes([target.model] + [r.model for r in refs.values()]),
+            "rss_bytes": _rss() - before}
+
+
+def timing(lab: Path, n: int, rounds: int, xl: str, adapter: str) -> dict[str, float]:
+    """Seconds per sample of `score_samples` for each setup, both loaded in this process and
+    taking turns within each round (best round kept): a change in the machine's load hits
+    both alike, where separate processes timed minutes apart differed by 20% run to run."""
     import torch
 
-    from memx.chat.replica import load_scoring_models
-    from memx.config import ReferenceConfig, ScoringConfig, TargetConfig
-    from memx.models import load_causal_lm
+    from memx.config import ScoringConfig
     from memx.scoring import score_samples
 
     torch.set_num_threads(1)
-    xl, adapter = xl or str(lab / "models" / "xl"), adapter or str(lab / "models" / "xl-chat")
     context = json.loads((lab / "lab.json").read_text())["settings"]["train"]["context"]
     samples = _samples(lab, n, context - 1)
-    before = _rss()
-    if setup == "shared":
-        target, refs = load_scoring_models(TargetConfig(model=xl, adapter=adapter, dtype="float32"),
-                                           [ReferenceConfig(name="base", model=xl, dtype="float32")], "cpu")
-    else:
-        target = load_causal_lm(xl, "float32", "cpu", adapter=adapter, merge=True)
-        refs = {"base": load_causal_lm(xl, "float32", "cpu")}
-    loaded = _rss() - before
-    metrics = ["perplexity", "ratio_base", "zlib", "lowercase", "window", "min_k", "min_k_plus_plus"]
+    setups = {setup: load(setup, xl, adapter) for setup in ("shared", "separate")}
     config = ScoringConfig(batch_size=25)
-    score_samples(samples.slice(0, 25), target, refs, config, metrics)  # warm-up
-    best = float("inf")
+    best = {setup: float("inf") for setup in setups}
+    for target, refs in setups.values():
+        score_samples(samples.slice(0, 25), target, refs, config, METRICS)  # warm-up
     for _ in range(rounds):
-        t = time.perf_counter()
-        score_samples(samples, target, refs, config, metrics)
-        best = min(best, time.perf_counter() - t)
-    return {"setup": setup, "param_bytes": _param_bytes([target.model] + [r.model for r in refs.values()]),
-            "rss_bytes": loaded, "seconds_per_sample": best / n}
+        for setup, (target, refs) in setups.items():
+            t = time.perf_counter()
+            score_samples(samples, target, refs, config, METRICS)
+            best[setup] = min(best[setup], time.perf_counter() - t)
+    return {setup: seconds / n for setup, seconds in best.items()}
 
 
 def _default_lab() -> Path:
@@ -146,24 +163,23 @@ def main() -> None:
     args = parser.parse_args()
     lab = args.lab or _default_lab()
     if args.setup:
-        print(json.dumps(measure(lab, args.setup, args.samples, args.rounds, args.model, args.adapter)))
+        print(json.dumps(memory(args.setup, args.model, args.adapter)))
         return
+    # memx's replicas start with these allocator settings (cluster/schedule.py): so do both
+    # memory subprocesses, and this process before it times (glibc reads them at start)
+    if any(key not in os.environ for key in ALLOCATOR_ENV):
+        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], {**ALLOCATOR_ENV, **os.environ})
     with tempfile.TemporaryDirectory(prefix="memx-bench-adapter-") as tmp:
-        models = []
+        xl, adapter = str(lab / "models" / "xl"), str(lab / "models" / "xl-chat")
         if args.synthetic_width:
-            model, adapter = synthetic_models(lab, args.synthetic_width, args.layers, Path(tmp))
-            models = ["--model", model, "--adapter", adapter]
-        results: dict[str, dict] = {}
-        # both setups start as memx's replicas do (cluster/actors.py): glibc keeps freed buffers
-        environment = {**ALLOCATOR_ENV, **os.environ}
-        for _ in range(args.rounds):  # alternating: one round of each setup per turn
-            for setup in ("shared", "separate"):
-                out = subprocess.run([sys.executable, __file__, "--lab", str(lab), "--samples", str(args.samples),
-                                      "--rounds", "1", "--setup", setup, *models],
-                                     capture_output=True, text=True, check=True, env=environment)
-                got = json.loads(out.stdout.strip().splitlines()[-1])
-                if setup not in results or got["seconds_per_sample"] < results[setup]["seconds_per_sample"]:
-                    results[setup] = {**got, "rss_bytes": results.get(setup, got)["rss_bytes"]}
+            xl, adapter = synthetic_models(lab, args.synthetic_width, args.layers, Path(tmp))
+        results = {}
+        for setup in ("shared", "separate"):
+            out = subprocess.run([sys.executable, __file__, "--lab", str(lab), "--setup", setup, "--model", xl,
+                                  "--adapter", adapter], capture_output=True, text=True, check=True)
+            results[setup] = json.loads(out.stdout.strip().splitlines()[-1])
+        for setup, seconds in timing(lab, args.samples, args.rounds, xl, adapter).items():
+            results[setup]["seconds_per_sample"] = seconds
     shared, separate = results["shared"], results["separate"]
     what = f"random GPT-2 width {args.synthetic_width} x {args.layers} layers" if args.synthetic_width else "lab xl"
     print(f"lab: {lab} ({what})  samples: {args.samples}  alternating rounds: {args.rounds}")
