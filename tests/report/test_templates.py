@@ -27,9 +27,14 @@ def test_every_template_compiles():
 @pytest.mark.slow
 def test_a_wheel_holds_the_templates(tmp_path):
     source = tmp_path / "src"
-    # a copy, so the build's egg-info and build/ do not land in the working tree
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "tests", "docs", "*.egg-info", "build",
-                                                                 "__pycache__", ".pytest_cache"))
+    # a copy of what the build reads (pyproject's packages), so the build's egg-info and build/
+    # do not land in the working tree, and a virtual environment or lab cache inside the
+    # checkout (CI keeps both there) is not copied along
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("memx", "cluster", "jobs"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp_path / "dist"), str(source)], check=True, capture_output=True)
     wheel, = (tmp_path / "dist").glob("memx-*.whl")
