@@ -62,9 +62,15 @@ def _lengths(lm):
     return min(32, context // 4), min(16, context // 4)
 
 
-def test_exact_probability_agrees_with_sampling(lab_dir, lab_xl):
+@pytest.fixture(scope="module")
+def canary_windows(lab_dir, lab_xl):
+    """The canary windows and their exact scores, computed once for both tests."""
+    return _canary_windows(lab_dir, lab_xl, *_lengths(lab_xl))
+
+
+def test_exact_probability_agrees_with_sampling(canary_windows, lab_xl):
     prefix, suffix = _lengths(lab_xl)
-    ids, log_p, _ = _canary_windows(lab_dir, lab_xl, prefix, suffix)
+    ids, log_p, _ = canary_windows
     p = np.exp(log_p)
     middle = np.flatnonzero((p > 0.05) & (p < 0.95))
     assert len(middle) >= 10, f"only {len(middle)} canary windows with 0.05 < p_z < 0.95"
@@ -87,9 +93,9 @@ def test_exact_probability_agrees_with_sampling(lab_dir, lab_xl):
     assert share >= 0.95
 
 
-def test_greedy_exact_equals_the_greedy_prefix_strategy(lab_dir, lab_xl):
+def test_greedy_exact_equals_the_greedy_prefix_strategy(canary_windows, lab_xl):
     prefix, suffix = _lengths(lab_xl)
-    ids, _, exact = _canary_windows(lab_dir, lab_xl, prefix, suffix)
+    ids, _, exact = canary_windows
     continuations = greedy_complete(lab_xl.model, [w[:prefix] for w in ids], lab_xl.pad_id, suffix, lab_xl.device)
     greedy = (continuations == np.asarray([w[prefix:] for w in ids])).all(axis=1)
     assert exact.any() and (~exact).any(), "the canary windows should hold both outcomes"
