@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.processes import stop_group
 from tests.support.s3server import WeedS3
 
 
@@ -76,12 +76,7 @@ class RayHead:
         # outlives the tests: a short grace, then its process group and its temp dir's processes
         if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        stop_group(self.process, grace=2)
         subprocess.run(["pkill", "-9", "-f", self.temp_dir], check=False)
         self.process = None
 

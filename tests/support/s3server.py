@@ -12,12 +12,13 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
+
+from tests.support.processes import stop_group
 
 ACCESS_KEY = "memx-test-access"
 SECRET_KEY = "memx-test-secret-do-not-log-8f3a"
@@ -113,12 +114,7 @@ class WeedS3:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        stop_group(self.process, grace=10)
         deadline = time.time() + 10
         while time.time() < deadline and not _port_free(self.base + 3):
             time.sleep(0.2)
