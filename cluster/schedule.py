@@ -62,7 +62,8 @@ def _unreachable(address: str, attempts: int = 3, timeout: float = 5.0) -> str |
             return None
         except OSError as failed:
             error = failed
-            time.sleep(0.5 * 2 ** attempt)
+            if attempt + 1 < attempts:
+                time.sleep(0.5 * 2 ** attempt)
     return error.strerror or type(error).__name__
 
 

@@ -168,6 +168,12 @@ def _with_adapter(base: torch.nn.Module, adapter: str, merge: bool):
     return model, AutoTokenizer.from_pretrained(str(path)) if shipped else None
 
 
+def _require_unmerged(lm: LoadedModel, verb: str) -> None:
+    """Both adapter views need a `PeftModel` (loaded with merge=False), not a merged or plain model."""
+    if lm.adapter is None or not hasattr(lm.model, "disable_adapter"):
+        raise ValueError(f"{lm.name}: no unmerged adapter to {verb} (load it with merge=False)")
+
+
 class AdapterDisabled(torch.nn.Module):
     """A `PeftModel` seen with its adapter off: the base model's forward, same weights."""
 
@@ -187,8 +193,7 @@ class AdapterDisabled(torch.nn.Module):
 def base_view(lm: LoadedModel, name: str | None = None) -> LoadedModel:
     """The target's base model on the target's replica: every forward runs with the
     adapter disabled. For a reference whose `model` is the target's and has no adapter."""
-    if lm.adapter is None or not hasattr(lm.model, "disable_adapter"):
-        raise ValueError(f"{lm.name}: no unmerged adapter to disable (load it with merge=False)")
+    _require_unmerged(lm, "disable")
     return LoadedModel(name=name or lm.name, model=AdapterDisabled(lm.model), tokenizer=lm.tokenizer,
                        device=lm.device, dtype=lm.dtype)
 
@@ -250,7 +255,6 @@ class AdapterFolded(torch.nn.Module):
 
 def folded_view(lm: LoadedModel) -> LoadedModel:
     """The target with its unmerged adapter, every forward folding the LoRAs (`AdapterFolded`)."""
-    if lm.adapter is None or not hasattr(lm.model, "disable_adapter"):
-        raise ValueError(f"{lm.name}: no unmerged adapter to fold (load it with merge=False)")
+    _require_unmerged(lm, "fold")
     return LoadedModel(name=lm.name, model=AdapterFolded(lm.model), tokenizer=lm.tokenizer, device=lm.device,
                        dtype=lm.dtype, chat_template=lm.chat_template, adapter=lm.adapter)
