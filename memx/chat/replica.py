@@ -1,8 +1,8 @@
-"""The models one scoring replica holds: the target (with its adapter unmerged, when it
-has one, each forward folding it in: `memx.models.folded_view`) and every reference. A
-reference whose `model` is the target's own and whose dtype matches is the target's
-replica seen with the adapter disabled (`memx.models.base_view`): one copy of the base weights per replica, and
-`ratio_<name>` then separates what the fine-tune memorized from what the base already
+"""The models one scoring replica holds: the target (with its adapter unmerged, when it has
+one, each forward folding it in: `memx.models.folded_view`) and every reference. A reference
+whose `model` is the target's own and whose dtype matches is the target's replica seen with
+the adapter disabled (`memx.models.base_view`): one copy of the base weights per replica,
+and `ratio_<name>` then separates what the fine-tune memorized from what the base already
 knew (docs/chat.md). Every other reference is loaded as its own model.
 
 It knows model configs and `memx.models`, not runs, shards or metrics.
