@@ -33,6 +33,7 @@ from memx.lab import membership as membership_mod
 from memx.lab.labdir import MARKER, check_lab, file_hashes, lab_path, sha256_file
 from memx.lab.presets import (FORMAT, MODEL_NAMES, MODEL_SPLITS, TARGET, LabSettings, get_preset, model_spec,
                                python_version, settings_key)
+from memx.lab.chat import build_chat
 from memx.lab.chatconfig import make_chat_config
 from memx.lab.runconfig import make_config, write_config
 from memx.lab.tokenizer import encode_documents, train_tokenizer
@@ -126,7 +127,7 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
         seconds[name] = round(time.perf_counter() - started, 2)
         _say(progress, f"stage {name}: {seconds[name]:.1f}s")
 
-    t = time.perf_counter()
+    started = t = time.perf_counter()
     # The `out` reference gets as much text as the target's training split, from other sources;
     # the membership pair's non-members are training-split paragraphs no model trains on.
     split, train_docs, aside = membership_mod.lab_split(seed, settings)
@@ -165,7 +166,8 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
     stage("tokenizer", t)
 
     t = time.perf_counter()
-    model_stats = _train_family({"train": stream, "disjoint": disjoint_stream}, tmp, settings, seed, progress)
+    model_stats, chat = _train_family({"train": stream, "disjoint": disjoint_stream}, tmp, settings, seed, progress)
+    seconds["chat"] = round(sum(chat["seconds"].values()), 2)  # ran beside the family: its own CPU seconds
     stage("train", t)
 
     t = time.perf_counter()
@@ -181,12 +183,6 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
                               f"planned {canary.repetitions}; this is a bug in memx.lab")
     stage("index", t)
 
-    t = time.perf_counter()
-    from memx.lab.chat import build_chat
-
-    chat = build_chat(tmp, settings.chat, seed, settings.train.context, progress)
-    stage("chat", t)
-
     write_config(tmp / "memx.yaml", make_config(final, preset, settings.to_dict(), stats, files_at=tmp))
     write_config(tmp / "memx-chat.yaml", make_chat_config(final, preset, settings.to_dict(), files_at=tmp))  # chat
     meta = {
@@ -194,7 +190,7 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": settings.to_dict(), "stats": stats, "models": model_stats,
         "chat": chat, "membership": membership,
-        "stage_seconds": seconds, "build_seconds": round(sum(seconds.values()), 2),
+        "stage_seconds": seconds, "build_seconds": round(time.perf_counter() - started, 2),
         "corpus_sha256": sha256_file(tmp / "corpus" / "train.jsonl"),
         "canaries_sha256": sha256_file(tmp / "canaries.parquet"),
         "files": file_hashes(tmp),
@@ -205,27 +201,34 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
 
 
 def _train_family(streams: dict[str, list[int]], tmp: Path, settings: LabSettings, seed: int,
-                  progress: bool) -> dict:
-    """Train every model, two at a time in separate processes (one thread each).
+                  progress: bool) -> tuple[dict, dict]:
+    """Train every model and the chat adapter, two jobs at a time in separate processes
+    (one thread each); return the models' stats and the chat part's.
 
-    One process per model uses both cores without OpenMP threads waiting on each other
+    One process per job uses both cores without OpenMP threads waiting on each other
     (see memx.lab.train). Largest first: the two xl-sized models (`xl`, `out`) take both
-    cores, then `medium` and `small` follow on whichever frees first. Every model gets
-    the target's number of optimizer steps, whatever the length of its own stream.
+    cores, then `medium`, `small` and the chat adapter (which needs the saved `xl`) follow
+    on whichever core frees first, so the chat part costs no wall time of its own. Every
+    model gets the target's number of optimizer steps, whatever the length of its own stream.
     """
     steps = steps_for(len(streams[MODEL_SPLITS[TARGET]]), settings.train)
     context = settings.train.context
     order = sorted(MODEL_NAMES, key=lambda n: -parameter_count(model_spec(settings, n), settings.vocab_size, context))
     jobs = {name: (streams[MODEL_SPLITS[name]], str(tmp / "tokenizer"), model_spec(settings, name), settings.train,
                    seed, str(tmp / "models" / name), name, progress, steps) for name in order}
+    chat_job = (tmp, settings.chat, seed, context, progress)
     workers = min(2, os.cpu_count() or 1)
     if workers == 1:
         results = {name: _train_job(*jobs[name]) for name in MODEL_NAMES}
+        chat = build_chat(*chat_job)
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
             futures = {name: pool.submit(_train_job, *job) for name, job in jobs.items()}
+            futures[TARGET].result()  # the adapter's base is on disk: queue the chat part behind the family
+            chat_future = pool.submit(build_chat, *chat_job)
             results = {name: futures[name].result() for name in MODEL_NAMES}
-    return {name: {**results[name], "split": MODEL_SPLITS[name]} for name in MODEL_NAMES}
+            chat = chat_future.result()
+    return {name: {**results[name], "split": MODEL_SPLITS[name]} for name in MODEL_NAMES}, chat
 
 
 def _train_job(stream, tokenizer_dir, spec, train, seed, out_dir, label, progress, steps) -> dict:
