@@ -1,14 +1,19 @@
 """The Ray actor that hosts one model replica, and how many of them a cluster gets.
 
-`ShardActor` wraps a pure runner from `memx.pipeline.runners`: the models load once in the actor's
-constructor, then the driver sends it shard spec after shard spec. Ray pins the actor
-to its own GPU through `num_gpus`; on a CPU-only cluster it reserves CPU threads instead.
-Restarts are not left to Ray (whose default for some pools is "forever"): the driver in
-`cluster/pool.py` decides, with a bound.
+`ShardActor` wraps a pure runner from `memx.pipeline.runners`: the models load once when the
+actor takes the runner, then the driver sends it shard spec after shard spec. When a call's
+stages run one after another on the same reservation (a CPU-only cluster, or fewer GPUs than
+stages), the next stage's actors are the previous stage's processes hosting a new runner
+(`IdleActors`): starting a process imports torch and transformers again, seconds of CPU per
+actor, where a new runner only loads its models. Ray pins the actor to its own GPU through
+`num_gpus`; on a CPU-only cluster it reserves CPU threads instead. Restarts are not left to
+Ray (whose default for some pools is "forever"): the driver in `cluster/pool.py` decides,
+with a bound.
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import math
 import os
@@ -23,12 +28,29 @@ from memx.pipeline.run import Run
 
 class ShardActor:
     def __init__(self, runner: str, run_wire: dict, num_threads: int | None = None):
-        run = Run.from_wire(run_wire)  # the driver's resolved storage, not one rebuilt from the config
+        self.run_wire, self.num_threads = run_wire, num_threads
         gpu_ids = ray.get_gpu_ids()
-        device = "cuda" if gpu_ids and _cuda_available() else "cpu"
-        self.runner = _import(runner)(run, device=device, num_threads=num_threads)
+        self.device = "cuda" if gpu_ids and _cuda_available() else "cpu"
         self.info = {"pid": os.getpid(), "node_id": ray.get_runtime_context().get_node_id(),
-                     "gpu_ids": [str(g) for g in gpu_ids], "device": device}
+                     "gpu_ids": [str(g) for g in gpu_ids], "device": self.device}
+        self.runner_name, self.runner = None, None
+        self.host(runner)
+
+    def host(self, runner: str) -> dict:
+        """Host `runner` (`module:Class`) over the same run from now on. The runner hosted before
+        goes first, its models with it, so a replica never holds two stages' weights at once."""
+        if runner != self.runner_name:
+            self.runner_name, self.runner = None, None
+            gc.collect()
+            if self.device == "cuda":
+                import torch
+
+                torch.cuda.empty_cache()
+            # the driver's resolved storage, not one rebuilt from the config
+            self.runner = _import(runner)(Run.from_wire(self.run_wire), device=self.device,
+                                          num_threads=self.num_threads)
+            self.runner_name = runner
+        return {**self.info, "runner": runner}
 
     def run(self, spec: dict) -> dict:
         result = self.runner.run(ShardSpec(**spec))
@@ -93,3 +115,27 @@ def start_actor(runner: str, run: Run, placement: Placement):
     options = {"num_gpus": placement.num_gpus, "num_cpus": placement.num_cpus, "max_restarts": 0,
                "max_task_retries": 0, "max_concurrency": 1}
     return remote_cls.options(**options).remote(runner, run.to_wire(), placement.threads)
+
+
+class IdleActors:
+    """Actors a finished stage left alive, by placement, for a later stage of the same call to
+    rehost (`ShardActor.host`) instead of starting processes of its own. An idle actor keeps its
+    reservation, so a stage kills what it does not take (`close`) before it starts new ones, and
+    the call kills what is left. Only healthy actors come here: a stage that ends in an error
+    kills its own."""
+
+    def __init__(self):
+        self._free: dict[Placement, list] = {}
+
+    def put(self, placement: Placement, actor) -> None:
+        self._free.setdefault(placement, []).append(actor)
+
+    def take(self, placement: Placement):
+        free = self._free.get(placement)
+        return free.pop() if free else None
+
+    def close(self) -> None:
+        for actors in self._free.values():
+            for actor in actors:
+                ray.kill(actor, no_restart=True)
+        self._free.clear()

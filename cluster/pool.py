@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-from cluster.actors import Placement, start_actor
+from cluster.actors import IdleActors, Placement, start_actor
 from memx.errors import MemxFailure, StorageUnavailable
 from memx.plan import ShardSpec
 from memx.progress import StageProgress
@@ -74,8 +74,9 @@ class ShardQueue:
     completions and hands each to one method per event: `submit`, `done`, `task_failed`,
     `actor_died`."""
 
-    def __init__(self, run: Run, works: list[StageWork], ready: set[tuple[str, str, int]], show_progress: bool):
-        self.run = run
+    def __init__(self, run: Run, works: list[StageWork], ready: set[tuple[str, str, int]], show_progress: bool,
+                 idle: IdleActors | None = None):
+        self.run, self.idle = run, idle
         self.works = {w.stage: w for w in works}
         self.results = {w.stage: StageResult(w.stage) for w in works}
         self.queues: dict[str, deque[ShardSpec]] = {w.stage: deque() for w in works}
@@ -98,15 +99,50 @@ class ShardQueue:
     # -- actors ---------------------------------------------------------------
     def spawn(self, slot: _Slot) -> None:
         work = self.works[slot.stage]
-        slot.actor = start_actor(work.runner or stage_named(work.stage).runner, self.run, work.placement)
+        slot.actor = start_actor(self._runner(slot), self.run, work.placement)
         slot.in_flight = 0
 
-    def stop(self) -> None:
+    def spawn_all(self) -> None:
+        """An actor for every slot: an idle one of the same placement rehosted, else a new one.
+        Idle actors no slot takes are killed first, so their reservation is free for the new
+        ones. Rehosting loads every slot's models at once and waits for them; an actor that
+        cannot take the runner is replaced by a fresh one, which then fails (or not) as any new actor."""
+        hosting = []
+        for slot in self.slots:
+            actor = self.idle.take(self.works[slot.stage].placement) if self.idle is not None else None
+            if actor is not None:
+                slot.actor, slot.in_flight = actor, 0
+                hosting.append((slot, actor.host.remote(self._runner(slot))))
+        if self.idle is not None:
+            self.idle.close()
+        for slot in self.slots:
+            if slot.actor is None:
+                self.spawn(slot)
+        for slot, ref in hosting:
+            try:
+                ray.get(ref)
+            except (RayTaskError, RayActorError) as error:
+                log.warning("%s actor %d could not take over (%s); starting a fresh one", slot.stage, slot.index,
+                            str(_cause(error)).strip().splitlines()[-1][:200] if str(error) else type(error).__name__)
+                ray.kill(slot.actor, no_restart=True)
+                self.spawn(slot)
+
+    def _runner(self, slot: _Slot) -> str:
+        work = self.works[slot.stage]
+        return work.runner or stage_named(work.stage).runner
+
+    def stop(self, keep: bool = False) -> None:
+        """Close the progress bars; hand the live actors to `idle` when `keep` (the call
+        finished cleanly and a later stage may rehost them), else kill them."""
         for bar in self.progress.values():
             if bar is not None:
                 bar.close()
         for slot in self.slots:
-            if slot.actor is not None:
+            if slot.actor is None:
+                continue
+            if keep and self.idle is not None and not slot.retired:
+                self.idle.put(self.works[slot.stage].placement, slot.actor)
+            else:
                 ray.kill(slot.actor, no_restart=True)
 
     # -- events ---------------------------------------------------------------
@@ -159,9 +195,9 @@ class ShardQueue:
     # -- the loop -------------------------------------------------------------
     def run_all(self) -> dict[str, StageResult]:
         started = time.time()
-        for slot in self.slots:
-            self.spawn(slot)
+        finished_cleanly = False
         try:
+            self.spawn_all()
             while True:
                 self.submit()
                 if not self.in_flight:
@@ -170,8 +206,9 @@ class ShardQueue:
                 finished, _ = ray.wait(list(self.in_flight), num_returns=1, timeout=60.0)
                 for ref in finished:
                     self._collect(ref)
+            finished_cleanly = True
         finally:
-            self.stop()
+            self.stop(keep=finished_cleanly)
         elapsed = time.time() - started
         for result in self.results.values():
             result.seconds = elapsed  # one wall time: the stages of a call ran side by side
@@ -227,10 +264,11 @@ class ShardQueue:
 
 
 def run_stages(run: Run, works: list[StageWork], ready: set[tuple[str, str, int]] | None = None,
-               show_progress: bool = True) -> dict[str, StageResult]:
+               show_progress: bool = True, idle: IdleActors | None = None) -> dict[str, StageResult]:
     """Run every spec of every stage to a committed shard or a recorded failure.
 
     `ready` holds (stage, strategy, index) of shards already committed before this call, so
-    dependent specs on them start at once.
+    dependent specs on them start at once. With `idle`, actors come from it when one of the
+    same placement is there, and go back to it when the call ends cleanly (else they are killed).
     """
-    return ShardQueue(run, works, set(ready or ()), show_progress).run_all()
+    return ShardQueue(run, works, set(ready or ()), show_progress, idle).run_all()

@@ -15,7 +15,7 @@ import time
 
 import ray
 
-from cluster.actors import Placement, cluster_resources, plan_placement
+from cluster.actors import IdleActors, Placement, cluster_resources, plan_placement
 from cluster.pool import StageResult, StageWork, run_stages
 from memx.config import Config
 from memx.errors import MemxFailure
@@ -178,8 +178,12 @@ def run_shard_stages(run: Run, stages: tuple[str, ...] | None = None,
     todo = {stage: statuses[stage].todo for stage in wanted}
     _refuse_unready(run, wanted, todo, ready)
     results: dict[str, StageResult] = {}
-    for works in _passes(run.config, todo, *cluster_resources()):
-        results.update(run_stages(run, works, ready, show_progress))
+    idle = IdleActors()  # a pass's replicas host the next pass's runner: no new processes per stage
+    try:
+        for works in _passes(run.config, todo, *cluster_resources()):
+            results.update(run_stages(run, works, ready, show_progress, idle))
+    finally:
+        idle.close()
     failed = {key: msg for r in results.values() for key, msg in r.failed.items()}
     if failed:
         key, message = next(iter(failed.items()))

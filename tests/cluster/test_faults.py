@@ -25,6 +25,7 @@ from memx.pipeline.runners import GenerateRunner, ScoreRunner
 from memx.pipeline.status import stage_status
 from memx.pipeline.run import new_run
 from tests.support.cli import memx_in_process
+from tests.support.processes import own_processes
 from tests.support.s3server import WeedS3
 from tests.support.tiny import run_config
 
@@ -46,20 +47,7 @@ def two_node_cluster(s3_server):
 def _running_actor_pids() -> list[int]:
     """This test's processes whose title says a ShardActor is inside `run` (Ray sets
     `ray::Class.method`); only descendants of this process, never another Ray's actors."""
-    out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
-    parent, titles = {}, {}
-    for line in out.splitlines()[1:]:
-        pid, ppid, *args = line.split(None, 2)
-        parent[int(pid)], titles[int(pid)] = int(ppid), " ".join(args)
-
-    def ours(pid: int) -> bool:
-        while pid > 1:
-            if pid == os.getpid():
-                return True
-            pid = parent.get(pid, 1)
-        return False
-
-    return [pid for pid, title in titles.items() if "ray::ShardActor.run" in title and ours(pid)]
+    return own_processes("ray::ShardActor.run")
 
 
 def _sample_ids(storage, config) -> list[str]:
