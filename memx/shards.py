@@ -136,3 +136,17 @@ def checksum_ok(storage: Storage, spec: ShardSpec, manifest: dict) -> bool:
 def read_shard(storage: Storage, spec: ShardSpec, columns: list[str] | None = None) -> pa.Table:
     with storage.open_input_file(data_key(spec)) as handle:
         return pq.read_table(handle, columns=columns)
+
+
+def table_from_bytes(data: bytes) -> pa.Table:
+    """A Parquet file held in memory as a table, read from Arrow's own copy of the bytes.
+
+    Arrow reads on its thread pool, and a pool thread may drop the last hold on the source
+    after the call has returned. Were the source the Python `bytes` (`pa.py_buffer`,
+    `BytesIO`), that release needs the GIL, and during interpreter exit the thread cannot
+    take it: the process aborts ("terminate called without an active exception", exit 134;
+    `memx status` did, about one run in twenty on a loaded machine). A copy in Arrow memory
+    is released without Python."""
+    sink = pa.BufferOutputStream()
+    sink.write(data)
+    return pq.read_table(pa.BufferReader(sink.getvalue()))

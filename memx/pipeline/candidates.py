@@ -24,7 +24,7 @@ from memx.progress import StageProgress
 from memx.pipeline.personal_data import settings as personal_data_settings
 from memx.pipeline.run import CONFIG_KEY, Run
 from memx.plan import ShardSpec
-from memx.shards import committed_manifests, read_shard
+from memx.shards import committed_manifests, read_shard, table_from_bytes
 from memx.pipeline.stages import SAMPLES, SCORES
 from memx.pipeline.span_from import read_samples
 from memx.pipeline.status import run_status
@@ -42,7 +42,7 @@ def write_table(storage: Storage, key: str, table: pa.Table) -> None:
 def read_table(storage: Storage, key: str) -> pa.Table:
     if not storage.exists(key):
         raise MemxFailure(f"{storage.uri(key)} does not exist yet; run `memx reduce` (or `memx resume`) first")
-    return pq.read_table(io.BytesIO(storage.read_bytes(key)))
+    return table_from_bytes(storage.read_bytes(key))
 
 
 class StorageRunReader:

@@ -25,7 +25,7 @@ from memx.pipeline.runners import GenerateRunner, ScoreRunner
 from memx.pipeline.status import stage_status
 from memx.pipeline.run import new_run
 from tests.support.cli import memx_in_process
-from tests.support.processes import own_processes
+from tests.support.processes import own_processes, title
 from tests.support.s3server import WeedS3
 from tests.support.tiny import run_config
 
@@ -44,19 +44,14 @@ def two_node_cluster(s3_server):
         cluster.shutdown()
 
 
-def _running_actor_pids() -> list[int]:
-    """This test's processes whose title says a ShardActor is inside `run` (Ray sets
-    `ray::Class.method`); only descendants of this process, never another Ray's actors."""
-    return own_processes("ray::ShardActor.run")
-
-
 def _sample_ids(storage, config) -> list[str]:
     return [sid for spec in new_run(config).plan("samples")
             for sid in read_shard(storage, spec, ["sample_id"]).column("sample_id").to_pylist()]
 
 
 class Killer(threading.Thread):
-    """SIGKILLs the first actor process it sees inside `run` (i.e. mid-shard)."""
+    """SIGKILLs the first actor process it sees inside `run` (i.e. mid-shard): this test's
+    ShardActor processes (Ray titles them `ray::Class.method`)."""
 
     def __init__(self, delay: float = 0.05):
         super().__init__(daemon=True)
@@ -65,12 +60,17 @@ class Killer(threading.Thread):
     def run(self) -> None:
         # generous: on a loaded 2-core machine the actors can take minutes to start their first shard
         deadline = time.time() + 360
+        actors, listed = [], 0.0
         while time.time() < deadline and not self.killed:
-            pids = _running_actor_pids()
-            if pids:
+            # Listing every process (`ps`) costs a fork and a /proc walk: a few times a second.
+            # Reading the known actors' titles is cheap enough to catch a short shard.
+            if time.time() - listed > 0.25:
+                actors, listed = own_processes("ray::ShardActor"), time.time()
+            inside = [pid for pid in actors if title(pid).startswith("ray::ShardActor.run")]
+            if inside:
                 time.sleep(self.delay)
-                os.kill(pids[0], signal.SIGKILL)
-                self.killed.append(pids[0])
+                os.kill(inside[0], signal.SIGKILL)
+                self.killed.append(inside[0])
             time.sleep(0.01)
 
 

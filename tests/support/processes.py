@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 
 def stop_group(process: subprocess.Popen, grace: float) -> None:
@@ -36,3 +37,11 @@ def own_processes(title_prefix: str) -> list[int]:
         return False
 
     return [pid for pid, title in titles.items() if title.startswith(title_prefix) and ours(pid)]
+
+
+def title(pid: int) -> str:
+    """The process's title as `ps` shows it (Ray rewrites it per method), "" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""

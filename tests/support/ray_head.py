@@ -33,6 +33,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class _PortTaken(Exception):
+    """Ray could not bind a port this head picked."""
+
+
 class RayHead:
     """`ray start --head --block` with 2 CPUs; `dashboard=True` adds the Jobs API on loopback."""
 
@@ -46,7 +50,22 @@ class RayHead:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120) -> "RayHead":
+    def start(self, timeout: float = 120, attempts: int = 3) -> "RayHead":
+        """Start the head; a port another process took between `free_port()` and Ray binding it
+        (the other worker's Ray picks ports too) is a fresh set of ports and another try, bounded."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken:
+                self.stop()
+                if attempt + 1 == attempts:
+                    raise RuntimeError(f"ray head: ports taken {attempts} times running: {self.log}") from None
+                self.port = free_port()
+                self.dashboard_port = free_port() if self.dashboard_port else None
+                time.sleep(0.5 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> "RayHead":
         # The agents' ports default to fixed numbers (52365...): two heads on one machine, one
         # per pytest worker, would fight over them and one would never get its job agent.
         args = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", f"--port={self.port}",
@@ -66,7 +85,10 @@ class RayHead:
                 return self
             except OSError:
                 if self.process.poll() is not None:
-                    raise RuntimeError(self.log.read_text()[-2000:]) from None
+                    text = self.log.read_text()
+                    if "already in use" in text or "Failed to start the grpc server" in text:
+                        raise _PortTaken() from None
+                    raise RuntimeError(text[-2000:]) from None
                 time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"ray head did not come up in {timeout:.0f}s: {self.log}")
