@@ -68,6 +68,11 @@ def _cause(error: BaseException) -> BaseException:
     return getattr(error, "cause", None) or error
 
 
+def _last_line(error: BaseException) -> str:
+    """What an actor's failure says in its last line (Ray's own traceback comes before it)."""
+    return str(_cause(error)).strip().splitlines()[-1] if str(error) else type(error).__name__
+
+
 class ShardQueue:
     """One call's queue: per stage the specs ready to run and those waiting for the shard
     they run after; per actor slot what it has in flight. `run()` loops over Ray's
@@ -123,7 +128,7 @@ class ShardQueue:
                 ray.get(ref)
             except (RayTaskError, RayActorError) as error:
                 log.warning("%s actor %d could not take over (%s); starting a fresh one", slot.stage, slot.index,
-                            str(_cause(error)).strip().splitlines()[-1][:200] if str(error) else type(error).__name__)
+                            _last_line(error)[:200])
                 ray.kill(slot.actor, no_restart=True)
                 self.spawn(slot)
 
@@ -184,7 +189,7 @@ class ShardQueue:
     def actor_died(self, slot: _Slot, spec: ShardSpec, current: bool, error: BaseException) -> None:
         """The shard was not committed: redo it; restart the actor within its bound."""
         work = self.works[slot.stage]
-        slot.last_error = str(_cause(error)).strip().splitlines()[-1][:500] if str(error) else type(error).__name__
+        slot.last_error = _last_line(error)[:500]
         if self.attempts[spec.key] >= work.max_attempts + work.max_restarts:
             self._give_up(slot.stage, spec, f"actor died {self.attempts[spec.key]} times: {slot.last_error}")
         else:

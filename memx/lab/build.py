@@ -167,7 +167,7 @@ def _build_into(tmp: Path, final: Path, preset: str, settings: LabSettings, seed
 
     t = time.perf_counter()
     model_stats, chat = _train_family({"train": stream, "disjoint": disjoint_stream}, tmp, settings, seed, progress)
-    seconds["chat"] = round(sum(chat["seconds"].values()), 2)  # ran beside the family: its own CPU seconds
+    seconds["chat"] = round(sum(chat["seconds"].values()), 2)  # ran beside the family: its own seconds, not the build's
     stage("train", t)
 
     t = time.perf_counter()
