@@ -4,7 +4,8 @@ A window of prefix length k is fed as its k prefix tokens and the first S - 1 su
 tokens at positions 0 … k + S - 2 (no BOS, no padding: every row of a batch has the same
 k, so the same length). The last suffix token is never fed: nothing after it is
 predicted, and a causal model's earlier logits cannot see it. Only the S positions that
-predict the suffix are projected onto the vocabulary (`logits_to_keep`).
+predict the suffix are projected onto the vocabulary (`logits_to_keep`; `keep` of
+`memx.gpt2_cpu`, which runs a fp32 GPT-2 on the CPU as the sampler does).
 
 From those logits, on the model's device and in float32 chunks of bounded size:
 - top-k: log q(true token) = logit/T − logsumexp over the k kept logits/T, the k tokens
@@ -27,6 +28,7 @@ import torch
 
 from memx.generation.processors import top_k_support
 from memx.generation.sampler import forward_kwargs
+from memx.gpt2_cpu import Gpt2Decoder, supports
 
 _CHUNK_ELEMENTS = {"cpu": 1 << 22, "default": 1 << 28}  # float32 logits converted at once
 
@@ -77,10 +79,12 @@ class WindowPass:
         self.model, self.device = model, torch.device(device)
         self.top_k, self.temperature, self.batch_size = top_k, temperature, batch_size
         _, keep = forward_kwargs(model)
-        self.keep_kw = keep
+        self.keep_kw, self.fast = keep, supports(model, self.device)
 
     def logits(self, inputs: torch.Tensor, suffix_tokens: int) -> torch.Tensor:
         """(B, S, V) logits predicting the S suffix tokens from inputs (B, k + S - 1)."""
+        if self.fast:  # memx's own GPT-2 forward, as the sampler decodes on the CPU
+            return Gpt2Decoder.for_model(self.model).logits(inputs, keep=suffix_tokens)
         keep = {self.keep_kw: suffix_tokens} if self.keep_kw else {}
         out = self.model(input_ids=inputs, use_cache=False, **keep).logits
         return out[:, -suffix_tokens:]

@@ -4,7 +4,7 @@ Prompts are left-padded; the attention mask marks real tokens and position ids c
 real tokens only, so a padded row sees exactly what it would see alone. Each step's
 token choice is delegated to a `choose(step, last_logits, uniforms)` callable (the
 strategy), and no tensor leaves the device until the batch's token ids are complete.
-The forward passes come from memx's own GPT-2 decoder on the CPU (`gpt2_decoder`) or
+The forward passes come from memx's own GPT-2 decoder on the CPU (`memx.gpt2_cpu`) or
 from the HF module with its KV cache (every other model, and GPUs).
 `greedy_complete` is the one greedy completion of memx (the `prefix` strategy's rule and
 the lab audit): `sample_batch` with the argmax rule over batches of many prompts.
@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from memx.generation.gpt2_decoder import Gpt2Decoder, supports
+from memx.gpt2_cpu import Gpt2Decoder, supports
 from memx.models import context_length
 
 Choose = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -123,7 +123,7 @@ def sample_batch(
 
     `uniforms` (B, max_new_tokens) on `device` drives row b's draw at step t. EOS is not
     special: like the paper, every row gets the full number of tokens. `decoder="gpt2"` is
-    memx's own GPT-2 decoder (CPU, fp32; `gpt2_decoder`); "static" runs the HF module over
+    memx's own GPT-2 decoder (CPU, fp32; `memx.gpt2_cpu`); "static" runs the HF module over
     a preallocated KV cache (transformers 5 API); "dynamic" grows it by concatenating the
     whole cache at every step.
     """

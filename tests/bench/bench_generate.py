@@ -9,7 +9,7 @@ at batch 10 (what the extraction benchmark and Pythia's evaluation scripts do). 
 runs on the same loaded model, alternating in rounds (a shared machine's load then hits
 both alike), and the table reports new tokens per second of each and their ratio (target:
 memx >= 3x on 2 cores). memx runs twice per round: with its default decoder for a GPT-2 on
-the CPU (`memx.generation.gpt2_decoder`, oneDNN-prepacked weights) and with the same loop
+the CPU (`memx.gpt2_cpu`, oneDNN-prepacked weights) and with the same loop
 through the HF module's static KV cache, so the table shows what batching buys and what
 the decoder adds. The prefix case also reports how many continuations agree.
 

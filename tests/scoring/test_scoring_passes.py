@@ -1,7 +1,9 @@
 """token_stats: one batched pass per batch, padding by position, order restored, truncation.
 
 Every check compares against `plain_token_arrays`: one sequence, no padding, float64
-log-softmax over the full vocabulary.
+log-softmax over the full vocabulary, through the HF module. Each test runs twice: through
+memx's own GPT-2 forward (`memx.gpt2_cpu`, what a fp32 GPT-2 on the CPU takes) and
+through the HF module (what every other model takes).
 """
 
 from __future__ import annotations
@@ -15,6 +17,18 @@ from memx.scoring import passes
 from memx.models import context_length
 from memx.scoring.passes import token_stats
 from tests.scoring.scoring_fixtures import TARGET_CONTEXT, plain_token_arrays
+
+
+@pytest.fixture(autouse=True, params=["gpt2_cpu", "hf"])
+def forward(request, monkeypatch):
+    """Which forward token_stats takes; counts the batches memx's own GPT-2 forward ran."""
+    calls = []
+    if request.param == "hf":
+        monkeypatch.setattr(passes, "supports", lambda model, device: False)
+    else:
+        real = passes.Gpt2Decoder.logits
+        monkeypatch.setattr(passes.Gpt2Decoder, "logits", lambda self, ids: calls.append(ids.shape) or real(self, ids))
+    return request.param, calls
 
 
 def _random_sequences(lm, lengths, seed=0):
@@ -45,12 +59,15 @@ def test_shapes_never_carry_the_vocabulary(target):
     assert token_stats(target, seqs, batch_size=2).mu is None
 
 
-def test_padded_batches_match_one_at_a_time(target):
+def test_padded_batches_match_one_at_a_time(target, forward):
     # Mixed lengths shuffled, so batches are padded and the sort must be undone.
     lengths = [17, 3, 40, 2, 25, 9, 33, 12]
     seqs = _random_sequences(target, lengths, seed=1)
     stats = token_stats(target, seqs, batch_size=3, moments=True)
     _assert_matches_plain(target, seqs, stats)
+    path, calls = forward
+    # memx's forward took every batch, fed without its last id (which predicts nothing)
+    assert calls == ([(3, 39), (3, 16), (2, 2)] if path == "gpt2_cpu" else [])
     # Padded positions are zero, never model output.
     assert stats.logp[1, 2:].abs().sum() == 0 and stats.sigma[3, 1:].abs().sum() == 0
 

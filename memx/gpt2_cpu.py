@@ -1,10 +1,11 @@
-"""memx's own GPT-2 decoder for the CPU: one prefill, then single-token steps over a KV cache.
+"""memx's own GPT-2 forward for the CPU: whole causal passes for scoring, and a prefill then
+single-token steps over a KV cache for sampling.
 
-Why it exists: a decode step of a small GPT-2 through the Hugging Face module is mostly
-not arithmetic (mask building, cache bookkeeping, attention over the whole preallocated
+Why it exists: a small GPT-2 through the Hugging Face module is mostly not arithmetic at
+decode time (mask building, cache bookkeeping, attention over the whole preallocated
 cache, GELU as five separate ops), and fp32 GEMMs through MKL's sgemm run at half the
 speed oneDNN reaches on the same CPU (AMD EPYC here: 90-180 vs 170-460 GFLOP/s at the
-decode shapes). This decoder reads the weights of a loaded `GPT2LMHeadModel`, prepacks
+decode shapes). This module reads the weights of a loaded `GPT2LMHeadModel`, prepacks
 every linear layer once for oneDNN (`torch.ops.mkldnn`, the kernels torch's own CPU
 compiler emits), fuses the GELU into the MLP's first GEMM, and attends each step over the
 filled part of the cache only. The arithmetic is HF's GPT-2 up to float round-off; the
@@ -12,12 +13,15 @@ tests compare logits, and tokens with the HF path. The prepacked weights are a s
 beside the model's (its size again in RAM), made once per model and made again only when a
 parameter is written in place.
 
-Left padding is handled as in `sampler.left_pad`: pad keys are masked for every real
-query, so a padded row computes what it would alone (a pad query attends to itself only,
-which keeps its unused states finite). A row's result does not depend on its batch.
+Padding. `logits` takes right-padded rows (or none): with causal attention alone no real
+query sees a pad key, and every real token keeps its position, so a row computes what it
+would alone. `prefill` takes left-padded prompts as `sampler.left_pad` makes them: pad
+keys are masked for every real query (a pad query attends to itself only, which keeps its
+unused states finite).
 
-It knows nothing of sampling, strategies or shards (`sampler.sample_batch` drives it);
-other architectures, other dtypes and GPUs use the HF module.
+It knows nothing of sampling, metrics or shards (`sampler.sample_batch` and
+`memx.scoring.passes` drive it); other architectures, other dtypes and GPUs use the HF
+module.
 """
 
 from __future__ import annotations
@@ -151,17 +155,38 @@ class Gpt2Decoder:
             causal = torch.ones((width, width), dtype=torch.bool).tril_()
             attn_mask = (causal & (real[:, None, :] | torch.eye(width, dtype=torch.bool))).unsqueeze(1)
         state = DecodeState(self, batch, total, pad_bias, positions[:, -1] + 1)
-        x = F.embedding(ids, self.wte) + F.embedding(positions, self.wpe)
-        for block, keys, values in zip(self.blocks, state.keys, state.values):
+        x = self._blocks(F.embedding(ids, self.wte) + F.embedding(positions, self.wpe), attn_mask,
+                         list(zip(state.keys, state.values)))
+        state.length = width
+        return state, self.lm_head(self.norm(x[:, -1], self.ln_f))
+
+    @torch.inference_mode()
+    def logits(self, ids: torch.Tensor, keep: int | None = None) -> torch.Tensor:
+        """Logits (B, T, V) at every position of right-padded or unpadded ids (B, T), causal
+        attention only; `keep=S` projects only the last S positions onto the vocabulary."""
+        batch, width = ids.shape
+        x = self._blocks(F.embedding(ids, self.wte) + F.embedding(torch.arange(width), self.wpe), None)
+        if keep is not None:
+            x = x[:, width - keep:]
+        steps = x.shape[1]
+        return self.lm_head(self.norm(x, self.ln_f).reshape(-1, self.width)).view(batch, steps, -1)
+
+    def _blocks(self, x: torch.Tensor, attn_mask: torch.Tensor | None,
+                caches: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> torch.Tensor:
+        """Every block over embedded inputs (B, T, W); causal when `attn_mask` is None. With
+        `caches`, each block's keys and values fill their first T positions."""
+        batch, width, _ = x.shape
+        for index, block in enumerate(self.blocks):
             qkv = block.qkv(self.norm(x, block.ln_1).view(-1, self.width))
             q, k, v = qkv.view(batch, width, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-            keys[:, :, :width], values[:, :, :width] = k, v
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=not padded,
+            if caches is not None:
+                keys, values = caches[index]
+                keys[:, :, :width], values[:, :, :width] = k, v
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None,
                                                       scale=block.scale)
             x = x + block.out(attended.transpose(1, 2).reshape(-1, self.width)).view(batch, width, self.width)
             x = x + block.down(block.up(self.norm(x, block.ln_2).view(-1, self.width))).view(batch, width, self.width)
-        state.length = width
-        return state, self.lm_head(self.norm(x[:, -1], self.ln_f))
+        return x
 
 
 def _versions(model: torch.nn.Module) -> tuple[int, ...]:

@@ -1,7 +1,8 @@
-"""memx's GPT-2 CPU decoder against the Hugging Face module it replaces: logits at every
-step equal a fresh HF forward (left padding, GPT-2 config variants, with and without
-oneDNN), greedy equal to the HF-cached loop (sampled rows: test_generate), a repack after
-an in-place weight change, and the HF path for every model it does not compute."""
+"""memx's GPT-2 CPU forward against the Hugging Face module it replaces: logits at every
+decode step and of a whole right-padded pass equal a fresh HF forward (GPT-2 config
+variants, with and without oneDNN), greedy equal to the HF-cached loop (sampled rows:
+test_generate), a repack after an in-place weight change, and the HF path for every model
+it does not compute."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM
 
 from memx.generation import greedy_complete, sample_batch
-from memx.generation import gpt2_decoder
+from memx import gpt2_cpu
 from memx.generation.processors import greedy
 from memx.generation.sampler import default_decoder
 from tests.support.reference import first_step_logits
@@ -47,19 +48,40 @@ def _recorded_logits(model, prompts, steps, decoder):
 @pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "plain-linear"])
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_every_step_matches_a_fresh_hf_forward(variant, onednn, monkeypatch):
-    if onednn and not gpt2_decoder.onednn_available():
+    if onednn and not gpt2_cpu.onednn_available():
         pytest.skip("this torch build has no oneDNN linear")
-    monkeypatch.setattr(gpt2_decoder, "onednn_available", lambda: onednn)
+    monkeypatch.setattr(gpt2_cpu, "onednn_available", lambda: onednn)
     model = _model(**VARIANTS[variant])
     assert default_decoder(model, "cpu") == "gpt2"
     steps = 6
     seen, tokens = _recorded_logits(model, PROMPTS, steps, "gpt2")
-    assert (gpt2_decoder.Gpt2Decoder.for_model(model).lm_head.packed is not None) == onednn
+    assert (gpt2_cpu.Gpt2Decoder.for_model(model).lm_head.packed is not None) == onednn
     for step in range(steps):
         # Each row alone, unpadded and uncached, through HF's own forward.
         for row, prompt in enumerate(PROMPTS):
             fresh = first_step_logits(model, [prompt + tokens[row, :step].tolist()], 0, torch.device("cpu"))
             torch.testing.assert_close(seen[step][row], fresh[0], atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "plain-linear"])
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_a_whole_right_padded_pass_matches_each_row_alone_through_hf(variant, onednn, monkeypatch):
+    if onednn and not gpt2_cpu.onednn_available():
+        pytest.skip("this torch build has no oneDNN linear")
+    monkeypatch.setattr(gpt2_cpu, "onednn_available", lambda: onednn)
+    model = _model(**VARIANTS[variant])
+    rows = sorted(PROMPTS, key=len, reverse=True)
+    width = len(rows[0])
+    ids = torch.tensor([row + [0] * (width - len(row)) for row in rows])  # right-padded with a real token id
+    decoder = gpt2_cpu.Gpt2Decoder(model)
+    logits = decoder.logits(ids)
+    assert logits.shape == (len(rows), width, model.config.vocab_size)
+    with torch.inference_mode():
+        for r, row in enumerate(rows):
+            alone = model(input_ids=torch.tensor([row])).logits[0]
+            torch.testing.assert_close(logits[r, : len(row)], alone, atol=2e-5, rtol=1e-4)
+    # keep=S projects the last S positions only, and they are the same numbers
+    torch.testing.assert_close(decoder.logits(ids, keep=3), logits[:, -3:], atol=1e-6, rtol=0)
 
 
 def test_greedy_matches_the_hf_loop_on_padded_batches():
@@ -84,10 +106,10 @@ def test_other_models_use_the_hf_module():
     neox = GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                                             intermediate_size=64, max_position_embeddings=48)).eval()
     relu = _model(activation_function="relu")
-    assert not gpt2_decoder.supports(neox, "cpu") and default_decoder(neox, "cpu") != "gpt2"
-    assert not gpt2_decoder.supports(relu, "cpu")
-    assert not gpt2_decoder.supports(_model(), "cuda")
-    assert not gpt2_decoder.supports(_model().to(torch.bfloat16), "cpu")
+    assert not gpt2_cpu.supports(neox, "cpu") and default_decoder(neox, "cpu") != "gpt2"
+    assert not gpt2_cpu.supports(relu, "cpu")
+    assert not gpt2_cpu.supports(_model(), "cuda")
+    assert not gpt2_cpu.supports(_model().to(torch.bfloat16), "cpu")
     # The fallback is whole: the HF path generates for a model the decoder refuses.
     assert greedy_complete(relu, PROMPTS, 0, 3, torch.device("cpu")).shape == (len(PROMPTS), 3)
     with pytest.raises(ValueError, match="decoder must be one of gpt2, static, dynamic"):
@@ -103,19 +125,19 @@ def test_the_pinned_torch_takes_the_prepacked_onednn_path(monkeypatch):
     torch they must exist and every linear layer (each block's four and the LM head) must
     run prepacked through them, never quietly through F.linear."""
     pinned = torch.__version__.split("+")[0] == PINNED_TORCH
-    if not pinned and not gpt2_decoder.onednn_available():
+    if not pinned and not gpt2_cpu.onednn_available():
         pytest.skip(f"torch {torch.__version__} is not the pinned {PINNED_TORCH} and has no oneDNN linear")
     assert torch.backends.mkldnn.is_available()
     assert hasattr(torch.ops.mkldnn, "_reorder_linear_weight") and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-    assert gpt2_decoder.onednn_available()
+    assert gpt2_cpu.onednn_available()
     model = _model()
-    decoder = gpt2_decoder.Gpt2Decoder(model)
+    decoder = gpt2_cpu.Gpt2Decoder(model)
     linears = [decoder.lm_head] + [layer for block in decoder.blocks
                                    for layer in (block.qkv, block.out, block.up, block.down)]
     assert len(linears) == 1 + 4 * model.config.n_layer
     assert all(layer.packed is not None for layer in linears)
     calls = {"onednn": 0, "F.linear": 0}
-    onednn, plain = torch.ops.mkldnn._linear_pointwise, gpt2_decoder.F.linear
+    onednn, plain = torch.ops.mkldnn._linear_pointwise, gpt2_cpu.F.linear
 
     def counted_onednn(*args):
         calls["onednn"] += 1
@@ -126,8 +148,8 @@ def test_the_pinned_torch_takes_the_prepacked_onednn_path(monkeypatch):
         return plain(*args, **kwargs)
 
     monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", counted_onednn)
-    monkeypatch.setattr(gpt2_decoder.F, "linear", counted_plain)
-    monkeypatch.setitem(gpt2_decoder._DECODERS, model, decoder)
+    monkeypatch.setattr(gpt2_cpu.F, "linear", counted_plain)
+    monkeypatch.setitem(gpt2_cpu._DECODERS, model, decoder)
     steps = 3
     tokens = greedy_complete(model, PROMPTS, 0, steps, torch.device("cpu"), batch_size=len(PROMPTS), decoder="gpt2")
     assert tokens.shape == (len(PROMPTS), steps)
