@@ -9,7 +9,8 @@ All three run in one process, on the same loaded models and the same samples:
     lowercase pass on the target and zlib. It computes fewer metrics than (a).
 (c) floor: the bare batched forward passes (a) cannot avoid — target, each reference,
     lowercase — on pre-tokenized, length-sorted, right-padded batches; no reductions,
-    no tokenizing, no zlib.
+    no tokenizing, no zlib. Through the forward (a) takes: memx's own GPT-2 forward
+    (`memx.gpt2_cpu`) for a fp32 GPT-2 on the CPU, else the HF module.
 
 Printed: samples/s of each, a/b (target >= 2x on 2 cores) and memx's overhead over (c)
 (target < 25%).
@@ -41,6 +42,7 @@ if str(ROOT) not in sys.path:
 import pyarrow as pa  # noqa: E402
 
 from memx.config import ScoringConfig  # noqa: E402
+from memx.gpt2_cpu import Gpt2Decoder, supports  # noqa: E402
 from memx.models import LoadedModel, load_causal_lm, same_vocabulary  # noqa: E402
 
 
@@ -112,10 +114,14 @@ def _bare_passes(lm: LoadedModel, sequences: list[list[int]], batch_size: int) -
 
     ordered = sorted(sequences, key=len, reverse=True)
     batches = [pad_right(ordered[i : i + batch_size], lm.pad_id) for i in range(0, len(ordered), batch_size)]
+    own = supports(lm.model, lm.device)
     start = time.perf_counter()
     with torch.inference_mode():
         for ids, mask in batches:
-            lm.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+            if own:
+                Gpt2Decoder.for_model(lm.model).logits(ids)
+            else:
+                lm.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
     return time.perf_counter() - start
 
 
