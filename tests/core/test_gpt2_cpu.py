@@ -45,13 +45,19 @@ def _recorded_logits(model, prompts, steps, decoder):
     return seen, tokens
 
 
-@pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "plain-linear"])
-@pytest.mark.parametrize("variant", list(VARIANTS))
-def test_every_step_matches_a_fresh_hf_forward(variant, onednn, monkeypatch):
+@pytest.fixture(params=[(v, o) for o in (True, False) for v in VARIANTS],
+                ids=[f"{v}-{'onednn' if o else 'plain-linear'}" for o in (True, False) for v in VARIANTS])
+def variant_model(request, monkeypatch):
+    """(a GPT-2 of each config variant, whether its linears run through oneDNN)."""
+    variant, onednn = request.param
     if onednn and not gpt2_cpu.onednn_available():
         pytest.skip("this torch build has no oneDNN linear")
     monkeypatch.setattr(gpt2_cpu, "onednn_available", lambda: onednn)
-    model = _model(**VARIANTS[variant])
+    return _model(**VARIANTS[variant]), onednn
+
+
+def test_every_step_matches_a_fresh_hf_forward(variant_model):
+    model, onednn = variant_model
     assert default_decoder(model, "cpu") == "gpt2"
     steps = 6
     seen, tokens = _recorded_logits(model, PROMPTS, steps, "gpt2")
@@ -63,17 +69,13 @@ def test_every_step_matches_a_fresh_hf_forward(variant, onednn, monkeypatch):
             torch.testing.assert_close(seen[step][row], fresh[0], atol=2e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "plain-linear"])
-@pytest.mark.parametrize("variant", list(VARIANTS))
-def test_a_whole_right_padded_pass_matches_each_row_alone_through_hf(variant, onednn, monkeypatch):
-    if onednn and not gpt2_cpu.onednn_available():
-        pytest.skip("this torch build has no oneDNN linear")
-    monkeypatch.setattr(gpt2_cpu, "onednn_available", lambda: onednn)
-    model = _model(**VARIANTS[variant])
+def test_a_whole_right_padded_pass_matches_each_row_alone_through_hf(variant_model):
+    model, onednn = variant_model
     rows = sorted(PROMPTS, key=len, reverse=True)
     width = len(rows[0])
     ids = torch.tensor([row + [0] * (width - len(row)) for row in rows])  # right-padded with a real token id
     decoder = gpt2_cpu.Gpt2Decoder(model)
+    assert (decoder.lm_head.packed is not None) == onednn
     logits = decoder.logits(ids)
     assert logits.shape == (len(rows), width, model.config.vocab_size)
     with torch.inference_mode():
