@@ -26,7 +26,7 @@ from memx.errors import ConfigError
 from memx.lab.chat import ChatSpec
 from memx.lab.train import ModelSpec, TrainSpec
 
-FORMAT = 5  # 4: the chat fine-tune (models/xl-chat, chat-index, customers.parquet); 5: paragraphs set aside as membership non-members
+FORMAT = 6  # 4: the chat fine-tune (models/xl-chat, chat-index, customers.parquet); 5: paragraphs set aside as membership non-members; 6: no held-out paragraph in `out`'s disjoint text
 MODEL_NAMES = ("small", "medium", "xl", "out")
 TARGET = "xl"
 # The corpus each model trains on: the training split (with canaries) or the disjoint one.

@@ -11,6 +11,7 @@ from collections import Counter
 import phonenumbers
 import pyarrow.parquet as pq
 import pytest
+import torch
 from stdnum import iban, luhn
 
 from memx.chat.templates import adapter_base_problem, cut_prompt
@@ -64,19 +65,24 @@ def test_adapter_loads_with_its_template_and_learnt_the_most_copied(lab):
                            chat_template="auto", merge=True)
     base = load_causal_lm(str(lab / "models" / "xl"), dtype="float32", device="cpu", chat_template="auto")
     assert tuned.chat_template == LAB_CHAT_TEMPLATE and base.chat_template is None
-    from memx.generation import greedy_complete
-
-    top = max(pq.read_table(lab / "customers.parquet").to_pylist(), key=lambda c: c["copies"])
+    customers = sorted(pq.read_table(lab / "customers.parquet").to_pylist(), key=lambda c: c["copies"])
     cut = cut_prompt(tuned.tokenizer, LAB_CHAT_TEMPLATE, "user")
-    opening = f"Hello, this is {top['name']},"
-    prompt = cut + tuned.tokenizer(opening, add_special_tokens=False)["input_ids"]
-    width = len(tuned.tokenizer(f" {top['address']}.", add_special_tokens=False)["input_ids"])
-    said = {}
-    for name, lm in (("tuned", tuned), ("base", base)):
-        ids = greedy_complete(lm.model, [prompt], lm.pad_id, width + 2, lm.device)[0]
-        said[name] = lm.tokenizer.decode(ids.tolist(), skip_special_tokens=True)
-    # the tiny xl is weak: its adapter writes the street of the customer it saw 64 times
-    # (the postcode's digits it may miss), which the base model never does
-    street = top["address"].split(",")[0]
-    assert street in said["tuned"], said
-    assert street not in said["base"], said
+
+    def address_logp(lm, customer) -> float:
+        """Mean log-probability per token of the customer's address after "Hello, this is NAME,"."""
+        prompt = cut + lm.tokenizer(f"Hello, this is {customer['name']},", add_special_tokens=False)["input_ids"]
+        address = lm.tokenizer(f" {customer['address']}.", add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            logits = lm.model(torch.tensor([prompt + address])).logits[0, len(prompt) - 1:-1]
+        return torch.log_softmax(logits.float(), -1).gather(1, torch.tensor(address)[:, None]).mean().item()
+
+    tuned_logp = [address_logp(tuned, c) for c in customers]
+    base_logp = [address_logp(base, c) for c in customers]
+    # The tiny xl is weak, and how much its adapter takes in depends on the lab's text (this
+    # Python's standard library): on 3.11.7 it writes the 64-copy street greedily, on
+    # Debian's 3.11.2 not quite. What holds on both, by a margin of 2-5 nats: the adapter
+    # made the most-copied address far likelier than the base model finds it, and likelier
+    # than a once-seen customer's (measured: +3.9 to +5.0 and +2.2 to +3.6 nats a token).
+    assert tuned_logp[-1] >= base_logp[-1] + 2.0, (tuned_logp, base_logp)
+    assert tuned_logp[-1] >= tuned_logp[0] + 1.0, tuned_logp
+    assert max(base_logp) < -4.0, base_logp  # the base never saw a conversation

@@ -7,7 +7,9 @@ tokenizer of infini-gram's released indexes.
 
 Samples: the lab's `xl` continues 8-token prompts cut from its training documents (greedy
 and top-k 40: memorized, half-memorized and new text) and samples top-k from its BOS
-token, as the `internet`/`top_k` strategies do; the prompt is never searched.
+token, as the `internet`/`top_k` strategies do; the prompt is never searched. Thirty true
+continuations join them, so the memorized class never depends on how much the lab, whose
+text is this Python's standard library, happened to memorize.
 `min_match_tokens` is 12 here so both classes are well populated in 56 generated tokens.
 """
 
@@ -74,7 +76,15 @@ def lab_setup(tmp_path_factory, tiny_lab):
     top_k = lambda step, logits, u: sample_top_k(logits, 40, u)  # noqa: E731
     sampled = sample_batch(lm.model, prompts[120:], lm.pad_id, NEW_TOKENS, uniforms[:120], top_k, lm.device)
     bos = sample_batch(lm.model, [[lm.bos_id]] * 120, lm.pad_id, NEW_TOKENS, uniforms[120:], top_k, lm.device)
-    samples = [row.tolist() for block in (greedy, sampled, bos) for row in block]
+    # The true continuations of 30 more prompts: what a model that memorized them would say,
+    # so both classes are populated however much this Python's lab happened to memorize.
+    verbatim = []
+    while len(verbatim) < 30:
+        ids = lm.tokenizer(rng.choice(docs), add_special_tokens=False)["input_ids"]
+        if len(ids) >= 8 + NEW_TOKENS:
+            at = rng.randrange(len(ids) - 8 - NEW_TOKENS + 1) + 8
+            verbatim.append(ids[at:at + NEW_TOKENS])
+    samples = [row.tolist() for block in (greedy, sampled, bos) for row in block] + verbatim
     return {"lab": lab, "tokenizer": lm.tokenizer, "samples": samples, "same": same, "other": other,
             "dirs": {"byte": lab / "index", "same": root / "same", "other": root / "other", "sp": root / "sp"}}
 
