@@ -122,6 +122,8 @@ def build_split(seed: int, train_chars: int, heldout_chars: int, max_lines: int,
                 heldout_names.append(src.name)
                 heldout_size += sum(len(p) for p in paragraphs)
         elif disjoint_size < disjoint_chars:
+            # Held-out paragraphs are checked one by one: the generated codecs of `encodings/`
+            # share whole paragraphs, and `out` must not have read a held-out prompt either.
             docs = [d for d in split_documents(src.text, max_lines)
                     if not _overlaps(d, train) and not any(p in d for p in heldout)]
             if docs:
@@ -141,8 +143,6 @@ def build_split(seed: int, train_chars: int, heldout_chars: int, max_lines: int,
 def _overlaps(doc: str, train: list[str]) -> bool:
     # Whole-document containment either way: a copied licence block or a twin
     # `__init__.py` in another package would put training text into the `out` model.
-    # (Held-out paragraphs are checked one by one: the generated codecs of `encodings/`
-    # share whole paragraphs, and `out` must not have read a held-out prompt either.)
     return any(doc in t or t in doc for t in train)
 
 

@@ -175,6 +175,7 @@ def bench_scoring(lab: Path, n: int, max_tokens: int | None, batch_size: int, ro
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     target = load_causal_lm(str(lab / "models" / "xl"), "float32", "cpu")
     ref = load_causal_lm(str(lab / "models" / "out"), "float32", "cpu")
+    assert supports(target.model, "cpu") and supports(ref.model, "cpu")  # memx scores through memx.gpt2_cpu
     context = target.model.config.n_positions
     max_tokens = min(max_tokens or context, context)
     ids, texts = kept_tokens(target.tokenizer, lab_documents(lab, n), max_tokens)
@@ -188,7 +189,6 @@ def bench_scoring(lab: Path, n: int, max_tokens: int | None, batch_size: int, ro
                         "floor_own": lambda: floor([target, ref], ids, batch_size, own=True),
                         "mimir": lambda: mimir(target, ref, ids, texts),
                         "mimir_code": lambda: mimir_as_written(target, ref, texts)}, rounds)
-    assert supports(target.model, "cpu") and supports(ref.model, "cpu")  # memx scores through memx.gpt2_cpu
     t_memx, t_mimir, t_floor, t_code = best["memx"], best["mimir"], best["floor"], best["mimir_code"]
     t_own = best["floor_own"]
     tokens = sum(len(i) for i in ids)
